@@ -1,0 +1,293 @@
+"""The price catalog: families (on-demand, spot, interruption bucket) and commitment products.
+
+Canonical form (DESIGN.md section 3) is a folder with ``families.csv`` and
+``commitments.csv``. This module loads and validates it once, at the edge; the
+``PriceCatalog`` it returns is read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gpuladder.errors import InputError, did_you_mean
+
+FAMILY_COLUMNS = [
+    "family", "provider", "region", "instance_type", "gpu_model", "gpus_per_instance",
+    "on_demand_usd_per_hour", "spot_usd_per_hour", "interruption_bucket", "source", "as_of",
+]
+COMMITMENT_COLUMNS = [
+    "product", "provider", "kind", "term_months", "payment", "upfront_share", "family",
+    "rate_usd_per_hour", "source", "as_of",
+]
+INTERRUPTION_BUCKETS = ("<5%", "5-10%", "10-15%", "15-20%", ">20%")
+PAYMENTS = ("no_upfront", "partial_upfront", "all_upfront")
+KINDS = ("reservation", "savings_plan")
+PRODUCT_COLUMNS = ["provider", "kind", "term_months", "payment", "upfront_share"]
+ESTIMATE_PREFIX = "estimate:"
+
+
+@dataclass(frozen=True)
+class PriceCatalog:
+    """Validated prices. ``families`` is indexed by family key, ``commitments`` has one row
+    per (product, covered family). Both frames are sorted and must not be mutated."""
+
+    families: pd.DataFrame
+    commitments: pd.DataFrame
+    origin: str
+
+    @property
+    def family_keys(self) -> list[str]:
+        return list(self.families.index)
+
+    def products(self) -> pd.DataFrame:
+        """One row per product: provider, kind, term, payment, upfront share, number of
+        families covered, and whether any of its rates is an estimate."""
+        c = self.commitments
+        g = c.groupby("product", sort=True)
+        out = g[PRODUCT_COLUMNS].first()
+        out["n_families"] = g["family"].nunique()
+        out["estimate"] = g["source"].agg(lambda s: bool(s.str.startswith(ESTIMATE_PREFIX).any()))
+        return out
+
+    def subset(self, families) -> "PriceCatalog":
+        """The catalog restricted to ``families`` (commitment rows of other families dropped)."""
+        fam = self.families.loc[sorted(set(families))]
+        com = self.commitments[self.commitments["family"].isin(fam.index)]
+        return PriceCatalog(fam, com.reset_index(drop=True), self.origin)
+
+    def effective_spot_usd_per_hour(self, overhead_by_bucket: dict[str, float]) -> pd.Series:
+        """Spot price x (1 + rework overhead of the family's interruption bucket), capped at
+        on-demand; on-demand where the family has no spot market."""
+        f = self.families
+        over = f["interruption_bucket"].map(overhead_by_bucket).fillna(0.0).astype(float)
+        eff = f["spot_usd_per_hour"] * (1.0 + over)
+        eff = eff.where(eff.notna(), f["on_demand_usd_per_hour"])
+        return np.minimum(eff, f["on_demand_usd_per_hour"]).rename("effective_spot_usd_per_hour")
+
+
+def embedded_catalog_dir() -> Path:
+    """Folder of the embedded snapshot shipped with the package."""
+    return Path(str(resources.files("gpuladder.pricing") / "data"))
+
+
+def embedded_catalog() -> PriceCatalog:
+    """The embedded snapshot (see pricing/data/README.md for sources and estimates)."""
+    return load_catalog(embedded_catalog_dir(), origin="embedded")
+
+
+def load_catalog(path, origin: str | None = None) -> PriceCatalog:
+    """Read and validate a canonical catalog folder. Raises InputError naming file, row, column."""
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError("catalog folder not found", file=str(path),
+                         hint="passing a folder with families.csv and commitments.csv "
+                              "(`gpuladder catalog export DIR` writes one to start from).")
+    families = _read_csv(path / "families.csv", FAMILY_COLUMNS)
+    commitments = _read_csv(path / "commitments.csv", COMMITMENT_COLUMNS)
+    fam = _validate_families(families, str(path / "families.csv"))
+    com = _validate_commitments(commitments, fam, str(path / "commitments.csv"))
+    return PriceCatalog(fam, com, origin or str(path))
+
+
+def merge_catalogs(base: PriceCatalog, override: PriceCatalog) -> PriceCatalog:
+    """``override`` rows replace ``base`` rows with the same family / (product, family)."""
+    fam = pd.concat([base.families[~base.families.index.isin(override.families.index)],
+                     override.families]).sort_index()
+    key = ["product", "family"]
+    b = base.commitments.set_index(key)
+    o = override.commitments.set_index(key)
+    com = pd.concat([b[~b.index.isin(o.index)], o]).reset_index()
+    com = com.sort_values(key).reset_index(drop=True)
+    return PriceCatalog(fam, com, f"{base.origin}+{override.origin}")
+
+
+def export_catalog(catalog: PriceCatalog, folder) -> list[Path]:
+    """Write the canonical files into ``folder`` (each written to a temp file, then renamed)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fam = catalog.families.reset_index()[FAMILY_COLUMNS]
+    com = catalog.commitments[COMMITMENT_COLUMNS]
+    written = []
+    for name, frame in (("families.csv", fam), ("commitments.csv", com)):
+        target = folder / name
+        atomic_write_text(target, frame.to_csv(index=False, lineterminator="\n"))
+        written.append(target)
+    return written
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    """Write ``text`` to ``target`` through a temporary file in the same folder + rename."""
+    target = Path(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent or "."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ---------------------------------------------------------------- validation helpers
+
+def _read_csv(file: Path, columns: list[str]) -> pd.DataFrame:
+    if not file.is_file():
+        raise InputError("file not found", file=str(file),
+                         hint=f"adding {file.name} with the columns {', '.join(columns)}.")
+    try:
+        df = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"not a readable CSV ({exc})", file=str(file),
+                         hint="saving it as UTF-8 CSV with a header row.") from None
+    df.columns = [c.strip() for c in df.columns]
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"missing column '{missing[0]}'", file=str(file), column=missing[0],
+                         hint=f"adding the column; expected columns: {', '.join(columns)}.")
+    df = df[columns].apply(lambda s: s.str.strip())
+    df.index = pd.RangeIndex(2, 2 + len(df))  # spreadsheet row numbers
+    return df
+
+
+def _numeric(df: pd.DataFrame, col: str, file: str, *, required: bool, minimum: float = 0.0,
+             strictly_positive: bool = False, hint: str = "") -> pd.Series:
+    raw = df[col]
+    num = pd.to_numeric(raw.replace("", np.nan), errors="coerce")
+    bad_text = raw.ne("") & num.isna()
+    if bad_text.any():
+        r = bad_text.idxmax()
+        raise InputError(f"'{raw[r]}' is not a number", file=file, row=int(r), column=col,
+                         hint=hint or "writing a plain decimal number such as 3.06.")
+    if required and num.isna().any():
+        r = num.isna().idxmax()
+        raise InputError("missing value", file=file, row=int(r), column=col,
+                         hint=hint or "filling in the value.")
+    low = num < minimum if not strictly_positive else num <= minimum
+    if low.any():
+        r = low.idxmax()
+        what = "must be positive" if strictly_positive else f"must be at least {minimum:g}"
+        raise InputError(f"{num[r]:g} {what}", file=file, row=int(r), column=col,
+                         hint=hint or "correcting the price; prices are USD per instance-hour.")
+    return num
+
+
+def _choice(df: pd.DataFrame, col: str, allowed, file: str) -> None:
+    bad = ~df[col].isin(allowed)
+    if bad.any():
+        r = bad.idxmax()
+        raise InputError(f"'{df[col][r]}' is not one of {', '.join(allowed)}.{did_you_mean(df[col][r], allowed)}",
+                         file=file, row=int(r), column=col, hint=f"using one of {', '.join(allowed)}.")
+
+
+def _no_empty(df: pd.DataFrame, cols, file: str) -> None:
+    for col in cols:
+        empty = df[col].eq("")
+        if empty.any():
+            r = empty.idxmax()
+            raise InputError("missing value", file=file, row=int(r), column=col,
+                             hint="filling in the value (every row carries its source and as_of date).")
+
+
+def _dates(df: pd.DataFrame, col: str, file: str) -> None:
+    parsed = pd.to_datetime(df[col], errors="coerce", format="ISO8601", utc=True)
+    if parsed.isna().any():
+        r = parsed.isna().idxmax()
+        raise InputError(f"'{df[col][r]}' is not an ISO date", file=file, row=int(r), column=col,
+                         hint="writing the date as YYYY-MM-DD.")
+
+
+def _validate_families(df: pd.DataFrame, file: str) -> pd.DataFrame:
+    _no_empty(df, ["family", "provider", "region", "instance_type", "gpu_model",
+                   "interruption_bucket", "source", "as_of"], file)
+    dup = df["family"].duplicated(keep="first")
+    if dup.any():
+        r = dup.idxmax()
+        first = df.index[df["family"].eq(df["family"][r])][0]
+        raise InputError(f"duplicate family '{df['family'][r]}' (first at row {first})", file=file,
+                         row=int(r), column="family", hint="keeping one row per family.")
+    expected = df["provider"] + "/" + df["region"] + "/" + df["instance_type"]
+    bad = df["family"].ne(expected)
+    if bad.any():
+        r = bad.idxmax()
+        raise InputError(f"family '{df['family'][r]}' is not provider/region/instance_type "
+                         f"('{expected[r]}')", file=file, row=int(r), column="family",
+                         hint="writing the family as provider/region/instance_type.")
+    _choice(df, "interruption_bucket", INTERRUPTION_BUCKETS, file)
+    _dates(df, "as_of", file)
+    out = df.copy()
+    out["gpus_per_instance"] = _numeric(df, "gpus_per_instance", file, required=True,
+                                        strictly_positive=True,
+                                        hint="giving the number of GPUs (or accelerators) per instance.")
+    out["on_demand_usd_per_hour"] = _numeric(df, "on_demand_usd_per_hour", file, required=True,
+                                             strictly_positive=True)
+    out["spot_usd_per_hour"] = _numeric(
+        df, "spot_usd_per_hour", file, required=False, strictly_positive=True,
+        hint="giving a positive spot price, or leaving it empty when the family has no spot market.")
+    return out.set_index("family").sort_index()
+
+
+def _validate_commitments(df: pd.DataFrame, fam: pd.DataFrame, file: str) -> pd.DataFrame:
+    _no_empty(df, ["product", "provider", "kind", "term_months", "payment", "upfront_share",
+                   "family", "source", "as_of"], file)
+    _choice(df, "kind", KINDS, file)
+    _choice(df, "payment", PAYMENTS, file)
+    _dates(df, "as_of", file)
+    unknown = ~df["family"].isin(fam.index)
+    if unknown.any():
+        r = unknown.idxmax()
+        raise InputError(f"unknown family '{df['family'][r]}'.{did_you_mean(df['family'][r], fam.index)}",
+                         file=file, row=int(r), column="family",
+                         hint="adding the family to families.csv or correcting the key.")
+    dup = df.duplicated(["product", "family"], keep="first")
+    if dup.any():
+        r = dup.idxmax()
+        raise InputError(f"duplicate row for product '{df['product'][r]}' and family '{df['family'][r]}'",
+                         file=file, row=int(r), column="product", hint="keeping one row per product and family.")
+    out = df.copy()
+    term = _numeric(df, "term_months", file, required=True, strictly_positive=True,
+                    hint="giving the term in whole months (12 or 36).")
+    if (term != term.round()).any():
+        r = (term != term.round()).idxmax()
+        raise InputError(f"{term[r]:g} is not a whole number of months", file=file, row=int(r),
+                         column="term_months", hint="giving the term in whole months (12 or 36).")
+    out["term_months"] = term.astype(int)
+    share = _numeric(df, "upfront_share", file, required=True,
+                     hint="giving the share paid upfront as a number from 0 to 1.")
+    if (share > 1).any():
+        r = (share > 1).idxmax()
+        raise InputError(f"{share[r]:g} is above 1", file=file, row=int(r), column="upfront_share",
+                         hint="giving the share paid upfront as a number from 0 to 1 (0.5, not 50).")
+    out["upfront_share"] = share
+    rate = _numeric(df, "rate_usd_per_hour", file, required=True, strictly_positive=True)
+    od = fam["on_demand_usd_per_hour"].reindex(df["family"]).to_numpy()
+    above = rate.to_numpy() > od * (1 + 1e-9)
+    if above.any():
+        r = df.index[above.argmax()]
+        raise InputError(f"commitment rate {rate[r]:g} is above the on-demand price "
+                         f"{od[above.argmax()]:g} of {df['family'][r]}", file=file, row=int(r),
+                         column="rate_usd_per_hour",
+                         hint="checking the rate: it is the effective amortized $ per instance-hour.")
+    out["rate_usd_per_hour"] = rate
+    prov = fam["provider"].reindex(df["family"]).to_numpy()
+    wrong = df["provider"].to_numpy() != prov
+    if wrong.any():
+        r = df.index[wrong.argmax()]
+        raise InputError(f"provider '{df['provider'][r]}' does not match the family's provider "
+                         f"'{prov[wrong.argmax()]}'", file=file, row=int(r), column="provider",
+                         hint="covering only families of the product's own provider.")
+    for col in PRODUCT_COLUMNS:
+        n = out.groupby("product")[col].transform("nunique")
+        if (n > 1).any():
+            r = (n > 1).idxmax()
+            raise InputError(f"product '{df['product'][r]}' has more than one {col}", file=file,
+                             row=int(r), column=col,
+                             hint=f"giving every row of a product the same {col}, or naming the variants apart.")
+    return out.sort_values(["product", "family"]).reset_index(drop=True)
