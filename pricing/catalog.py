@@ -96,6 +96,31 @@ def load_catalog(path, origin: str | None = None) -> PriceCatalog:
     return PriceCatalog(fam, com, origin or str(path))
 
 
+def catalog_from_frames(families: pd.DataFrame, commitments: pd.DataFrame, *, origin: str,
+                        files: tuple[str, str] = ("families.csv", "commitments.csv")) -> PriceCatalog:
+    """Validate in-memory tables in the canonical columns (text or numbers; NaN = empty),
+    exactly as ``load_catalog`` validates the files. ``files`` name them in error messages."""
+    fam_text = _as_text(families, FAMILY_COLUMNS, files[0])
+    com_text = _as_text(commitments, COMMITMENT_COLUMNS, files[1])
+    fam = _validate_families(fam_text, files[0])
+    com = _validate_commitments(com_text, fam, files[1])
+    return PriceCatalog(fam, com, origin)
+
+
+def open_catalog(specs=None) -> PriceCatalog:
+    """The catalog named by ``specs``: ``None`` or ``"embedded"`` is the embedded snapshot, a
+    path is a catalog folder; a sequence of them is merged left to right (later rows replace
+    earlier ones), e.g. ``["embedded", "fetched/"]`` lays a live AWS fetch over the snapshot."""
+    if specs is None or isinstance(specs, (str, os.PathLike)):
+        specs = [specs]
+    specs = [s for s in specs if s is not None] or ["embedded"]
+    catalogs = [embedded_catalog() if str(s) == "embedded" else load_catalog(s) for s in specs]
+    out = catalogs[0]
+    for cat in catalogs[1:]:
+        out = merge_catalogs(out, cat)
+    return out
+
+
 def merge_catalogs(base: PriceCatalog, override: PriceCatalog) -> PriceCatalog:
     """``override`` rows replace ``base`` rows with the same family / (product, family)."""
     fam = pd.concat([base.families[~base.families.index.isin(override.families.index)],
@@ -127,6 +152,9 @@ def atomic_write_text(target: Path, text: str) -> None:
     target = Path(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent or "."))
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         os.replace(tmp, target)
@@ -137,6 +165,27 @@ def atomic_write_text(target: Path, text: str) -> None:
 
 
 # ---------------------------------------------------------------- validation helpers
+
+def format_number(value) -> str:
+    """Shortest text that reads back as the same float ('' for NaN): 55.04, 8, 0.125."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return np.format_float_positional(float(value), trim="-")
+
+
+def _as_text(df: pd.DataFrame, columns: list[str], file: str) -> pd.DataFrame:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise InputError(f"missing column '{missing[0]}'", file=file, column=missing[0],
+                         hint=f"adding the column; expected columns: {', '.join(columns)}.")
+    out = {}
+    for col in columns:
+        s = df[col]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            out[col] = [format_number(v) for v in s.astype(float)]
+        else:
+            out[col] = s.astype(object).where(s.notna(), "").astype(str).str.strip().tolist()
+    return pd.DataFrame(out, index=pd.RangeIndex(2, 2 + len(df)), dtype=str)
 
 def _read_csv(file: Path, columns: list[str]) -> pd.DataFrame:
     if not file.is_file():
