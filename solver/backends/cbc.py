@@ -1,0 +1,64 @@
+"""CBC through PuLP (bundled with pulp 3.x). Variables are positional (x0, x1, ...):
+family keys never become solver names."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from gpuladder.solver.lp import LinearProgram, Solution, SolveStatus, SolverOptions
+
+
+def to_pulp(lp: LinearProgram):
+    """Build a pulp.LpProblem column-wise from the matrix (one LpAffineExpression per row)."""
+    import pulp
+
+    prob = pulp.LpProblem("gpuladder", pulp.LpMinimize)
+    lb, ub, integ = lp.col_lb, lp.col_ub, lp.integrality
+    xs = [pulp.LpVariable(f"x{i}", lowBound=None if np.isinf(lb[i]) else float(lb[i]),
+                          upBound=None if np.isinf(ub[i]) else float(ub[i]),
+                          cat=pulp.LpInteger if integ[i] else pulp.LpContinuous) for i in range(lp.n_cols)]
+    c = lp.cost
+    nz = np.flatnonzero(c)
+    prob += pulp.LpAffineExpression([(xs[i], float(c[i])) for i in nz]) + lp.constant
+    start, index, value = lp.csr()
+    rlb, rub = lp.row_lb, lp.row_ub
+    for r in range(lp.n_rows):
+        expr = pulp.LpAffineExpression([(xs[index[k]], float(value[k])) for k in range(start[r], start[r + 1])])
+        if np.isfinite(rlb[r]) and np.isfinite(rub[r]) and rlb[r] == rub[r]:
+            prob += pulp.LpConstraint(expr, pulp.LpConstraintEQ, f"r{r}", float(rlb[r]))
+            continue
+        if np.isfinite(rlb[r]):
+            prob += pulp.LpConstraint(expr, pulp.LpConstraintGE, f"r{r}_lo", float(rlb[r]))
+        if np.isfinite(rub[r]):
+            prob += pulp.LpConstraint(expr, pulp.LpConstraintLE, f"r{r}_up", float(rub[r]))
+    return prob, xs
+
+
+def solve_cbc(lp: LinearProgram, options: SolverOptions) -> Solution:
+    import pulp
+
+    t0 = time.perf_counter()
+    prob, xs = to_pulp(lp)
+    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=options.time_limit_s, gapRel=options.mip_gap)
+    prob.solve(solver)
+    status = pulp.LpStatus[prob.status]
+    sol_status = prob.sol_status
+    x = np.array([v.varValue if v.varValue is not None else 0.0 for v in xs], float)
+    if prob.status == pulp.LpStatusOptimal and sol_status == pulp.LpSolutionOptimal:
+        st = SolveStatus.OPTIMAL
+    elif sol_status in (pulp.LpSolutionIntegerFeasible,) or (
+            prob.status == pulp.LpStatusOptimal and sol_status != pulp.LpSolutionOptimal):
+        st = SolveStatus.TIME_LIMIT
+    elif prob.status == pulp.LpStatusInfeasible:
+        st, x = SolveStatus.INFEASIBLE, None
+    elif prob.status == pulp.LpStatusUnbounded:
+        st, x = SolveStatus.UNBOUNDED, None
+    else:
+        st, x = SolveStatus.NO_SOLUTION, None
+    if lp.n_cols == 0:
+        st, x = SolveStatus.OPTIMAL, np.zeros(0)
+    obj = float(lp.cost @ x + lp.constant) if x is not None else None
+    gap = 0.0 if st == SolveStatus.OPTIMAL else None
+    return Solution(st, x, obj, gap, time.perf_counter() - t0, "cbc", status)

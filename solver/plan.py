@@ -1,0 +1,210 @@
+"""Plan: scenario -> forecast -> model -> solve -> purchase ladder -> simulated KPIs.
+
+``plan_problem`` is the library core (used by ``run_plan``, the backtest and the
+tests); ``run_plan`` loads the scenario's files first. Every figure of a Plan comes
+from the billing simulator (solver/simulate.py); the model's own objective is only
+compared with it: where the model is exact (DESIGN.md section 5) they must agree
+within 0.1%, else ``ModelMismatchError``; where a documented compression is in play the
+difference is reported.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from gpuladder.errors import DomainError, InfeasibleError, ModelMismatchError
+from gpuladder.pricing.catalog import PriceCatalog
+from gpuladder.solver.backends import solve
+from gpuladder.solver.book import CommitmentBook, make_purchases
+from gpuladder.solver.diagnose import diagnose_infeasible
+from gpuladder.solver.forecast import Forecast
+from gpuladder.solver.lp import SolveStatus, SolverOptions
+from gpuladder.solver.model import PURCHASES, build_model
+from gpuladder.solver.modeldata import ModelData, PlanningProblem, prepare
+from gpuladder.solver.simulate import DispatchRules, SimulationResult, simulate
+
+MATCH_TOLERANCE_SHARE = 1e-3
+SP_QUANTUM_USD_PER_HOUR = 0.001   # savings plans are bought in $0.001/h steps
+
+
+@dataclass(frozen=True)
+class SolverReport:
+    backend: str
+    status: str
+    gap: float | None
+    seconds: float
+    build_seconds: float
+    model_objective_usd: float
+    simulated_objective_usd: float
+    difference_share: float
+    exact: bool
+    resolution: str
+    n_variables: int
+    n_integer: int
+    n_constraints: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    scenario: str
+    forecast_method: str
+    horizon_start: pd.Timestamp
+    horizon_end: pd.Timestamp
+    horizon_months: int
+    purchases: pd.DataFrame   # date, provider, product, kind, family, scope, term_months, payment, quantity, ...
+    expiring: pd.DataFrame    # id, product, family, quantity, expires, renew
+    mix: pd.DataFrame         # family -> committed_instances, spot_share, on_demand_share, ...
+    book: CommitmentBook      # inventory + purchases
+    simulation: SimulationResult  # on the expected (P50) path
+    path_costs: pd.DataFrame  # path -> weight, simulated cost
+    solver: SolverReport
+    warnings: tuple[str, ...]
+
+
+def dispatch_rules(problem: PlanningProblem) -> DispatchRules:
+    c = problem.constraints
+    return DispatchRules(spot_cap=c.spot_cap, rework_overhead=c.spot_rework_overhead)
+
+
+def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: str = "scenario",
+                 horizon_months: int | None = None, warnings: tuple[str, ...] = ()) -> Plan:
+    """Solve one planning problem and simulate the resulting plan on every forecast path."""
+    t0 = time.perf_counter()
+    data = prepare(problem)
+    built = build_model(data, problem.constraints, problem.options.tie_break_share)
+    build_s = time.perf_counter() - t0
+    sol = solve(built.lp, solver)
+    if sol.status == SolveStatus.INFEASIBLE:
+        raise InfeasibleError(diagnose_infeasible(built.lp, solver))
+    if not sol.has_solution:
+        raise DomainError(f"the solver ({sol.backend}) stopped without a plan: {sol.message}; "
+                          "raise solver.time_limit_s or simplify the scenario")
+    x = sol.x
+    purchases = _purchases_from_solution(built.lp.values(PURCHASES, x), data)
+    book = problem.inventory.concat(make_purchases(problem.catalog, purchases))
+    rules = dispatch_rules(problem)
+    sims = {p.name: simulate(book, p.demand_instances, p.interruptible_instances, problem.catalog, rules)
+            for p in problem.forecast.paths}
+    weights = data.paths.set_index("name")["weight"]
+    path_costs = pd.DataFrame({"weight": weights,
+                               "cost_usd": [sims[n].kpis.cost_usd for n in weights.index]})
+    simulated = float((path_costs["weight"] * path_costs["cost_usd"]).sum())
+    model_obj = float(built.true_cost @ x + built.lp.constant)
+    model_obj_rounded = _objective_of_rounded(built, data, purchases, x)
+    diff = (model_obj_rounded - simulated) / max(abs(simulated), 1e-9)
+    exact = _is_exact(data, book, problem.catalog)
+    if (exact and abs(diff) > MATCH_TOLERANCE_SHARE) or diff < -MATCH_TOLERANCE_SHARE:
+        raise ModelMismatchError(
+            f"model objective {model_obj_rounded:,.2f} USD and simulated cost {simulated:,.2f} USD differ by "
+            f"{diff:.4%} (tolerance {MATCH_TOLERANCE_SHARE:.1%}); this is a bug in gpuladder, please report it "
+            "with the scenario")
+    n_int = int(built.lp.integrality.sum())
+    report = SolverReport(sol.backend, sol.status.value, sol.gap, sol.seconds, build_s, model_obj, simulated,
+                          diff, exact, data.resolution, built.lp.n_cols, n_int, built.lp.n_rows)
+    expected = problem.forecast.expected
+    sim = sims[expected]
+    notes = list(warnings) + _warnings(purchases, problem.catalog, report, sol.status)
+    return Plan(scenario, problem.forecast.method, data.horizon_start, data.horizon_end,
+                horizon_months or int(round(len(problem.forecast.index) / 730.0)),
+                _purchase_table(book), _expiring(problem.inventory, book, data), _mix(sim),
+                book, sim, path_costs.rename_axis("path"), report, tuple(notes))
+
+
+def _purchases_from_solution(x: pd.Series, data: ModelData) -> pd.DataFrame:
+    o = data.options_.assign(value=x.to_numpy())
+    res = o["kind"] == "reservation"
+    qty = np.where(res, np.round(o["value"]),
+                   np.floor(o["value"] / SP_QUANTUM_USD_PER_HOUR + 0.5) * SP_QUANTUM_USD_PER_HOUR)
+    o = o.assign(quantity=qty)
+    o = o[o["quantity"] > 1e-9]
+    return pd.DataFrame({"product": o["product"].to_numpy(), "family": o["family"].to_numpy(),
+                         "quantity": o["quantity"].to_numpy(), "start": o["start"].to_numpy()})
+
+
+def _objective_of_rounded(built, data: ModelData, purchases: pd.DataFrame, x: np.ndarray) -> float:
+    """The model objective with the purchases as bought (integers exact, plans rounded to the
+    $0.001/h quantum): fee difference of the rounding added to the model objective."""
+    o = data.options_
+    xo = built.lp.values(PURCHASES, x).to_numpy()
+    key = pd.MultiIndex.from_frame(o[["product", "family", "start"]])
+    bought = purchases.set_index(["product", "family", "start"])["quantity"]
+    bought.index = bought.index.set_levels(pd.to_datetime(bought.index.levels[2], utc=True), level=2)
+    q = bought.reindex(key).fillna(0.0).to_numpy()
+    return float(built.true_cost @ x + built.lp.constant + (o["fee_usd"].to_numpy() * (q - xo)).sum())
+
+
+def _is_exact(data: ModelData, book: CommitmentBook, catalog: PriceCatalog) -> bool:
+    """True when the model is exact for this plan: every layer kept at full resolution (or
+    integer resolution with no savings plan in force) and no multi-family plan in force."""
+    plans = book.items[book.items["kind"] == "savings_plan"]
+    if plans.empty:
+        return data.resolution in ("exact", "integer")
+    scopes = catalog.commitments[catalog.commitments["family"].isin(data.families)]
+    n_cov = scopes[scopes["product"].isin(plans["product"])].groupby("product")["family"].nunique()
+    return data.resolution == "exact" and bool((n_cov <= 1).all())
+
+
+def _purchase_table(book: CommitmentBook) -> pd.DataFrame:
+    it = book.items[book.items["origin"] == "purchase"]
+    out = pd.DataFrame({
+        "date": it["start"], "provider": it["provider"], "product": it["product"], "kind": it["kind"],
+        "family": it["family"].where(it["family"] != "", None), "scope": np.where(it["kind"] == "savings_plan",
+                                                                                   it["product"], None),
+        "term_months": it["term_months"], "payment": it["payment"], "quantity": it["quantity"],
+        "upfront_usd": it["upfront_usd"], "recurring_usd_per_hour": it["recurring_usd_per_hour"],
+        "expires": it["end"], "id": it["id"]})
+    return out.sort_values(["date", "provider", "product", "family"], na_position="first").reset_index(drop=True)
+
+
+def _expiring(inventory: CommitmentBook, book: CommitmentBook, data: ModelData) -> pd.DataFrame:
+    """Existing commitments that end inside the horizon; ``renew`` is true when the plan has at
+    least as much of the same capacity in force right after the expiry as right before it
+    (reservations: instances of the family; plans: $/h of the same provider's plans)."""
+    inv = inventory.items
+    ends = inv[(inv["end"] > data.horizon_start) & (inv["end"] <= data.horizon_end)]
+    it = book.items
+    rows = []
+    for _, r in ends.iterrows():
+        if r["kind"] == "reservation":
+            same = it[(it["kind"] == "reservation") & (it["family"] == r["family"])]
+        else:
+            same = it[(it["kind"] == "savings_plan") & (it["provider"] == r["provider"])]
+        before = same.loc[(same["start"] < r["end"]) & (same["end"] >= r["end"]), "quantity"].sum()
+        after = same.loc[(same["start"] <= r["end"]) & (same["end"] > r["end"]), "quantity"].sum()
+        rows.append({"id": r["id"], "product": r["product"], "family": r["family"] or None,
+                     "quantity": r["quantity"], "expires": r["end"], "renew": bool(after >= before - 1e-9)})
+    return pd.DataFrame(rows, columns=["id", "product", "family", "quantity", "expires", "renew"])
+
+
+def _mix(sim: SimulationResult) -> pd.DataFrame:
+    bf = sim.by_family
+    return pd.DataFrame({
+        "committed_instances": bf["avg_reserved_instances"],
+        "reserved_share": bf["reserved_share"],
+        "savings_plan_share": bf["savings_plan_share"],
+        "spot_share": bf["spot_share"],
+        "on_demand_share": bf["on_demand_share"],
+        "demand_instance_hours": bf["demand_instance_hours"],
+        "cost_usd": bf["cost_usd"],
+        "on_demand_equivalent_usd": bf["on_demand_equivalent_usd"],
+    }).rename_axis("family").sort_index()
+
+
+def _warnings(purchases: pd.DataFrame, catalog: PriceCatalog, report: SolverReport, status) -> list[str]:
+    out = []
+    prods = catalog.products()
+    est = sorted(set(purchases["product"]) & set(prods.index[prods["estimate"]]))
+    if est:
+        out.append("this plan relies on estimated commitment rates (no public rate file): "
+                   + ", ".join(est) + "; refresh them with `gpuladder catalog fetch aws` before buying")
+    if status == SolveStatus.TIME_LIMIT:
+        gap = f"{report.gap:.2%}" if report.gap is not None else "unknown"
+        out.append(f"the solver stopped on its time limit: best plan found, gap {gap}")
+    if not report.exact:
+        out.append(f"model compression in play (layers: {report.resolution}; savings plans split per period): "
+                   f"model objective differs from the simulated cost by {report.difference_share:+.3%}")
+    return out
