@@ -6,17 +6,50 @@ overrides applied last) and validates it strictly; see scenarios/loader.py.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
-from typing import Mapping
 
 import pandas as pd
 
-DEFAULT_REWORK_OVERHEAD = MappingProxyType(
+
+class FrozenMap(Mapping):
+    """A read-only, hashable and picklable mapping (family or bucket -> number)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data=()):
+        object.__setattr__(self, "_data", dict(data))
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self) -> Iterator:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._data.items()))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("FrozenMap is read-only")
+
+    def __reduce__(self):
+        return (FrozenMap, (self._data,))
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+
+DEFAULT_REWORK_OVERHEAD = FrozenMap(
     {"<5%": 0.02, "5-10%": 0.05, "10-15%": 0.08, "15-20%": 0.12, ">20%": 0.2})
 FORECAST_METHODS = ("replay", "seasonal", "trend")
 BACKENDS = ("highs", "cbc", "ortools")
+USAGE_FORMATS = ("canonical", "focus", "cur")
+DEFAULT_SPOT_CAP_SHARE = 0.6
+DEFAULT_KEY = "default"  # in a {family: share} map: the share of every family not listed
 
 
 @dataclass(frozen=True)
@@ -55,6 +88,15 @@ class Constraints:
     max_bought_share_per_step: float | None = None
     ladder_step_months: int = 1
 
+    def spot_cap_share(self, family: str) -> float | None:
+        """The spot cap of ``family``: a number applies to every family; in a map, a family
+        not listed takes the ``default`` entry, else 0.6. None: no cap (every interruptible
+        instance may run on spot)."""
+        cap = self.spot_cap
+        if cap is None or not isinstance(cap, Mapping):
+            return cap
+        return cap.get(family, cap.get(DEFAULT_KEY, DEFAULT_SPOT_CAP_SHARE))
+
 
 @dataclass(frozen=True)
 class SolverSpec:
@@ -69,6 +111,15 @@ class UsageSpec:
     format: str | None = None  # None: detected
     gaps: str = "error"        # error | zero | mask
     interruptible_share: float | Mapping[str, float] | None = None  # overrides the history's split
+
+    def interruptible_share_for(self, family: str) -> float | None:
+        """The interruptible share that overrides the history's split for ``family``; None
+        keeps the history's split (no override, or a map that lists neither the family nor
+        ``default``)."""
+        share = self.interruptible_share
+        if share is None or not isinstance(share, Mapping):
+            return share
+        return share.get(family, share.get(DEFAULT_KEY))
 
 
 @dataclass(frozen=True)
