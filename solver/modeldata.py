@@ -65,13 +65,10 @@ class ModelData:
     period_hours: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
-def spot_cap_series(cap, families) -> pd.Series:
-    """Spot cap per family (1.0 = no cap)."""
-    if cap is None:
-        return pd.Series(1.0, index=families)
-    if isinstance(cap, Mapping):
-        return pd.Series({f: float(cap.get(f, cap.get("*", 1.0))) for f in families})
-    return pd.Series(float(cap), index=families)
+def spot_cap_series(cons: Constraints, families) -> pd.Series:
+    """Spot cap per family (1.0 = no cap), from ``Constraints.spot_cap_share``."""
+    caps = [cons.spot_cap_share(f) for f in families]
+    return pd.Series([1.0 if c is None else float(c) for c in caps], index=families, dtype=float)
 
 
 def overhead_map(overhead) -> Mapping[str, float]:
@@ -117,7 +114,7 @@ def prepare(problem: PlanningProblem) -> ModelData:
     fam = cat.families.loc[families]
     od = fam["on_demand_usd_per_hour"].to_numpy()
     spot = cat.effective_spot_usd_per_hour(overhead_map(cons.spot_rework_overhead)).reindex(families).to_numpy()
-    cap = spot_cap_series(cons.spot_cap, families)
+    cap = spot_cap_series(cons, families)
 
     # ---- ladder steps and purchase options
     step_months = max(1, int(cons.ladder_step_months))

@@ -24,8 +24,9 @@ from gpuladder.solver.diagnose import diagnose_infeasible
 from gpuladder.solver.forecast import Forecast
 from gpuladder.solver.lp import SolveStatus, SolverOptions
 from gpuladder.solver.model import PURCHASES, build_model
-from gpuladder.solver.modeldata import ModelData, PlanningProblem, prepare
+from gpuladder.solver.modeldata import ModelData, PlanningProblem, prepare, spot_cap_series
 from gpuladder.solver.simulate import DispatchRules, SimulationResult, simulate
+from gpuladder.units import AVERAGE_MONTH_HOURS
 
 MATCH_TOLERANCE_SHARE = 1e-3
 SP_QUANTUM_USD_PER_HOUR = 0.001   # savings plans are bought in $0.001/h steps
@@ -63,11 +64,15 @@ class Plan:
     path_costs: pd.DataFrame  # path -> weight, simulated cost
     solver: SolverReport
     warnings: tuple[str, ...]
+    estimated_products: frozenset[str] = frozenset()  # bought products whose rates are estimates
 
 
 def dispatch_rules(problem: PlanningProblem) -> DispatchRules:
+    """The simulator's rules, with the spot cap spelled out per family (so the simulator and
+    the model read the same caps whatever shorthand the scenario used)."""
     c = problem.constraints
-    return DispatchRules(spot_cap=c.spot_cap, rework_overhead=c.spot_rework_overhead)
+    cap = None if c.spot_cap is None else dict(spot_cap_series(c, problem.forecast.families))
+    return DispatchRules(spot_cap=cap, rework_overhead=c.spot_rework_overhead)
 
 
 def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: str = "scenario",
@@ -108,10 +113,12 @@ def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: s
     expected = problem.forecast.expected
     sim = sims[expected]
     notes = list(warnings) + _warnings(purchases, problem.catalog, report, sol.status)
+    prods = problem.catalog.products()
+    estimated = frozenset(set(purchases["product"]) & set(prods.index[prods["estimate"]]))
     return Plan(scenario, problem.forecast.method, data.horizon_start, data.horizon_end,
-                horizon_months or int(round(len(problem.forecast.index) / 730.0)),
+                horizon_months or int(round(len(problem.forecast.index) / AVERAGE_MONTH_HOURS)),
                 _purchase_table(book), _expiring(problem.inventory, book, data), _mix(sim),
-                book, sim, path_costs.rename_axis("path"), report, tuple(notes))
+                book, sim, path_costs.rename_axis("path"), report, tuple(notes), estimated)
 
 
 def _purchases_from_solution(x: pd.Series, data: ModelData) -> pd.DataFrame:
