@@ -14,8 +14,11 @@ one validation of the result.
   its file.
 - ``null`` switches a constraint or an optional setting off; a section left empty keeps
   its defaults; a required setting set to ``null`` is refused.
-- ``spot_cap`` and ``usage.interruptible_share``: a number, or ``{family: share}`` where
-  the key ``default`` covers the families not listed (see ``Constraints.spot_cap_share``).
+- ``spot_cap``: a number, or ``{family: share}`` where the key ``default`` covers the
+  families not listed; it is stored under ``"*"``, always present (0.6, the default cap,
+  when not given), so every reader agrees (see ``Constraints.spot_cap_share``).
+- ``usage.interruptible_share``: a number, or ``{family: share}``; families not listed
+  keep the history's split.
   ``spot_rework_overhead``: a number for every interruption bucket, or
   ``{bucket: overhead}`` where the buckets not listed keep their defaults.
 
@@ -41,7 +44,7 @@ from yaml.constructor import SafeConstructor
 from gpuladder.errors import EXIT_USAGE, GpuladderError, InputError, did_you_mean
 from gpuladder.pricing.catalog import INTERRUPTION_BUCKETS, KINDS, PAYMENTS
 from gpuladder.scenarios.schema import (
-    BACKENDS, DEFAULT_KEY, DEFAULT_REWORK_OVERHEAD, FORECAST_METHODS, USAGE_FORMATS, Constraints,
+    BACKENDS, DEFAULT_REWORK_OVERHEAD, DEFAULT_SPOT_CAP_SHARE, OTHER_FAMILIES_KEY, FORECAST_METHODS, USAGE_FORMATS, Constraints,
     ForecastSpec, FrozenMap, Horizon, ProductFilter, Scenario, SolverSpec, UsageSpec)
 from gpuladder.usage.history import GAP_POLICIES
 
@@ -54,6 +57,7 @@ FREE_MAPS = {("constraints", "spot_cap"), ("constraints", "spot_rework_overhead"
 QUOTE_HINT = "quoting it"
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _FAMILY_KEY = re.compile(r"[^/\s]+/[^/\s]+/[^/\s]+")
+SPOT_CAP_OTHER_KEYS = ("default", OTHER_FAMILIES_KEY)
 
 
 class SetSyntaxError(GpuladderError):
@@ -471,11 +475,12 @@ class _Checker:
         return FrozenMap(out)
 
 
-def _family_key(ck: _Checker, path: tuple, key: str) -> None:
-    if key != DEFAULT_KEY and not _FAMILY_KEY.fullmatch(key):
+def _family_key(ck: _Checker, path: tuple, key: str, other: bool) -> None:
+    if not (other and key in SPOT_CAP_OTHER_KEYS) and not _FAMILY_KEY.fullmatch(key):
+        hint = ("writing provider/region/instance_type, e.g. aws/us-east-1/p5.48xlarge "
+                "(`gpuladder catalog show` lists them)")
         raise ck.error(path, f"'{key}' is not a family key",
-                       hint="writing provider/region/instance_type, e.g. aws/us-east-1/p5.48xlarge "
-                            "(`gpuladder catalog show` lists them), or `default` for every other family.")
+                       hint=hint + (", or `default` for every other family." if other else "."))
 
 
 def _bucket_key(ck: _Checker, path: tuple, key: str) -> None:
@@ -502,8 +507,20 @@ def _text_list(choices: Sequence[str] | None = None):
 
 def _share_or_family_map(ck, path, value):
     if isinstance(value, dict):
-        return ck.keyed_shares(path, value, lambda p, k: _family_key(ck, p, k), ck.share)
+        return ck.keyed_shares(path, value, lambda p, k: _family_key(ck, p, k, False), ck.share)
     return ck.share(path, value)
+
+
+def _spot_cap(ck, path, value):
+    if not isinstance(value, dict):
+        return ck.share(path, value)
+    given = dict(ck.keyed_shares(path, value, lambda p, k: _family_key(ck, p, k, True), ck.share))
+    others = [k for k in SPOT_CAP_OTHER_KEYS if k in given]
+    if len(others) > 1:
+        raise ck.error(path, "gives both `default` and \"*\" for the families not listed",
+                       hint="keeping one of them.")
+    other_share = given.pop(others[0]) if others else DEFAULT_SPOT_CAP_SHARE
+    return FrozenMap({**given, OTHER_FAMILIES_KEY: other_share})
 
 
 def _rework_overhead(ck, path, value):
@@ -540,7 +557,7 @@ _PRODUCTS = {
 }
 _CONSTRAINTS = {
     "min_utilization": _nullable(lambda ck, p, v: ck.share(p, v)),
-    "spot_cap": _nullable(_share_or_family_map),
+    "spot_cap": _nullable(_spot_cap),
     "spot_rework_overhead": _rework_overhead,
     "max_upfront_usd_per_quarter": _nullable(lambda ck, p, v: ck.number(p, v, lo=0)),
     "max_committed_usd_per_hour": _nullable(lambda ck, p, v: ck.number(p, v, lo=0)),

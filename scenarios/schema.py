@@ -47,9 +47,9 @@ DEFAULT_REWORK_OVERHEAD = FrozenMap(
     {"<5%": 0.02, "5-10%": 0.05, "10-15%": 0.08, "15-20%": 0.12, ">20%": 0.2})
 FORECAST_METHODS = ("replay", "seasonal", "trend")
 BACKENDS = ("highs", "cbc", "ortools")
-USAGE_FORMATS = ("canonical", "focus", "cur")
+USAGE_FORMATS = ("canonical", "focus", "cur", "cur2")
 DEFAULT_SPOT_CAP_SHARE = 0.6
-DEFAULT_KEY = "default"  # in a {family: share} map: the share of every family not listed
+OTHER_FAMILIES_KEY = "*"  # in a spot_cap map: the cap of every family not listed
 
 
 @dataclass(frozen=True)
@@ -90,12 +90,13 @@ class Constraints:
 
     def spot_cap_share(self, family: str) -> float | None:
         """The spot cap of ``family``: a number applies to every family; in a map, a family
-        not listed takes the ``default`` entry, else 0.6. None: no cap (every interruptible
-        instance may run on spot)."""
+        not listed takes the ``"*"`` entry (the loader always fills it in: 0.6 unless the
+        scenario gives ``default``). None: no cap (every interruptible instance may run on
+        spot)."""
         cap = self.spot_cap
         if cap is None or not isinstance(cap, Mapping):
             return cap
-        return cap.get(family, cap.get(DEFAULT_KEY, DEFAULT_SPOT_CAP_SHARE))
+        return cap.get(family, cap.get(OTHER_FAMILIES_KEY, DEFAULT_SPOT_CAP_SHARE))
 
 
 @dataclass(frozen=True)
@@ -114,12 +115,11 @@ class UsageSpec:
 
     def interruptible_share_for(self, family: str) -> float | None:
         """The interruptible share that overrides the history's split for ``family``; None
-        keeps the history's split (no override, or a map that lists neither the family nor
-        ``default``)."""
+        keeps the history's split (no override, or a map that does not list the family)."""
         share = self.interruptible_share
         if share is None or not isinstance(share, Mapping):
             return share
-        return share.get(family, share.get(DEFAULT_KEY))
+        return share.get(family)
 
 
 @dataclass(frozen=True)

@@ -97,12 +97,12 @@ def test_usage_mapping_and_interruptible_share_map(tmp_path):
           path: ../data/u.csv
           format: focus
           gaps: mask
-          interruptible_share: {aws/us-east-1/p5.48xlarge: 0.4, default: 0.1}
+          interruptible_share: {aws/us-east-1/p5.48xlarge: 0.4}
         """))
     assert s.usage.path == str(tmp_path.parent / "data" / "u.csv")
     assert (s.usage.format, s.usage.gaps) == ("focus", "mask")
     assert s.usage.interruptible_share_for("aws/us-east-1/p5.48xlarge") == 0.4
-    assert s.usage.interruptible_share_for("gcp/us-central1/a3-highgpu-8g") == 0.1
+    assert s.usage.interruptible_share_for("gcp/us-central1/a3-highgpu-8g") is None
 
 
 def test_spot_cap_per_family_and_rework_overhead_number(tmp_path):
@@ -114,7 +114,15 @@ def test_spot_cap_per_family_and_rework_overhead_number(tmp_path):
     c = s.constraints
     assert c.spot_cap_share("aws/us-east-1/p5.48xlarge") == 0.3
     assert c.spot_cap_share("aws/us-east-1/p4d.24xlarge") == 0.6  # not listed: the default cap
+    assert dict(c.spot_cap) == {"aws/us-east-1/p5.48xlarge": 0.3, "*": 0.6}  # stored for every reader
     assert dict(c.spot_rework_overhead) == {b: 0.0 for b in DEFAULT_REWORK_OVERHEAD}
+
+
+@pytest.mark.parametrize("others", ["default: 0.2", '"*": 0.2'])
+def test_spot_cap_map_entry_for_families_not_listed(tmp_path, others):
+    s = load_scenario(write(tmp_path, "s.yaml", "constraints: {spot_cap: {a/b/c: 0.3, " + others + "}}\n"))
+    assert dict(s.constraints.spot_cap) == {"a/b/c": 0.3, "*": 0.2}
+    assert s.constraints.spot_cap_share("x/y/z") == 0.2
 
 
 def test_null_switches_constraints_off(tmp_path):
@@ -206,6 +214,10 @@ def test_wrong_types_name_the_key_and_the_expected_type(tmp_path, text, key, wor
     ("constraints: {spot_rework_overhead: -0.1}", "constraints.spot_rework_overhead", ["must be >= 0"]),
     ("constraints: {spot_cap: {p5.48xlarge: 0.3}}", "constraints.spot_cap.p5.48xlarge",
      ["is not a family key", "provider/region/instance_type"]),
+    ("usage: {interruptible_share: {default: 0.3}}", "usage.interruptible_share.default",
+     ["is not a family key"]),
+    ('constraints: {spot_cap: {default: 0.3, "*": 0.2}}', "constraints.spot_cap",
+     ["both `default` and"]),
     ("constraints: {min_utilization: .nan}", "constraints.min_utilization", ["not a finite number"]),
     ("constraints: {ladder_step_months: null}", "constraints.ladder_step_months",
      ["cannot be null", "keep the default (1)"]),
@@ -306,7 +318,7 @@ def test_extends_deep_merges_and_resolves_paths_where_defined(tmp_path):
     assert s.products.providers == ("aws",)                     # lists replace
     assert s.products.terms_months == (12, 36)
     assert dict(s.constraints.spot_cap) == {"aws/us-east-1/p5.48xlarge": 0.3,  # mappings merge
-                                            "gcp/us-central1/a3-highgpu-8g": 0.2}
+                                            "gcp/us-central1/a3-highgpu-8g": 0.2, "*": 0.6}
     assert s.constraints.min_utilization is None                # null replaces
     assert s.base_dir == tmp_path / "client"
 
@@ -358,14 +370,15 @@ def test_set_values_are_yaml_typed(tmp_path):
     assert s.constraints.min_utilization is None
     assert set(s.constraints.spot_rework_overhead.values()) == {0.0}
     assert s.horizon.months == 24 and s.forecast.method == "replay"
-    assert dict(s.constraints.spot_cap) == {"aws/us-east-1/p5.48xlarge": 0.3}  # replaced, not merged
+    assert dict(s.constraints.spot_cap) == {"aws/us-east-1/p5.48xlarge": 0.3, "*": 0.6}  # replaced
     assert s.products.payments == ("all_upfront",) and s.solver.mip_gap == 0.05 and s.name == "what-if"
 
 
 def test_set_replaces_a_mapping_and_family_keys_may_hold_dots(tmp_path):
     path = write(tmp_path, "s.yaml", "constraints: {spot_cap: {aws/us-east-1/p5.48xlarge: 0.3}}\n")
     s = load_scenario(path, ["constraints.spot_cap.gcp/us-central1/a3-highgpu-8g=0.2"])
-    assert dict(s.constraints.spot_cap) == {"aws/us-east-1/p5.48xlarge": 0.3, "gcp/us-central1/a3-highgpu-8g": 0.2}
+    assert dict(s.constraints.spot_cap) == {"aws/us-east-1/p5.48xlarge": 0.3,
+                                            "gcp/us-central1/a3-highgpu-8g": 0.2, "*": 0.6}
 
 
 def test_set_paths_are_relative_to_the_current_directory(tmp_path, monkeypatch):
