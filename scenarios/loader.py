@@ -5,6 +5,8 @@ names it; chains allowed, cycles refused), deep-merged base-first (mappings merg
 key; lists, scalars and ``null`` replace), then the ``--set key=value`` overrides, then
 one validation of the result.
 
+- ``catalog``: ``embedded``, a catalog folder, or a list of them laid over each other
+  (later wins).
 - Paths (``catalog`` unless ``embedded``, ``usage`` / ``usage.path``, ``inventory``) are
   relative to the folder of the file that defines them, or to the current directory when
   given with ``--set``; the ``Scenario`` holds them absolute.
@@ -222,6 +224,9 @@ def _absolutize(data: dict, base: Path, origins: dict) -> None:
         if isinstance(holder, dict) and isinstance(holder.get(key), str) and holder[key].strip():
             if not (key == "catalog" and holder[key].strip() == EMBEDDED):
                 holder[key] = absolute(holder[key].strip())
+    if isinstance(data.get("catalog"), list):
+        data["catalog"] = [absolute(c.strip()) if isinstance(c, str) and c.strip() not in ("", EMBEDDED) else c
+                           for c in data["catalog"]]
 
 
 def _extend(data: dict, origins: dict, base_dir: Path, file: str,
@@ -596,7 +601,10 @@ def _build(data: dict, ck: _Checker, *, base_dir: Path, source: str, default_nam
     if "name" in top:
         kwargs["name"] = ck.text(("name",), top["name"])
     if "catalog" in top:
-        kwargs["catalog"] = ck.text(("catalog",), top["catalog"])
+        specs = tuple(ck.text(p, v) for p, v in ck.items(("catalog",), top["catalog"]))
+        if not specs:
+            raise ck.error(("catalog",), "is an empty list", hint="writing `catalog: embedded` or a folder.")
+        kwargs["catalog"] = specs[0] if len(specs) == 1 else specs
     if "inventory" in top:
         kwargs["inventory"] = _nullable(lambda c, p, v: c.text(p, v))(ck, ("inventory",), top["inventory"])
     for key, (table, cls) in _SECTIONS.items():

@@ -146,6 +146,11 @@ def test_horizon_start_dates_become_utc(tmp_path, text, expected):
     assert str(s.horizon.start.tz) == "UTC"
 
 
+def test_catalog_list_is_laid_over_in_order(tmp_path):
+    s = load_scenario(write(tmp_path, "s.yaml", "catalog: [embedded, mine/prices]\n"))
+    assert s.catalog == ("embedded", str(tmp_path / "mine" / "prices"))
+
+
 def test_single_value_is_taken_as_a_one_item_list(tmp_path):
     s = load_scenario(write(tmp_path, "s.yaml", "products: {terms_months: 12, payments: all_upfront}\n"))
     assert s.products.terms_months == (12,) and s.products.payments == ("all_upfront",)
