@@ -9,6 +9,7 @@ and errors to stderr. Exit codes: 0 ok, 1 input/domain error, 2 usage error,
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -29,6 +30,14 @@ def handle_errors(fn):
         except GpuladderError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # a bug: say so plainly, keep the traceback behind a switch
+            if os.environ.get("GPULADDER_DEBUG"):
+                raise
+            click.echo(f"internal error (a bug in gpuladder, please report it): {type(exc).__name__}: {exc}\n"
+                       "  Set GPULADDER_DEBUG=1 to see the traceback.", err=True)
+            sys.exit(1)
 
     return wrapper
 
@@ -67,6 +76,268 @@ def main():
       gpuladder plan                      # bundled example scenario, embedded catalog
       gpuladder plan my.yaml --format json -o plan.json
     """
+
+
+# ---------------------------------------------------------------- catalog (pricing/)
+
+_CATALOG_OPTION_HELP = ("Catalog folder, or 'embedded' (default). Repeat to merge: later folders "
+                        "replace rows of earlier ones, e.g. --catalog embedded --catalog fetched/.")
+
+
+@main.group()
+def catalog():
+    """Show, export or refresh the GPU price catalog.
+
+    \b
+    Example:
+      gpuladder catalog show --provider aws --family 'p5*'
+      gpuladder catalog export my-prices/ && gpuladder plan --catalog my-prices/
+    """
+
+
+@catalog.command("show")
+@click.option("--catalog", "catalog_specs", multiple=True, metavar="DIR", help=_CATALOG_OPTION_HELP)
+@click.option("--provider", "providers", multiple=True, metavar="P", help="Only this provider (aws, gcp, azure); repeatable.")
+@click.option("--family", "family_glob", metavar="GLOB", help="Family key or instance type pattern, e.g. 'p5*' or '*/us-east-1/*'.")
+@click.option("--gpu", metavar="MODEL", help="GPU model, e.g. H100 (also matches H100-80GB).")
+@output_options(("table", "csv", "json"))
+@handle_errors
+def catalog_show(catalog_specs, providers, family_glob, gpu, fmt, output):
+    """List families: on-demand, spot, interruption bucket, GPUs, and the cheapest
+    commitment rate per term (estimates marked *).
+
+    \b
+    Example:
+      gpuladder catalog show --provider gcp --gpu H100
+      gpuladder catalog show --family '*/us-east-1/*' --format csv -o prices.csv
+    Python: gpuladder.pricing.view.catalog_view(open_catalog(...), CatalogQuery(...))
+    """
+    from gpuladder.pricing.catalog import open_catalog
+    from gpuladder.pricing.view import CatalogQuery, catalog_view
+    from gpuladder.report.catalog import render_catalog_view
+
+    view = catalog_view(open_catalog(catalog_specs or None),
+                        CatalogQuery(tuple(providers), family_glob, gpu))
+    emit(render_catalog_view(view, fmt), output)
+
+
+@catalog.command("export")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--catalog", "catalog_specs", multiple=True, metavar="DIR", help=_CATALOG_OPTION_HELP)
+@handle_errors
+def catalog_export(folder, catalog_specs):
+    """Write the catalog as canonical files (families.csv, commitments.csv) into FOLDER,
+    to edit prices and pass --catalog FOLDER.
+
+    \b
+    Example:
+      gpuladder catalog export my-prices/
+    Python: gpuladder.pricing.catalog.export_catalog(open_catalog(...), folder)
+    """
+    from gpuladder.pricing.catalog import export_catalog, open_catalog
+
+    for path in export_catalog(open_catalog(catalog_specs or None), folder):
+        click.echo(f"wrote {path}", err=True)
+
+
+@catalog.command("fetch")
+@click.argument("provider", type=click.Choice(["aws"]))
+@click.option("--region", "regions", multiple=True, metavar="R",
+              help="AWS region (repeatable); default: the configured region.")
+@click.option("--spot-days", type=click.IntRange(1, 90), default=7, show_default=True,
+              help="Spot price = mean over this many past days.")
+@click.option("-o", "--output", "folder", required=True, type=click.Path(file_okay=False),
+              help="Folder to write families.csv and commitments.csv into.")
+@handle_errors
+def catalog_fetch(provider, regions, spot_days, folder):
+    """Fetch live AWS prices (on-demand, reserved instances, savings plans, spot) with boto3
+    into a catalog folder. Needs AWS credentials allowed pricing:GetProducts,
+    savingsplans:DescribeSavingsPlansOfferingRates and ec2:DescribeSpotPriceHistory.
+
+    \b
+    Example:
+      gpuladder catalog fetch aws --region us-east-1 --region us-west-2 -o aws-prices/
+      gpuladder plan --catalog embedded --catalog aws-prices/
+    Python: gpuladder.pricing.aws.fetch_aws_catalog(AwsFetchOptions(regions=(...)))
+    """
+    from gpuladder.pricing.aws import AwsFetchOptions, fetch_aws_catalog
+    from gpuladder.pricing.catalog import export_catalog
+
+    result = fetch_aws_catalog(AwsFetchOptions(regions=tuple(regions), spot_window_days=spot_days))
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    for path in export_catalog(result.catalog, folder):
+        click.echo(f"wrote {path}", err=True)
+
+
+# ---------------------------------------------------------------- usage (usage/)
+
+_USAGE_FORMATS = ["canonical", "focus", "cur", "cur2"]
+
+
+@main.group()
+def usage():
+    """Read usage history: canonical CSV, FOCUS 1.0-1.3, AWS CUR (legacy, 2.0); CSV, gzip, Parquet.
+
+    \b
+    Example:
+      gpuladder usage summarize focus-export.csv.gz
+      gpuladder usage convert cur.parquet -o usage.csv --gaps zero
+    """
+
+
+@usage.command("summarize")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--usage-format", type=click.Choice(_USAGE_FORMATS), default=None,
+              help="Force the format (default: detected from the header).")
+@click.option("--catalog", "catalog_specs", multiple=True, metavar="DIR",
+              help="Catalog folder or 'embedded' (default), to flag families it lacks.")
+@output_options(("table", "json"))
+@handle_errors
+def usage_summarize(file, usage_format, catalog_specs, fmt, output):
+    """Show what was understood of FILE: span, hours, every instance family (GPU or not,
+    in the catalog or not) with instance-hours, spot and covered instance-hours, and the
+    rows skipped and why.
+
+    \b
+    Example:
+      gpuladder usage summarize cur-2026-01.csv.gz --format json
+    Python: gpuladder.usage.load.summarize_usage(path, families=catalog.family_keys)
+    """
+    from gpuladder.pricing.catalog import open_catalog
+    from gpuladder.report.usage import render_usage_summary
+    from gpuladder.usage.load import summarize_usage
+
+    cat = open_catalog(catalog_specs or None)
+    summary = summarize_usage(file, families=cat.family_keys, format=usage_format)
+    emit(render_usage_summary(summary, fmt), output)
+
+
+@usage.command("convert")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Canonical usage CSV to write (atomically).")
+@click.option("--usage-format", type=click.Choice(_USAGE_FORMATS), default=None,
+              help="Force the format (default: detected from the header).")
+@click.option("--gaps", type=click.Choice(["error", "zero", "mask"]), default="error", show_default=True,
+              help="Hours without any row: refuse, read as zero demand, or leave out.")
+@click.option("--catalog", "catalog_specs", multiple=True, metavar="DIR",
+              help="Keep only this catalog's families (folder or 'embedded'); default: every GPU family.")
+@handle_errors
+def usage_convert(file, output, usage_format, gaps, catalog_specs):
+    """Write the GPU usage of FILE as the canonical usage CSV
+    (timestamp,family,instances,interruptible_instances,covered_instances).
+
+    \b
+    Example:
+      gpuladder usage convert focus.parquet -o usage.csv --gaps zero
+    Python: gpuladder.usage.load.convert_usage(path, "usage.csv", gaps="zero")
+    """
+    import warnings
+
+    from gpuladder.pricing.catalog import open_catalog
+    from gpuladder.usage.load import convert_usage
+
+    families = open_catalog(catalog_specs).family_keys if catalog_specs else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        profile = convert_usage(file, output, families=families, format=usage_format, gaps=gaps)
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    click.echo(f"wrote {output}: {len(profile.families)} famil{'y' if len(profile.families) == 1 else 'ies'}, "
+               f"{len(profile.index)} hours", err=True)
+
+
+# ---------------------------------------------------------------- plan / validate
+
+def scenario_options(fn):
+    """The options every scenario-running command shares: file overrides, --set, solver."""
+    opts = [
+        click.option("--usage", "usage_path", type=click.Path(dir_okay=False), default=None,
+                     help="Usage history (canonical CSV, FOCUS or AWS CUR; detected) instead of the scenario's."),
+        click.option("--usage-format", type=click.Choice(["canonical", "focus", "cur", "cur2"]), default=None,
+                     help="Force the usage format instead of detecting it."),
+        click.option("--gaps", type=click.Choice(["error", "zero", "mask"]), default=None,
+                     help="Hours with no usage rows: refuse (error), read as zero, or mask them."),
+        click.option("--catalog", "catalog_specs", multiple=True, metavar="DIR",
+                     help="Catalog folder, or 'embedded'; repeat to lay one over another (later wins)."),
+        click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), default=None,
+                     help="Existing commitments CSV (id,product,family,quantity,start,end)."),
+        click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                     help="Override a scenario setting with a YAML value, e.g. --set constraints.spot_cap=0.5."),
+        click.option("--backend", type=click.Choice(["highs", "cbc", "ortools"]), default=None,
+                     help="Solver backend (default: the scenario's, highs)."),
+        click.option("--time-limit", "time_limit", type=float, default=None, help="Solver time limit in seconds."),
+    ]
+    for opt in reversed(opts):
+        fn = opt(fn)
+    return fn
+
+
+def build_scenario(path, *, usage_path=None, usage_format=None, gaps=None, catalog_specs=(), inventory_path=None,
+                   sets=(), backend=None, time_limit=None):
+    """Load a scenario (None: the bundled default) and apply the command-line overrides."""
+    from gpuladder.scenarios.loader import load_scenario
+    from gpuladder.scenarios.schema import apply_overrides
+
+    scenario = load_scenario(path, sets)
+    return apply_overrides(scenario, usage_path=usage_path, usage_format=usage_format, gaps=gaps,
+                           catalog=tuple(catalog_specs), inventory=inventory_path, backend=backend,
+                           time_limit_s=time_limit)
+
+
+@main.command("plan")
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False))
+@scenario_options
+@output_options(("table", "json", "csv", "md", "html"))
+@handle_errors
+def plan_cmd(scenario, fmt, output, **overrides):
+    """Plan purchases for SCENARIO (default: the bundled example on embedded data).
+
+    \b
+    Examples:
+      gpuladder plan
+      gpuladder plan scenarios/examples/steady-inference.yaml --format json -o plan.json
+      gpuladder plan my.yaml --usage cur.csv.gz --set constraints.spot_cap=0.5 --set horizon.months=24
+    \b
+    Python: gpuladder.scenarios.runner.run_scenario(gpuladder.scenarios.loader.load_scenario(path))
+    """
+    from gpuladder.report.plan import render_plan
+    from gpuladder.scenarios.runner import run_scenario
+
+    sc = build_scenario(scenario, **overrides)
+    click.echo(f"planning '{sc.name}' ...", err=True)
+    plan = run_scenario(sc)
+    emit(render_plan(plan, fmt), output)
+
+
+@main.command("validate")
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False))
+@scenario_options
+@handle_errors
+def validate_cmd(scenario, **overrides):
+    """Check a scenario and its input files without planning (exit 0 when all is well).
+
+    \b
+    Example:
+      gpuladder validate scenarios/examples/default.yaml
+    \b
+    Python: gpuladder.scenarios.runner.load_inputs(scenario)
+    """
+    from gpuladder.scenarios.runner import forecast_for, gap_notes, load_inputs
+
+    sc = build_scenario(scenario, **overrides)
+    inputs = load_inputs(sc)
+    fc = forecast_for(inputs)
+    p = inputs.profile
+    click.echo(f"scenario '{sc.name}' ({sc.source}): ok")
+    click.echo(f"usage: {p.index[0]:%Y-%m-%dT%H:%MZ} to {p.index[-1]:%Y-%m-%dT%H:%MZ}, {len(p.index)} hours, "
+               f"{len(p.families)} families")
+    click.echo(f"inventory: {len(inputs.inventory)} commitments")
+    click.echo(f"forecast: {fc.method}, {len(fc.paths)} path(s), horizon {fc.index[0]:%Y-%m-%dT%H:%MZ} "
+               f"+ {len(fc.index)} hours")
+    for note in inputs.warnings + gap_notes(p):
+        click.echo(f"note: {note}", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

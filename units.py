@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 HOUR = pd.Timedelta(hours=1)
+AVERAGE_MONTH_HOURS = 24 * 365.25 / 12   # for "per month" displays only; terms use real dates
 
 
 def utc_timestamp(value, *, what: str = "timestamp") -> pd.Timestamp:

@@ -7,7 +7,7 @@ overrides applied last) and validates it strictly; see scenarios/loader.py.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -125,7 +125,7 @@ class UsageSpec:
 @dataclass(frozen=True)
 class Scenario:
     name: str = "scenario"
-    catalog: str = "embedded"
+    catalog: str | tuple[str, ...] = "embedded"  # several: laid over each other, later wins
     usage: UsageSpec = field(default_factory=UsageSpec)
     inventory: str | None = None
     horizon: Horizon = field(default_factory=Horizon)
@@ -142,3 +142,28 @@ class Scenario:
             return None
         p = Path(path).expanduser()
         return p if p.is_absolute() else (self.base_dir / p)
+
+
+def apply_overrides(scenario: Scenario, *, usage_path=None, usage_format=None, gaps=None, catalog=(),
+                    inventory=None, backend=None, time_limit_s=None) -> Scenario:
+    """Command-line file and solver overrides; relative paths are relative to the current
+    directory (not to the scenario file)."""
+    usage = scenario.usage
+    if usage_path is not None:
+        usage = replace(usage, path=str(Path(usage_path).expanduser().resolve()))
+    if usage_format is not None:
+        usage = replace(usage, format=usage_format)
+    if gaps is not None:
+        usage = replace(usage, gaps=gaps)
+    out = replace(scenario, usage=usage)
+    if catalog:
+        specs = tuple(c if c == "embedded" else str(Path(c).expanduser().resolve()) for c in catalog)
+        out = replace(out, catalog=specs[0] if len(specs) == 1 else specs)
+    if inventory is not None:
+        out = replace(out, inventory=str(Path(inventory).expanduser().resolve()))
+    solver = out.solver
+    if backend is not None:
+        solver = replace(solver, backend=backend)
+    if time_limit_s is not None:
+        solver = replace(solver, time_limit_s=float(time_limit_s))
+    return replace(out, solver=solver)

@@ -159,8 +159,9 @@ def _purchase_table(book: CommitmentBook) -> pd.DataFrame:
     it = book.items[book.items["origin"] == "purchase"]
     out = pd.DataFrame({
         "date": it["start"], "provider": it["provider"], "product": it["product"], "kind": it["kind"],
-        "family": it["family"].where(it["family"] != "", None), "scope": np.where(it["kind"] == "savings_plan",
-                                                                                   it["product"], None),
+        "family": pd.Series([f if f else None for f in it["family"]], index=it.index, dtype=object),
+        "scope": pd.Series([p if k == "savings_plan" else None for p, k in zip(it["product"], it["kind"])],
+                           index=it.index, dtype=object),
         "term_months": it["term_months"], "payment": it["payment"], "quantity": it["quantity"],
         "upfront_usd": it["upfront_usd"], "recurring_usd_per_hour": it["recurring_usd_per_hour"],
         "expires": it["end"], "id": it["id"]})
@@ -189,8 +190,9 @@ def _expiring(inventory: CommitmentBook, book: CommitmentBook, data: ModelData) 
 
 def _mix(sim: SimulationResult) -> pd.DataFrame:
     bf = sim.by_family
+    hours = max(len(sim.hours), 1)
     return pd.DataFrame({
-        "committed_instances": bf["avg_reserved_instances"],
+        "committed_instances": bf["avg_reserved_instances"] + bf["savings_plan_instance_hours"] / hours,
         "reserved_share": bf["reserved_share"],
         "savings_plan_share": bf["savings_plan_share"],
         "spot_share": bf["spot_share"],

@@ -123,12 +123,9 @@ def profile_from_long(rows: pd.DataFrame, *, source: str, gaps: str = "error",
             file=file, column="timestamp",
             hint="adding the missing hours, or choosing how to treat gaps: "
                  "--gaps zero (no demand) or --gaps mask (leave them out).")
-    fill = 0.0 if gaps in ("zero", "error") else np.nan
     demand = demand.fillna(0.0)
     if gaps == "mask":
-        demand = demand.where(present.to_numpy()[:, None], np.nan)
-    elif fill == 0.0:
-        pass
+        demand.loc[~present.to_numpy()] = np.nan
     totals = demand.sum(axis=1, min_count=1)
     zero_runs = [r for r in _runs((totals == 0).to_numpy(), full, "all_zero") if r.hours >= 3]
     inter = wide.get("interruptible_instances")

@@ -1,0 +1,207 @@
+"""Render a Plan: JSON (the gpuladder.plan/1 contract of DESIGN.md section 6), a terminal
+table, CSV (the purchase ladder), Markdown and HTML. Every figure comes from the Plan's
+simulation; output is deterministic (sorted rows, fixed decimals)."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pandas as pd
+
+from gpuladder.report.text import (iso_date, iso_hour, json_value, markdown_table, pct, qty, text_table, usd)
+from gpuladder.solver.plan import Plan
+from gpuladder.units import AVERAGE_MONTH_HOURS
+
+PLAN_SCHEMA = "gpuladder.plan/1"
+PLAN_FORMATS = ("table", "json", "csv", "md", "html")
+
+
+def render_plan(plan: Plan, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(plan_document(plan), indent=2) + "\n"
+    if fmt == "csv":
+        return ladder_frame(plan).to_csv(index=False, lineterminator="\n")
+    if fmt == "md":
+        return _markdown(plan)
+    if fmt == "html":
+        return _html(plan)
+    if fmt == "table":
+        return _table(plan)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def kpi_dict(plan: Plan) -> dict:
+    k = plan.simulation.kpis
+    return {
+        "cost_usd": json_value(k.cost_usd, 2),
+        "on_demand_equivalent_usd": json_value(k.on_demand_equivalent_usd, 2),
+        "effective_savings_rate": json_value(k.effective_savings_rate),
+        "commitment_utilization": json_value(k.commitment_utilization),
+        "coverage": json_value(k.coverage),
+        "spot_share": json_value(k.spot_share),
+        "savings_usd": json_value(k.savings_usd, 2),
+        "cash_cost_usd": json_value(k.cash_cost_usd, 2),
+        "upfront_usd": json_value(k.upfront_usd, 2),
+        "waste_usd": json_value(k.waste_usd, 2),
+        "commitment_fees_usd": json_value(k.commitment_fees_usd, 2),
+        "spot_usd": json_value(k.spot_usd, 2),
+        "on_demand_usd": json_value(k.on_demand_usd, 2),
+        "expected_cost_usd": json_value(plan.solver.simulated_objective_usd, 2),
+    }
+
+
+def plan_document(plan: Plan) -> dict:
+    """The JSON object scripts rely on (schema gpuladder.plan/1; extra keys are additive)."""
+    purchases = [{
+        "date": iso_date(r.date), "provider": r.provider, "product": r.product, "kind": r.kind,
+        "family": r.family, "scope": r.scope, "term_months": int(r.term_months), "payment": r.payment,
+        "quantity": json_value(float(r.quantity), 3), "upfront_usd": json_value(float(r.upfront_usd), 2),
+        "recurring_usd_per_hour": json_value(float(r.recurring_usd_per_hour), 4), "expires": iso_date(r.expires),
+        "estimate": bool(r.estimate),
+    } for r in _purchases_with_estimates(plan).itertuples(index=False)]
+    expiring = [{"id": r.id, "product": r.product, "family": r.family, "quantity": json_value(float(r.quantity), 3),
+                 "expires": iso_hour(r.expires), "renew": bool(r.renew)} for r in plan.expiring.itertuples(index=False)]
+    mix = [{"family": fam, "committed_instances": json_value(float(r.committed_instances), 3),
+            "reserved_share": json_value(float(r.reserved_share)),
+            "savings_plan_share": json_value(float(r.savings_plan_share)),
+            "spot_share": json_value(float(r.spot_share)), "on_demand_share": json_value(float(r.on_demand_share)),
+            "cost_usd": json_value(float(r.cost_usd), 2),
+            "on_demand_equivalent_usd": json_value(float(r.on_demand_equivalent_usd), 2)}
+           for fam, r in plan.mix.iterrows()]
+    s = plan.solver
+    return {
+        "schema": PLAN_SCHEMA,
+        "scenario": plan.scenario,
+        "horizon": {"start": iso_hour(plan.horizon_start), "months": int(plan.horizon_months),
+                    "end": iso_hour(plan.horizon_end)},
+        "purchases": purchases,
+        "expiring": expiring,
+        "mix": mix,
+        "kpis": kpi_dict(plan),
+        "forecast": {"method": plan.forecast_method,
+                     "paths": [{"name": n, "weight": json_value(float(r.weight)), "cost_usd": json_value(float(r.cost_usd), 2)}
+                               for n, r in plan.path_costs.iterrows()]},
+        "solver": {"backend": s.backend, "status": s.status, "gap": json_value(s.gap),
+                   "seconds": json_value(s.seconds, 3), "build_seconds": json_value(s.build_seconds, 3),
+                   "model_objective_usd": json_value(s.model_objective_usd, 2),
+                   "simulated_objective_usd": json_value(s.simulated_objective_usd, 2),
+                   "difference_share": json_value(s.difference_share, 8), "exact": s.exact,
+                   "layer_resolution": s.resolution, "variables": s.n_variables,
+                   "integer_variables": s.n_integer, "constraints": s.n_constraints},
+        "warnings": list(plan.warnings),
+    }
+
+
+def _purchases_with_estimates(plan: Plan) -> pd.DataFrame:
+    p = plan.purchases.copy()
+    p["estimate"] = p["product"].isin(plan.estimated_products)
+    return p
+
+
+def ladder_frame(plan: Plan) -> pd.DataFrame:
+    """The purchase ladder as a flat table (CSV output)."""
+    p = _purchases_with_estimates(plan)
+    return pd.DataFrame({
+        "date": [iso_date(d) for d in p["date"]], "provider": p["provider"], "product": p["product"],
+        "kind": p["kind"], "family": p["family"].fillna(""), "scope": p["scope"].fillna(""),
+        "term_months": p["term_months"].astype(int), "payment": p["payment"],
+        "quantity": [f"{q:.3f}" for q in p["quantity"]], "upfront_usd": [f"{v:.2f}" for v in p["upfront_usd"]],
+        "recurring_usd_per_hour": [f"{v:.4f}" for v in p["recurring_usd_per_hour"]],
+        "expires": [iso_date(d) for d in p["expires"]], "estimate": p["estimate"].map({True: "true", False: "false"}),
+    })
+
+
+# ---------------------------------------------------------------- human formats
+
+def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]], list[bool]]]:
+    p = _purchases_with_estimates(plan)
+    ladder = [[iso_date(r.date), r.provider, r.product + ("*" if r.estimate else ""),
+               r.family if isinstance(r.family, str) else f"(plan) {r.scope}",
+               f"{r.term_months}m", r.payment, qty(r.quantity), usd(r.upfront_usd),
+               usd(r.recurring_usd_per_hour * AVERAGE_MONTH_HOURS), iso_date(r.expires)]
+              for r in p.itertuples(index=False)]
+    out = [("Purchase ladder", ["date", "provider", "product", "family / scope", "term", "payment", "quantity",
+                                "upfront $", "monthly $", "expires"], ladder,
+            [False] * 6 + [True] * 3 + [False])]
+    if len(plan.expiring):
+        rows = [[r.id, r.product, r.family if isinstance(r.family, str) else "(plan)", qty(r.quantity),
+                 iso_hour(r.expires),
+                 "renew" if r.renew else "let expire"] for r in plan.expiring.itertuples(index=False)]
+        out.append(("Existing commitments expiring in the horizon", ["id", "product", "family", "quantity",
+                                                                     "expires", "decision"], rows,
+                    [False, False, False, True, False, False]))
+    mix = [[fam, qty(round(r.committed_instances, 3)), pct(r.reserved_share), pct(r.savings_plan_share),
+            pct(r.spot_share), pct(r.on_demand_share), usd(r.cost_usd), usd(r.on_demand_equivalent_usd)]
+           for fam, r in plan.mix.iterrows()]
+    out.append(("Mix per family (simulated on the expected forecast)",
+                ["family", "committed floor", "reserved", "savings plan", "spot", "on-demand", "cost $",
+                 "all on-demand $"], mix, [False] + [True] * 7))
+    k = plan.simulation.kpis
+    kp = [["cost (amortized) $", usd(k.cost_usd), usd(k.on_demand_equivalent_usd)],
+          ["savings $", usd(k.savings_usd), "0"],
+          ["effective savings rate", pct(k.effective_savings_rate), "0.0%"],
+          ["commitment utilization", pct(k.commitment_utilization), "-"],
+          ["coverage", pct(k.coverage), "0.0%"],
+          ["spot share", pct(k.spot_share), "0.0%"],
+          ["unused commitment $", usd(k.waste_usd), "0"],
+          ["upfront cash in horizon $", usd(k.upfront_usd), "0"],
+          ["cash cost $", usd(k.cash_cost_usd), usd(k.on_demand_equivalent_usd)]]
+    out.append(("KPIs", ["", "plan", "all on-demand"], kp, [False, True, True]))
+    return out
+
+
+def _headline(plan: Plan) -> str:
+    return (f"gpuladder plan: scenario '{plan.scenario}', horizon {iso_hour(plan.horizon_start)} + "
+            f"{plan.horizon_months} months, forecast {plan.forecast_method}")
+
+
+def _solver_line(plan: Plan) -> str:
+    s = plan.solver
+    gap = f", gap {s.gap:.3%}" if s.gap is not None else ""
+    return (f"solver {s.backend}: {s.status}{gap}, solve {s.seconds:.2f} s, build {s.build_seconds:.2f} s, "
+            f"{s.n_variables} variables ({s.n_integer} integer), {s.n_constraints} constraints; "
+            f"model vs simulator {s.difference_share:+.4%} ({'exact' if s.exact else 'compressed'})")
+
+
+def _table(plan: Plan) -> str:
+    lines = [_headline(plan), ""]
+    for title, header, rows, right in _sections(plan):
+        lines.append(title)
+        lines += text_table(header, rows, right) if rows else ["(none)"]
+        lines.append("")
+    if plan.estimated_products:
+        lines.append("* estimated rate, not a published one (see pricing/data/README.md)")
+    lines.append(_solver_line(plan))
+    for w in plan.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines) + "\n"
+
+
+def _markdown(plan: Plan) -> str:
+    lines = [f"# {_headline(plan)}", ""]
+    for title, header, rows, right in _sections(plan):
+        lines += [f"## {title}", ""]
+        lines += markdown_table(header, rows, right) if rows else ["(none)"]
+        lines.append("")
+    lines.append(_solver_line(plan))
+    lines += [f"- warning: {w}" for w in plan.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def _html(plan: Plan) -> str:
+    e = html.escape
+    parts = ["<!doctype html>", "<html><head><meta charset='utf-8'>", f"<title>{e(_headline(plan))}</title>",
+             "<style>body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1.5em}"
+             "td,th{border:1px solid #ccc;padding:3px 8px}td.r{text-align:right}</style></head><body>",
+             f"<h1>{e(_headline(plan))}</h1>"]
+    for title, header, rows, right in _sections(plan):
+        parts.append(f"<h2>{e(title)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+        for r in rows:
+            parts.append("<tr>" + "".join(f"<td class='r'>{e(c)}</td>" if rt else f"<td>{e(c)}</td>"
+                                          for c, rt in zip(r, right)) + "</tr>")
+        parts.append("</table>")
+    parts.append(f"<p>{e(_solver_line(plan))}</p>")
+    parts += [f"<p><b>warning:</b> {e(w)}</p>" for w in plan.warnings]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,61 @@
+"""Plain-text helpers shared by the renderers: aligned tables, number formats, JSON values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    """Aligned columns separated by two spaces, with a dashed rule under the header."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+
+    return [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    rule = ["---:" if r else "---" for r in right]
+    esc = [[c.replace("|", "\\|") for c in row] for row in rows]
+    return ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"] + \
+        ["| " + " | ".join(r) + " |" for r in esc]
+
+
+def usd(value: float, decimals: int = 0) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.{decimals}f}"
+
+
+def pct(share: float, decimals: int = 1) -> str:
+    return "-" if share is None or (isinstance(share, float) and math.isnan(share)) else f"{100 * share:.{decimals}f}%"
+
+
+def qty(value: float) -> str:
+    return f"{value:,.0f}" if abs(value - round(value)) < 1e-9 else f"{value:,.3f}"
+
+
+def json_value(value, decimals: int = 6):
+    """A JSON-safe scalar: numpy scalars unwrapped, NaN -> None, floats rounded."""
+    if value is None:
+        return None
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return None
+        return round(value, decimals)
+    return value
+
+
+def iso_date(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%d") if ts.hour == 0 and ts.minute == 0 else ts.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def iso_hour(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%MZ")
