@@ -1,0 +1,441 @@
+"""Streaming, columnar reading of billing exports (CSV, gzip CSV, Parquet) with pyarrow.
+
+A file is never read whole into Python objects: only the columns a format needs are
+parsed, in record batches, and each batch is reduced at once to sums per
+(hour, family) plus skip counts. The formats themselves (FOCUS, CUR) only say how a batch
+of raw columns becomes *classified rows* (see ``Classified``); everything else — format
+detection from the header, timestamps, aggregation, skipped-row accounting — lives here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from gpuladder.errors import InputError
+from gpuladder.usage.instance_types import is_gpu_instance_type
+
+FORMATS = ("canonical", "focus", "cur", "cur2")
+BLOCK_BYTES = 32 << 20
+PARQUET_BATCH_ROWS = 1 << 20
+MAX_EXAMPLES = 3
+MAX_SPREAD_HOURS = 24 * 31   # a row spanning more is not usage of an hour (fees, purchases)
+NULL_STRINGS = ["", "null", "NULL", "None"]
+
+_TS_RE = (r"^\s*(?P<d>\d{4}-\d\d-\d\d)(?:[ T](?P<hm>\d\d:\d\d)(?P<s>:\d\d)?(?:\.\d+)?)?"
+          r"\s*(?P<z>Z|[+-]\d\d:?\d\d|UTC)?\s*$")
+_NUM_RE = r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$"
+
+
+# ------------------------------------------------------------------ file access
+
+@dataclass(frozen=True)
+class ExportFile:
+    """An export on disk: its container (``csv``, ``csv.gz``, ``parquet``) and header."""
+
+    path: Path
+    container: str
+    columns: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+
+def open_export(path) -> ExportFile:
+    """Check the file exists and read its header (CSV first line or Parquet schema)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError("usage file not found", file=str(path),
+                         hint="passing the path of a canonical usage CSV, a FOCUS export or an AWS CUR.")
+    with open(p, "rb") as fh:
+        magic = fh.read(4)
+    if magic == b"PAR1":
+        try:
+            names = tuple(pq.ParquetFile(p).schema_arrow.names)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"not a readable Parquet file ({exc})", file=str(p),
+                             hint="re-exporting the file.") from None
+        return ExportFile(p, "parquet", names)
+    container = "csv.gz" if magic[:2] == b"\x1f\x8b" else "csv"
+    try:
+        opener = gzip.open if container == "csv.gz" else open
+        with opener(p, "rb") as fh:
+            head = fh.read(1 << 20)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"not a readable file ({exc})", file=str(p), hint="re-exporting the file.") from None
+    if b"\x00" in head:
+        raise InputError("not a CSV or Parquet file (binary content)", file=str(p),
+                         hint="passing a CSV, gzip CSV or Parquet export.")
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=str(p), hint="saving the export as UTF-8.") from None
+    line = text.splitlines()[0] if text.strip() else ""
+    if not line.strip():
+        raise InputError("the file is empty (no header row)", file=str(p),
+                         hint="passing a non-empty export with its header row.")
+    try:
+        import csv
+        names = tuple(c.strip() for c in next(csv.reader(io.StringIO(line))))
+    except csv.Error as exc:
+        raise InputError(f"unreadable header ({exc})", file=str(p), row=1,
+                         hint="checking that the file is a CSV export.") from None
+    return ExportFile(p, container, names)
+
+
+def resolve_columns(export: ExportFile, spec: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Map each logical name of ``spec`` to the file's actual column, matching any of the
+    candidate spellings case-insensitively; logical names that are absent are left out."""
+    lower = {}
+    for c in export.columns:
+        lower.setdefault(c.lower(), c)
+    out = {}
+    for key, candidates in spec.items():
+        for cand in candidates:
+            if cand.lower() in lower:
+                out[key] = lower[cand.lower()]
+                break
+    return out
+
+
+def require_columns(export: ExportFile, cols: dict[str, str], required: dict[str, str],
+                    fmt: str) -> None:
+    """InputError naming the first required column (logical -> display name) missing."""
+    for key, shown in required.items():
+        if key not in cols:
+            raise InputError(f"missing column '{shown}' ({fmt} export)", file=export.name,
+                             column=shown, hint=f"exporting the {fmt} file with the column {shown} "
+                                                "(or forcing another format with --usage-format).")
+
+
+def _parquet_batches(export: ExportFile, columns: list[str]) -> Iterator[tuple[int, pa.Table]]:
+    """Yield (index of the batch's first record, table of ``columns``) in file order."""
+    pf = pq.ParquetFile(export.path)
+    offset = 0
+    try:
+        for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns):
+            yield offset, pa.Table.from_batches([batch])
+            offset += batch.num_rows
+    except pa.ArrowException as exc:
+        raise InputError(f"unreadable Parquet data ({exc})", file=export.name,
+                         hint="re-exporting the file.") from None
+
+
+class CsvBatches:
+    """Streaming CSV reader over ``columns`` (strings; ``null``/``NULL``/empty read as null),
+    yielding (index of the batch's first record, table) in file order. Rows with a wrong
+    number of fields are skipped and counted; a malformed file gives an InputError."""
+
+    def __init__(self, export: ExportFile, columns: list[str]):
+        self.export, self.columns = export, columns
+        self.bad_rows = 0
+        self.bad_examples: list[tuple[int | None, str]] = []
+
+    def _invalid(self, row) -> str:
+        self.bad_rows += 1
+        if len(self.bad_examples) < MAX_EXAMPLES:
+            num = None if row.number is None else int(row.number)
+            self.bad_examples.append((num, f"{row.actual_columns} fields instead of {row.expected_columns}: "
+                                           f"{(row.text or '')[:80]}"))
+        return "skip"
+
+    def __iter__(self) -> Iterator[tuple[int, pa.Table]]:
+        compression = "gzip" if self.export.container == "csv.gz" else None
+        stream = pa.input_stream(str(self.export.path), compression=compression)
+        try:
+            reader = pcsv.open_csv(
+                stream,
+                read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES),
+                parse_options=pcsv.ParseOptions(invalid_row_handler=self._invalid),
+                convert_options=pcsv.ConvertOptions(
+                    include_columns=self.columns,
+                    column_types={c: pa.string() for c in self.columns},
+                    null_values=NULL_STRINGS, strings_can_be_null=True,
+                    quoted_strings_can_be_null=True))
+            offset = 0
+            for batch in reader:
+                yield offset, pa.Table.from_batches([batch])
+                offset += batch.num_rows
+        except (pa.ArrowInvalid, UnicodeDecodeError, EOFError, OSError) as exc:
+            raise InputError(f"malformed CSV ({str(exc).splitlines()[0][:200]})", file=self.export.name,
+                             hint="checking the export is complete and not truncated "
+                                  "(re-download it; gzip files must be whole).") from None
+        finally:
+            stream.close()
+
+
+def batches(export: ExportFile, columns: list[str]):
+    """CsvBatches for CSV exports, a Parquet batch iterator otherwise."""
+    if export.container == "parquet":
+        return _parquet_batches(export, columns)
+    return CsvBatches(export, columns)
+
+
+# ------------------------------------------------------------------ typed columns
+
+def as_string(arr) -> pa.Array:
+    """Strings (null stays null; NULL-like text becomes null)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    trimmed = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.is_in(trimmed, value_set=pa.array(NULL_STRINGS)), pa.scalar(None, pa.string()),
+                      trimmed)
+
+
+def as_float(arr) -> pa.Array:
+    """float64; text that is not a number becomes null (the caller reports the row)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_decimal(arr.type):
+        return pc.cast(arr, pa.float64())
+    s = as_string(arr)
+    ok = pc.fill_null(pc.match_substring_regex(s, _NUM_RE), False)
+    return pc.cast(pc.if_else(ok, s, pa.scalar(None, pa.string())), pa.float64())
+
+
+def as_utc(arr) -> pa.Array:
+    """timestamp[s, UTC]. Billing exports are UTC by specification (FOCUS, CUR), so a value
+    without a zone is read as UTC; offsets are converted. Unparseable text becomes null."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_timestamp(arr.type):
+        if arr.type.tz is None:
+            arr = pc.assume_timezone(arr, "UTC")
+        return pc.cast(arr, pa.timestamp("s", tz="UTC"))
+    s = as_string(arr)
+    m = pc.extract_regex(s, _TS_RE)
+    date = pc.struct_field(m, "d")
+    hm = pc.if_else(pc.equal(pc.struct_field(m, "hm"), ""), "00:00", pc.struct_field(m, "hm"))
+    sec = pc.if_else(pc.equal(pc.struct_field(m, "s"), ""), ":00", pc.struct_field(m, "s"))
+    zone = pc.struct_field(m, "z")
+    zone = pc.if_else(pc.is_in(zone, value_set=pa.array(["", "Z", "UTC"])), "+00:00", zone)
+    text = pc.binary_join_element_wise(date, "T", hm, sec, zone, "")
+    ok = pc.and_(pc.is_valid(text), pc.match_substring_regex(pc.fill_null(text, ""),
+                                                             r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:?\d\d$"))
+    text = pc.if_else(ok, text, pa.scalar(None, pa.string()))
+    try:
+        return pc.cast(text, pa.timestamp("s", tz="UTC"))
+    except pa.ArrowInvalid:
+        # impossible dates such as 2024-02-30: parse value by value (only on this rare path)
+        out = pd.to_datetime(pd.Series(text.to_pylist(), dtype=object), errors="coerce", utc=True)
+        return pa.array(out.dt.floor("s"), pa.timestamp("s", tz="UTC"))
+
+
+def column(table: pa.Table, cols: dict[str, str], key: str) -> pa.Array | None:
+    """The table's array for logical column ``key`` (None when the file lacks it)."""
+    if key not in cols:
+        return None
+    arr = table.column(cols[key])
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def null_strings(n: int) -> pa.Array:
+    return pa.nulls(n, pa.string())
+
+
+def first_valid(*arrays) -> pa.Array:
+    """Element-wise first non-null of string arrays (None entries skipped)."""
+    arrs = [a for a in arrays if a is not None]
+    return pc.coalesce(*arrs) if len(arrs) > 1 else arrs[0]
+
+
+# ------------------------------------------------------------------ classified rows
+
+@dataclass(frozen=True)
+class Classified:
+    """One batch after a format has read it. Per row: ``start`` (UTC, may be null),
+    ``span_hours`` (>= 1), ``provider``/``region``/``instance_type`` (null when not
+    instance usage), ``amount_hours`` (instance-hours), ``interruptible``, ``covered``,
+    ``reason`` (null = demand; otherwise why the row is not demand), ``detail``
+    (short text for examples) and ``gpu_hint`` (true where the export itself says the
+    instance has GPUs, e.g. FOCUS SkuPriceDetails GpuCount > 0)."""
+
+    start: pa.Array
+    span_hours: pa.Array
+    provider: pa.Array
+    region: pa.Array
+    instance_type: pa.Array
+    amount_hours: pa.Array
+    interruptible: pa.Array
+    covered: pa.Array
+    reason: pa.Array
+    detail: pa.Array
+    gpu_hint: pa.Array | None = None
+
+
+def span_hours(start: pa.Array, end: pa.Array | None) -> pa.Array:
+    """Whole hours from the start's hour to the end (at least 1; 1 when the end is unknown)."""
+    n = len(start)
+    if end is None:
+        return pa.array(np.ones(n, dtype=np.int64))
+    h0 = pc.floor_temporal(start, unit="hour")
+    secs = pc.cast(pc.seconds_between(h0, end), pa.float64())
+    hours = pc.ceil(pc.divide(secs, 3600.0))
+    return pc.cast(pc.max_element_wise(pc.fill_null(hours, 1.0), 1.0), pa.int64())
+
+
+def with_reason(reason: pa.Array, condition, text: str) -> pa.Array:
+    """Set ``text`` as the reason where ``condition`` holds and no reason is set yet."""
+    cond = pc.fill_null(condition, False)
+    return pc.if_else(pc.and_(cond, pc.is_null(reason)), pa.scalar(text, pa.string()), reason)
+
+
+# ------------------------------------------------------------------ aggregation
+
+@dataclass(frozen=True)
+class SkippedRows:
+    reason: str
+    rows: int
+    examples: tuple[tuple[int | None, str], ...]
+
+
+@dataclass(frozen=True)
+class ExportRead:
+    """What a scan of an export found, before any catalog or gap policy is applied.
+
+    ``usage``: long frame ``timestamp, family, instance_type, gpu, instances,
+    interruptible_instances, covered_instances`` (instance-hours in that hour; every
+    instance family found, GPU or not). ``present_hours``: hours in which the export has
+    usage rows of any kind (an hour without any row is a gap in the export)."""
+
+    file: str
+    format: str
+    rows: int
+    usage: pd.DataFrame
+    present_hours: pd.DatetimeIndex
+    skipped: tuple[SkippedRows, ...] = field(default_factory=tuple)
+
+
+class Accumulator:
+    """Reduces classified batches to small partial sums, then to an ExportRead."""
+
+    def __init__(self):
+        self.parts: list[pa.Table] = []
+        self.present: list[pa.Table] = []
+        self.skip_counts: dict[str, int] = {}
+        self.examples: dict[str, list[tuple[int | None, str]]] = {}
+        self.rows = 0
+
+    def add(self, offset: int, c: Classified) -> None:
+        n = len(c.start)
+        self.rows += n
+        reason = pc.if_else(pc.and_(pc.is_null(c.reason), pc.is_null(c.start)),
+                            pa.scalar("unreadable timestamp", pa.string()), c.reason)
+        bad_amount = pc.and_(pc.is_null(reason), pc.is_null(c.amount_hours))
+        reason = with_reason(reason, bad_amount, "usage amount is not a number")
+        reason = with_reason(reason, pc.less(pc.fill_null(c.amount_hours, 0.0), 0.0),
+                             "negative usage amount (corrections are not supported)")
+        reason = with_reason(reason, pc.greater(c.span_hours, MAX_SPREAD_HOURS),
+                             "charge period longer than a month (not hourly usage)")
+        spans = pa.table({"start": pc.floor_temporal(c.start, unit="hour"), "span": c.span_hours})
+        spans = spans.filter(pc.and_(pc.is_valid(spans["start"]), pc.less_equal(spans["span"], 24)))
+        self.present.append(spans.group_by(["start", "span"]).aggregate([]))
+        demand = pc.is_null(reason)
+        amount = pc.fill_null(c.amount_hours, 0.0)
+        t = pa.table({
+            "start": pc.floor_temporal(c.start, unit="hour"), "span": c.span_hours,
+            "provider": c.provider, "region": c.region, "instance_type": c.instance_type,
+            "instances": amount,
+            "interruptible": pc.if_else(pc.fill_null(c.interruptible, False), amount, 0.0),
+            "covered": pc.if_else(pc.fill_null(c.covered, False), amount, 0.0),
+            "gpu_hint": (pa.array(np.zeros(n, dtype=bool)) if c.gpu_hint is None
+                         else pc.fill_null(c.gpu_hint, False)),
+        }).filter(demand)
+        if t.num_rows:
+            self.parts.append(t.group_by(["start", "span", "provider", "region", "instance_type"])
+                              .aggregate([("instances", "sum"), ("interruptible", "sum"), ("covered", "sum"),
+                                         ("gpu_hint", "max")]))
+        skipped = pc.invert(demand)
+        if pc.any(skipped).as_py():
+            counts = pa.table({"reason": reason}).filter(skipped).group_by("reason").aggregate([("reason", "count")])
+            for r, k in zip(counts["reason"].to_pylist(), counts["reason_count"].to_pylist()):
+                self.skip_counts[r] = self.skip_counts.get(r, 0) + int(k)
+                have = self.examples.setdefault(r, [])
+                if len(have) < MAX_EXAMPLES:
+                    idx = pc.indices_nonzero(pc.fill_null(pc.equal(reason, r), False))[: MAX_EXAMPLES - len(have)]
+                    details = pc.take(c.detail, idx).to_pylist()
+                    have.extend((offset + int(i) + 2, d or "") for i, d in zip(idx.to_pylist(), details))
+
+    def add_bad_rows(self, count: int, examples) -> None:
+        if count:
+            r = "malformed CSV row (wrong number of fields)"
+            self.skip_counts[r] = self.skip_counts.get(r, 0) + count
+            self.examples.setdefault(r, []).extend(examples)
+
+    def result(self, file: str, fmt: str) -> ExportRead:
+        usage = _expand(self.parts)
+        present = _expand_present(self.present)
+        skipped = tuple(SkippedRows(r, n, tuple(self.examples.get(r, [])[:MAX_EXAMPLES]))
+                        for r, n in sorted(self.skip_counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        return ExportRead(file, fmt, self.rows, usage, present, skipped)
+
+
+def _expand(parts: list[pa.Table]) -> pd.DataFrame:
+    cols = ["timestamp", "family", "instance_type", "gpu", "instances", "interruptible_instances",
+            "covered_instances"]
+    if not parts:
+        df = pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
+        df["timestamp"] = pd.to_datetime(df["timestamp"], utc=True)
+        df["family"] = df["family"].astype(object)
+        df["instance_type"] = df["instance_type"].astype(object)
+        df["gpu"] = df["gpu"].astype(bool)
+        return df
+    t = pa.concat_tables(parts).group_by(["start", "span", "provider", "region", "instance_type"]).aggregate(
+        [("instances_sum", "sum"), ("interruptible_sum", "sum"), ("covered_sum", "sum"),
+         ("gpu_hint_max", "max")])
+    df = t.to_pandas()
+    span = df["span"].to_numpy(dtype=np.int64)
+    rep = np.repeat(np.arange(len(df)), span)
+    within = np.arange(len(rep)) - np.repeat(np.cumsum(span) - span, span)
+    out = pd.DataFrame({
+        "timestamp": pd.to_datetime(df["start"].to_numpy()[rep], utc=True) + pd.to_timedelta(within, unit="h"),
+        "family": (df["provider"] + "/" + df["region"] + "/" + df["instance_type"]).to_numpy()[rep],
+        "instance_type": df["instance_type"].to_numpy()[rep],
+        "gpu_hint": df["gpu_hint_max_max"].to_numpy(dtype=bool)[rep],
+    })
+    for src, dst in (("instances_sum_sum", "instances"), ("interruptible_sum_sum", "interruptible_instances"),
+                     ("covered_sum_sum", "covered_instances")):
+        out[dst] = (df[src].to_numpy() / span)[rep]
+    out = out.groupby(["timestamp", "family", "instance_type"], as_index=False, sort=True).agg(
+        instances=("instances", "sum"), interruptible_instances=("interruptible_instances", "sum"),
+        covered_instances=("covered_instances", "sum"), gpu_hint=("gpu_hint", "max"))
+    hinted = set(out.loc[out["gpu_hint"], "family"])
+    gpu = {t: is_gpu_instance_type(t) for t in out["instance_type"].unique()}
+    out["gpu"] = out["instance_type"].map(gpu).astype(bool) | out["family"].isin(hinted)
+    return out[cols]
+
+
+def _expand_present(parts: list[pa.Table]) -> pd.DatetimeIndex:
+    if not parts:
+        return pd.DatetimeIndex([], tz="UTC")
+    df = pa.concat_tables(parts).group_by(["start", "span"]).aggregate([]).to_pandas()
+    span = df["span"].to_numpy(dtype=np.int64)
+    rep = np.repeat(np.arange(len(df)), span)
+    within = np.arange(len(rep)) - np.repeat(np.cumsum(span) - span, span)
+    hours = pd.to_datetime(df["start"].to_numpy()[rep], utc=True) + pd.to_timedelta(within, unit="h")
+    return pd.DatetimeIndex(hours).unique().sort_values()
+
+
+def scan(export: ExportFile, fmt: str, columns: list[str],
+         classify: Callable[[pa.Table], Classified]) -> ExportRead:
+    """Stream ``columns`` of the export through ``classify`` and accumulate."""
+    acc = Accumulator()
+    source = batches(export, columns)
+    for offset, table in source:
+        acc.add(offset, classify(table))
+    if isinstance(source, CsvBatches):
+        acc.add_bad_rows(source.bad_rows, source.bad_examples)
+    return acc.result(export.name, fmt)

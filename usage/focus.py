@@ -1,0 +1,142 @@
+"""FOCUS 1.0 - 1.3 cost and usage exports -> classified rows.
+
+Columns used (matched case-insensitively): ``ChargePeriodStart``, ``ChargePeriodEnd``,
+``ChargeCategory``, ``ChargeClass``, ``ConsumedQuantity``, ``ConsumedUnit``,
+``PricingCategory``, ``CommitmentDiscountId``, ``CommitmentDiscountStatus``,
+``ServiceProviderName`` (1.3) or ``ProviderName`` (1.0 - 1.2), ``RegionId``,
+``AvailabilityZone``, and for the instance type, in this order: ``SkuPriceDetails``
+(``InstanceType``; ``GpuCount`` > 0 marks a GPU instance), AWS's ``x_UsageType``, Azure's
+``x_SkuDetails`` (``ServiceType``), then the ``ChargeDescription`` of AWS instance-hour
+rows (``... Linux g5.4xlarge Instance Hour``).
+
+Rules: a ``Usage`` row of an instance type with ``ConsumedUnit`` in hours is demand of
+``ConsumedQuantity`` instance-hours; ``PricingCategory = Dynamic`` (spot) makes it
+interruptible; a ``CommitmentDiscountId`` makes it covered (still demand).
+``ChargeCategory = Purchase`` rows, other non-usage categories (Tax, Credit, Adjustment),
+corrections and ``CommitmentDiscountStatus = Unused`` rows are not demand.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gpuladder.usage.cur import parse_usage_type
+from gpuladder.usage.export import (Classified, ExportFile, ExportRead, as_float, as_string, as_utc,
+                                    column, first_valid, null_strings, require_columns,
+                                    resolve_columns, scan, span_hours, with_reason)
+from gpuladder.usage.instance_types import (map_values, provider_key, provider_of_instance_type,
+                                            region_from_zone)
+
+FOCUS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "start": ("ChargePeriodStart",),
+    "end": ("ChargePeriodEnd",),
+    "category": ("ChargeCategory",),
+    "charge_class": ("ChargeClass",),
+    "quantity": ("ConsumedQuantity",),
+    "unit": ("ConsumedUnit",),
+    "pricing_category": ("PricingCategory",),
+    "commitment_id": ("CommitmentDiscountId",),
+    "commitment_status": ("CommitmentDiscountStatus",),
+    "provider": ("ServiceProviderName", "ProviderName"),
+    "region": ("RegionId",),
+    "zone": ("AvailabilityZone",),
+    "sku_details": ("SkuPriceDetails",),
+    "usage_type": ("x_UsageType",),
+    "azure_sku": ("x_SkuDetails",),
+    "description": ("ChargeDescription",),
+    "sku": ("SkuId",),
+}
+FOCUS_REQUIRED = {"start": "ChargePeriodStart", "category": "ChargeCategory",
+                  "quantity": "ConsumedQuantity"}
+
+_HOURS_UNIT_RE = r"(?i)^(?:1\s*)?(?:instance[- ]?)?(?:hours?|hrs?|h)$"
+# "per On Demand Linux g5.4xlarge Instance Hour"; not "per t3a.small instance-hour" (EBS bandwidth)
+_DESCRIPTION_TYPE_RE = (r"(?:^|\s)(?P<t>[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+)\s+(?:Spot\s+)?"
+                        r"Instance[- ][Hh]our")
+
+
+def _json_text(arr: pa.Array, key: str, value_re: str = r'"?(?P<v>[^",}]*)"?') -> pa.Array:
+    m = pc.extract_regex(pc.fill_null(arr, ""), rf'"{key}"\s*:\s*' + value_re)
+    return as_string(pc.struct_field(m, "v"))
+
+
+def _lower(arr: pa.Array | None, n: int) -> pa.Array:
+    return pc.fill_null(pc.utf8_lower(as_string(arr)), "") if arr is not None else pa.repeat(
+        pa.scalar("", pa.string()), n)
+
+
+def classify_focus(table: pa.Table, cols: dict[str, str]) -> Classified:
+    n = table.num_rows
+    start = as_utc(column(table, cols, "start"))
+    end_raw = column(table, cols, "end")
+    spans = span_hours(start, None if end_raw is None else as_utc(end_raw))
+    category = _lower(column(table, cols, "category"), n)
+
+    details = column(table, cols, "sku_details")
+    details = as_string(details) if details is not None else None
+    gpu_hint = None
+    sources = []
+    if details is not None:
+        sources.append(_json_text(details, "InstanceType"))
+        gpus = as_float(_json_text(details, "GpuCount"))
+        gpu_hint = pc.fill_null(pc.greater(gpus, 0.0), False)
+    usage_type = column(table, cols, "usage_type")
+    ut = parse_usage_type(as_string(usage_type)) if usage_type is not None else None
+    if ut is not None:
+        sources.append(ut["instance_type"])
+    azure = column(table, cols, "azure_sku")
+    if azure is not None:
+        sources.append(_json_text(as_string(azure), "ServiceType", r'"(?P<v>[^"]+)"'))
+    desc = as_string(column(table, cols, "description")) if "description" in cols else null_strings(n)
+    sources.append(as_string(pc.struct_field(pc.extract_regex(pc.fill_null(desc, ""), _DESCRIPTION_TYPE_RE), "t")))
+    itype = first_valid(*sources)
+
+    provider_raw = column(table, cols, "provider")
+    if provider_raw is not None:
+        names = as_string(provider_raw)
+        uniq = [v for v in pc.unique(names).to_pylist() if v is not None]
+        provider = map_values(names, {v: provider_key(v) for v in uniq})
+    else:
+        provider = null_strings(n)
+    uniq_types = [v for v in pc.unique(itype).to_pylist() if v is not None]
+    provider = first_valid(provider, map_values(itype, {t: provider_of_instance_type(t) or "unknown"
+                                                        for t in uniq_types}))
+    zone = column(table, cols, "zone")
+    region = first_valid(as_string(column(table, cols, "region")) if "region" in cols else None,
+                         region_from_zone(as_string(zone)) if zone is not None else None,
+                         ut["region"] if ut is not None else None, null_strings(n))
+
+    status = _lower(column(table, cols, "commitment_status"), n)
+    unit = as_string(column(table, cols, "unit")) if "unit" in cols else null_strings(n)
+    hours_unit = pc.fill_null(pc.match_substring_regex(pc.fill_null(unit, ""), _HOURS_UNIT_RE), False)
+    reason = null_strings(n)
+    reason = with_reason(reason, pc.equal(category, "purchase"), "commitment purchase (not demand)")
+    reason = with_reason(reason, pc.not_equal(category, "usage"),
+                         "tax, credit or adjustment charge (not usage)")
+    reason = with_reason(reason, pc.equal(_lower(column(table, cols, "charge_class"), n), "correction"),
+                         "correction of an earlier period (not supported)")
+    reason = with_reason(reason, pc.equal(status, "unused"), "unused commitment (not demand)")
+    reason = with_reason(reason, pc.is_null(itype), "not instance usage (no instance type found)")
+    reason = with_reason(reason, pc.invert(hours_unit), "consumed unit is not hours")
+    reason = with_reason(reason, pc.is_null(region), "no region (RegionId empty)")
+
+    pricing = _lower(column(table, cols, "pricing_category"), n)
+    spot = pc.equal(pricing, "dynamic")
+    if ut is not None:
+        spot = pc.or_(spot, pc.equal(ut["kind"], "SpotUsage"))
+    commitment = column(table, cols, "commitment_id")
+    covered = (pc.is_valid(as_string(commitment)) if commitment is not None
+               else pa.repeat(pa.scalar(False), n))
+    sku = as_string(column(table, cols, "sku")) if "sku" in cols else null_strings(n)
+    detail = pc.utf8_slice_codeunits(first_valid(desc, sku, pa.repeat(pa.scalar("", pa.string()), n)), 0, 90)
+    return Classified(start=start, span_hours=spans, provider=provider, region=region, instance_type=itype,
+                      amount_hours=as_float(column(table, cols, "quantity")), interruptible=spot,
+                      covered=covered, reason=reason, detail=detail, gpu_hint=gpu_hint)
+
+
+def read_focus(export: ExportFile) -> ExportRead:
+    """Scan a FOCUS export (CSV, gzip CSV or Parquet)."""
+    cols = resolve_columns(export, FOCUS_COLUMNS)
+    require_columns(export, cols, FOCUS_REQUIRED, "FOCUS")
+    return scan(export, "focus", sorted(set(cols.values())), lambda t: classify_focus(t, cols))
