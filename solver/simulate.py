@@ -419,8 +419,6 @@ def _hourly_cost(items, hours, first, stop, spot_usd, od_usd) -> pd.DataFrame:
 def _commitment_table(items, hours, first, stop, used_capacity: dict[int, float]) -> pd.DataFrame:
     cols = ["product", "kind", "family", "quantity", "start", "end", "hours_in_horizon",
             "amortized_fee_usd", "cash_fee_usd", "used_usd", "utilization", "waste_usd"]
-    if items.empty:
-        return pd.DataFrame(columns=cols, index=pd.Index([], name="id"))
     amort_rate, rec_rate, up = _fee_rates(items)
     in_horizon = (stop - first).astype(float)
     start = pd.DatetimeIndex(pd.to_datetime(items["start"], utc=True)).floor("h")
