@@ -192,7 +192,8 @@ def _read_csv(file: Path, columns: list[str]) -> pd.DataFrame:
         raise InputError("file not found", file=str(file),
                          hint=f"adding {file.name} with the columns {', '.join(columns)}.")
     try:
-        df = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True)
+        df = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True,
+                         skip_blank_lines=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"not a readable CSV ({exc})", file=str(file),
                          hint="saving it as UTF-8 CSV with a header row.") from None
@@ -202,8 +203,8 @@ def _read_csv(file: Path, columns: list[str]) -> pd.DataFrame:
         raise InputError(f"missing column '{missing[0]}'", file=str(file), column=missing[0],
                          hint=f"adding the column; expected columns: {', '.join(columns)}.")
     df = df[columns].apply(lambda s: s.str.strip())
-    df.index = pd.RangeIndex(2, 2 + len(df))  # spreadsheet row numbers
-    return df
+    df.index = pd.RangeIndex(2, 2 + len(df))  # spreadsheet row numbers, blank lines counted
+    return df[df.ne("").any(axis=1)]
 
 
 def _numeric(df: pd.DataFrame, col: str, file: str, *, required: bool, minimum: float = 0.0,
@@ -214,6 +215,10 @@ def _numeric(df: pd.DataFrame, col: str, file: str, *, required: bool, minimum: 
     if bad_text.any():
         r = bad_text.idxmax()
         raise InputError(f"'{raw[r]}' is not a number", file=file, row=int(r), column=col,
+                         hint=hint or "writing a plain decimal number such as 3.06.")
+    if np.isinf(num).any():
+        r = np.isinf(num).idxmax()
+        raise InputError(f"'{raw[r]}' is not a finite number", file=file, row=int(r), column=col,
                          hint=hint or "writing a plain decimal number such as 3.06.")
     if required and num.isna().any():
         r = num.isna().idxmax()
@@ -254,6 +259,9 @@ def _dates(df: pd.DataFrame, col: str, file: str) -> None:
 
 
 def _validate_families(df: pd.DataFrame, file: str) -> pd.DataFrame:
+    if df.empty:
+        raise InputError("no families", file=file,
+                         hint="adding at least one row (`gpuladder catalog export DIR` writes a full example).")
     _no_empty(df, ["family", "provider", "region", "instance_type", "gpu_model",
                    "interruption_bucket", "source", "as_of"], file)
     dup = df["family"].duplicated(keep="first")
@@ -332,11 +340,12 @@ def _validate_commitments(df: pd.DataFrame, fam: pd.DataFrame, file: str) -> pd.
         raise InputError(f"provider '{df['provider'][r]}' does not match the family's provider "
                          f"'{prov[wrong.argmax()]}'", file=file, row=int(r), column="provider",
                          hint="covering only families of the product's own provider.")
+    first_row = pd.Series(out.index, index=out.index).groupby(out["product"]).transform("first")
     for col in PRODUCT_COLUMNS:
-        n = out.groupby("product")[col].transform("nunique")
-        if (n > 1).any():
-            r = (n > 1).idxmax()
-            raise InputError(f"product '{df['product'][r]}' has more than one {col}", file=file,
-                             row=int(r), column=col,
+        differs = out[col].ne(out.groupby("product")[col].transform("first"))
+        if differs.any():
+            r = differs.idxmax()
+            raise InputError(f"product '{df['product'][r]}' has more than one {col}: {df[col][r]} here, "
+                             f"{df[col][first_row[r]]} at row {first_row[r]}", file=file, row=int(r), column=col,
                              hint=f"giving every row of a product the same {col}, or naming the variants apart.")
     return out.sort_values(["product", "family"]).reset_index(drop=True)
