@@ -21,6 +21,7 @@ folder merged over it (``open_catalog(["embedded", folder])``) replaces the esti
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ PAYMENT_OPTIONS = {"No Upfront": "no_upfront", "Partial Upfront": "partial_upfro
 LEASE_MONTHS = {"1yr": 12, "3yr": 36}
 PLAN_TYPES = ("Compute", "EC2Instance")
 SECONDS_PER_YEAR = pd.Timedelta(days=365).total_seconds()
+BOX_USAGE = re.compile(r"(^|-)BoxUsage:")  # shared-tenancy instance usage, e.g. USE1-BoxUsage:p5.48xlarge
 ACCESS_ERRORS = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
                  "InvalidClientTokenId", "AuthFailure", "ExpiredToken", "ExpiredTokenException",
                  "SignatureDoesNotMatch", "OptInRequired"}
@@ -85,7 +87,7 @@ def fetch_aws_catalog(options: AwsFetchOptions, client_factory: ClientFactory | 
     regions = tuple(dict.fromkeys(options.regions)) or ((default_region,) if default_region else ())
     if not regions:
         raise InputError("no AWS region given and none configured",
-                         hint="passing --region R (repeatable) or setting AWS_REGION / AWS_DEFAULT_REGION.")
+                         hint="passing --region R (repeatable) or setting AWS_DEFAULT_REGION (or region in ~/.aws/config).")
     notes: list[str] = []
     pricing = _client(factory, "pricing", PRICING_API_REGION)
     products = pd.concat([_products(pricing, region, options.instance_types, notes) for region in regions],
@@ -133,7 +135,7 @@ def _aws_errors(what: str) -> Iterator[None]:
                               "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).") from None
     except NoRegionError:
         raise InputError(f"no AWS region configured while {what}",
-                         hint="passing --region R or setting AWS_REGION.") from None
+                         hint="passing --region R or setting AWS_DEFAULT_REGION.") from None
     except ClientError as exc:
         err = exc.response.get("Error", {})
         code, message = err.get("Code", "?"), err.get("Message", "")
@@ -292,7 +294,7 @@ def _savings_plans(client, families: pd.DataFrame, as_of: str, notes: list[str])
         payment = PAYMENT_OPTIONS.get(offering.get("paymentOption"))
         plan = offering.get("planType")
         if (months not in TERM_LABEL or payment is None or plan not in PLAN_TYPES or r.get("unit") != "Hrs"
-                or "BoxUsage" not in r.get("usageType", "") or not props.get("instanceType")):
+                or not BOX_USAGE.search(r.get("usageType", "")) or not props.get("instanceType")):
             continue
         rows.append({"plan": plan, "term_months": months, "payment": payment, "region": props.get("region"),
                      "instance_type": props["instanceType"], "rate": r.get("rate")})

@@ -324,3 +324,39 @@ def test_cli_fetch_writes_a_loadable_folder(monkeypatch, tmp_path):
     assert shown.exit_code == 0, shown.output
     row = shown.output.splitlines()[1].split(",")
     assert row[0] == "aws/us-east-1/p5.48xlarge" and row[6] == "55.04"
+
+
+def test_two_regions_spot_per_region_and_ec2sp_product_per_region():
+    """us-west-2 has its own ec2 client and spot history; EC2 Instance SP products are per
+    (region, instance family), Compute SP products span both regions. Dedicated-host usage
+    types (HostBoxUsage) are not shared-tenancy instance rates and are ignored."""
+    with StubbedAws(regions=("us-east-1", "us-west-2")) as s:
+        pr = s.stubs[("pricing", "us-east-1")]
+        for region, od in (("us-east-1", "1.0060000000"), ("us-west-2", "1.1000000000")):
+            pr.add_response("get_products", {"PriceList": [product_json("g5.xlarge", region, od, gpu="1")]},
+                            products_request(region, "GPU instance"))
+            pr.add_response("get_products", {"PriceList": []}, products_request(region, "Machine Learning ASIC Instances"))
+        host = sp_rate("EC2Instance", YEAR_S, "No Upfront", "us-west-2", "g5.xlarge", "0.1000000000")
+        host["usageType"] = "USW2-HostBoxUsage:g5.xlarge"
+        s.stubs[("savingsplans", "us-east-1")].add_response("describe_savings_plans_offering_rates", {"searchResults": [
+            sp_rate("EC2Instance", YEAR_S, "No Upfront", "us-east-1", "g5.xlarge", "0.6000000000"),
+            sp_rate("EC2Instance", YEAR_S, "No Upfront", "us-west-2", "g5.xlarge", "0.7000000000"), host,
+            sp_rate("Compute", THREE_YEARS_S, "Partial Upfront", "us-west-2", "g5.xlarge", "0.5000000000")]},
+            {"savingsPlanTypes": ANY, "savingsPlanPaymentOptions": ANY, "products": ANY, "serviceCodes": ANY,
+             "maxResults": ANY, "filters": [{"name": "region", "values": ["us-east-1", "us-west-2"]},
+                                            {"name": "instanceFamily", "values": ["g5"]},
+                                            {"name": "tenancy", "values": ["shared"]},
+                                            {"name": "productDescription", "values": ["Linux/UNIX"]}]})
+        for region, price in (("us-east-1", "0.40"), ("us-west-2", "0.45")):
+            s.stubs[("ec2", region)].add_response("describe_spot_price_history", {"SpotPriceHistory": [
+                spot_record("g5.xlarge", f"{region}a", price, "2026-02-28T00:00:00Z")]},
+                {"InstanceTypes": ["g5.xlarge"], "ProductDescriptions": ["Linux/UNIX"], "StartTime": ANY,
+                 "EndTime": ANY, "MaxResults": 1000})
+        result = fetch_aws_catalog(AwsFetchOptions(regions=("us-east-1", "us-west-2"), as_of=AS_OF), s.factory)
+        s.assert_done()
+    fam = result.catalog.families
+    assert fam["spot_usd_per_hour"].to_dict() == {"aws/us-east-1/g5.xlarge": 0.40, "aws/us-west-2/g5.xlarge": 0.45}
+    com = result.catalog.commitments.set_index(["product", "family"])["rate_usd_per_hour"].to_dict()
+    assert com == {("aws-csp-3y-partial_upfront", "aws/us-west-2/g5.xlarge"): 0.5,
+                   ("aws-ec2sp-us-east-1-g5-1y-no_upfront", "aws/us-east-1/g5.xlarge"): 0.6,
+                   ("aws-ec2sp-us-west-2-g5-1y-no_upfront", "aws/us-west-2/g5.xlarge"): 0.7}
