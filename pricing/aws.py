@@ -96,6 +96,8 @@ def fetch_aws_catalog(options: AwsFetchOptions, client_factory: ClientFactory | 
         raise DomainError(f"the AWS Price List API returned no GPU instance prices for {', '.join(regions)} "
                           "(check the region names, e.g. us-east-1)")
     families = _families(products, as_of, notes)
+    if families.empty:
+        raise DomainError("no usable GPU instance prices: " + "; ".join(notes))
     reserved = _reserved(products, families, now, as_of)
     sp = _savings_plans(_client(factory, "savingsplans", SAVINGS_PLANS_API_REGION), families, as_of, notes)
     spot = pd.concat([_spot(_client(factory, "ec2", region), families[families["region"] == region], now,
