@@ -223,6 +223,9 @@ def _check_families(families: list[str], catalog: PriceCatalog) -> None:
 
 def _demand_arrays(demand: pd.DataFrame, inter: pd.DataFrame, families: list[str],
                    hours: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    for name, a in (("demand", demand), ("interruptible", inter)):
+        if a.columns.duplicated().any():
+            raise DomainError(f"{name} has the family '{a.columns[a.columns.duplicated()][0]}' twice")
     extra = sorted(set(inter.columns) - set(demand.columns))
     if extra:
         raise DomainError(f"interruptible instances given for '{extra[0]}', which has no demand column")
