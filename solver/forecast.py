@@ -213,8 +213,8 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
             quantiles.append((conservative, cq, 0.0))
 
     families = list(demand.columns)
-    out = {name: np.zeros((len(index), len(families))) for name, _, _ in quantiles}
-    inter_out = {name: np.zeros((len(index), len(families))) for name, _, _ in quantiles}
+    out = {name: np.zeros((len(families), len(index))) for name, _, _ in quantiles}  # family-major
+    inter_out = {name: np.zeros((len(families), len(index))) for name, _, _ in quantiles}
     notes = []
     for j, fam in enumerate(families):
         y = demand[fam].to_numpy(dtype=float)[window]
@@ -234,11 +234,11 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
         share = fit.interruptible_share[how_future]
         for name, q, _ in quantiles:
             path = np.maximum(base + _level_shift(fit, q, h_future), 0.0) * growth
-            out[name][:, j] = path
-            inter_out[name][:, j] = share * path
+            out[name][j] = path
+            inter_out[name][j] = share * path
     paths = tuple(
-        DemandPath(name, weight, pd.DataFrame(out[name], index=index, columns=families),
-                   pd.DataFrame(inter_out[name], index=index, columns=families))
+        DemandPath(name, weight, pd.DataFrame(out[name].T, index=index, columns=families, copy=False),
+                   pd.DataFrame(inter_out[name].T, index=index, columns=families, copy=False))
         for name, _, weight in quantiles)
     return Forecast(spec.method, paths, expected="P50", conservative=conservative, notes=tuple(notes))
 
@@ -285,8 +285,15 @@ def _fit_family(y: np.ndarray, yi: np.ndarray, t: np.ndarray, how: np.ndarray, w
                            period=WEEK_HOURS)
     resid = np.full(len(y), np.nan)
     resid[obs] = yo - (season[ho] + slope * to)
-    return _Fit(season, slope, *_residual_weeks(resid, how, week),
-                *_spread(resid, t, slope_fitted=slope != 0.0), span_hours,
+    day_params = 1 if span_days < MIN_HISTORY_DAYS else 2 if method == "trend" else 7 + (slope != 0.0)
+    spread = _spread(resid, t, day_params, slope != 0.0)
+    if spread is None and len(yo) > 1:  # too few days to judge the weekly model by its own residuals
+        line = np.polyfit(to, yo, 1)
+        line_resid = np.full(len(y), np.nan)
+        line_resid[obs] = yo - np.polyval(line, to)
+        spread = _spread(line_resid, t, 2, slope != 0.0)
+    day_deviations, slope_se = spread if spread is not None else (np.zeros(1), 0.0)
+    return _Fit(season, slope, *_residual_weeks(resid, how, week), day_deviations, slope_se, span_hours,
                 _interruptible_share(y, yi, how)), note
 
 
@@ -300,24 +307,45 @@ def _residual_weeks(resid: np.ndarray, how: np.ndarray, week: np.ndarray) -> tup
     return grid, first
 
 
-def _spread(resid: np.ndarray, t: np.ndarray, *, slope_fitted: bool) -> tuple[np.ndarray, float]:
-    """(day-mean residuals minus their median, standard error of the slope per hour)."""
+def _spread(resid: np.ndarray, t: np.ndarray, day_params: int,
+            slope_fitted: bool) -> tuple[np.ndarray, float] | None:
+    """(day-mean residuals minus their median, standard error of the slope per hour), or
+    None with fewer than ``day_params + 2`` days.
+
+    In-sample residuals understate out-of-sample errors by the parameters the model spent
+    on day levels (``day_params``: 7 day-of-week levels of the weekly profile, + 1 for a
+    slope): the deviations are scaled by sqrt((n + p) / (n - p)) over n days, the ratio of
+    the variance of a new day's error, s^2 (1 + p/n), to the expected in-sample residual
+    variance, s^2 (1 - p/n)."""
     day = np.floor(t / 24).astype(int)
     day -= day.min()
     ok = ~np.isnan(resid)
-    n = np.bincount(day[ok], minlength=day.max() + 1)
-    total = np.bincount(day[ok], resid[ok], minlength=day.max() + 1)
-    full = n >= MIN_DAY_HOURS
-    means = total[full] / n[full]
-    if len(means) < 2:
-        return np.zeros(1), 0.0
-    centred = means - np.median(means)
+    n_hours = np.bincount(day[ok], minlength=day.max() + 1)
+    full = n_hours >= MIN_DAY_HOURS
+    means = np.bincount(day[ok], resid[ok], minlength=day.max() + 1)[full] / n_hours[full]
+    n = len(means)
+    if n < day_params + 2:
+        return None
+    deviations = (means - np.median(means)) * np.sqrt((n + day_params) / (n - day_params))
     se = 0.0
-    if slope_fitted and len(means) >= 3:
-        centers = (np.bincount(day[ok], t[ok], minlength=day.max() + 1)[full] / n[full])
+    if slope_fitted:
+        centers = np.bincount(day[ok], t[ok], minlength=day.max() + 1)[full] / n_hours[full]
         sxx = float(((centers - centers.mean()) ** 2).sum())
-        se = float(np.std(means, ddof=1) / np.sqrt(sxx)) if sxx > 0 else 0.0
-    return centred, se
+        s_day = np.sqrt(float(means @ means) / (n - day_params))
+        se = s_day / np.sqrt(sxx) * np.sqrt(_persistence(means)) if sxx > 0 else 0.0
+    return deviations, se
+
+
+def _persistence(day_means: np.ndarray) -> float:
+    """(1 + rho) / (1 - rho) for the lag-1 autocorrelation rho of the day-mean residuals
+    (clipped to [0, 0.9]): day levels that wander for days hold less information about the
+    slope than independent days, so its standard error grows by the square root of this."""
+    if len(day_means) < 4:
+        return 1.0
+    a, b = day_means[:-1], day_means[1:]
+    denom = float(np.sqrt((a @ a) * (b @ b)))
+    rho = float(np.clip((a @ b) / denom, 0.0, 0.9)) if denom > 0 else 0.0
+    return (1.0 + rho) / (1.0 - rho)
 
 
 def _interruptible_share(y: np.ndarray, yi: np.ndarray, how: np.ndarray) -> np.ndarray:
