@@ -102,7 +102,7 @@ class SimulationKpis:
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HourlyDispatch:
     """Hour x family frames (instances) by source, and hour-level costs.
 
@@ -125,8 +125,19 @@ class HourlyDispatch:
         return pd.concat({s: getattr(self, f"{s}_instances") for s in SOURCES}, axis=1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SimulationResult:
+    """Everything the tool prints about a simulated book.
+
+    ``hours``: the horizon's hours (UTC); ``families``: the demand's families plus those
+    of reservations in the book, sorted. ``by_family`` (index = family): instance-hours
+    and shares by source, ``avg_reserved_instances`` (the committed floor),
+    on-demand-equivalent / spot / on-demand / allocated fee / cost / savings $.
+    ``by_commitment`` (index = book id): hours in the horizon, amortized and cash fee $,
+    used $, utilization (NaN when nothing of it is in the horizon) and waste $.
+    ``monthly``: ``hourly.cost`` summed per calendar month (``cash_flow('quarter')`` too).
+    """
+
     hours: pd.DatetimeIndex
     families: tuple[str, ...]
     hourly: HourlyDispatch
@@ -184,15 +195,13 @@ def simulate(book: CommitmentBook, demand_instances: pd.DataFrame, interruptible
     used_capacity.update(sp.consumed_usd)
 
     cost = _hourly_cost(items, hours, first, stop, spot_inst @ prices["spot_cost"], od_inst @ prices["od"])
-    def frame(values: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(values, index=hours, columns=pd.Index(families, name="family"))
-
-    hourly = HourlyDispatch(frame(demand), frame(eligible), frame(capacity), frame(reserved),
-                            frame(sp.instances), frame(spot_inst), frame(od_inst), cost)
+    frames = [pd.DataFrame(a, index=hours, columns=pd.Index(families, name="family"))
+              for a in (demand, eligible, capacity, reserved, sp.instances, spot_inst, od_inst)]
+    hourly = HourlyDispatch(*frames, cost)
     by_commitment = _commitment_table(items, hours, first, stop, used_capacity)
     scopes = catalog.commitments.groupby("product")["family"].agg(frozenset)
     by_family, unallocated = _family_table(hourly, prices, items, by_commitment, sp.family_consumed_usd, scopes)
-    kpis = _kpis(hourly, by_family, by_commitment, prices)
+    kpis = _kpis(hourly, by_family, by_commitment)
     return SimulationResult(hours, tuple(families), hourly, by_family, by_commitment, kpis,
                             _by_period(cost, "month"), unallocated)
 
@@ -309,7 +318,7 @@ def _in_force_slices(items: pd.DataFrame, hours: pd.DatetimeIndex) -> tuple[np.n
 
 # ---------------------------------------------------------------- savings plans
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _PlanUse:
     instances: np.ndarray              # hour x family, covered by any plan
     consumed_usd: dict[int, float]     # book row -> commitment $ consumed
@@ -483,7 +492,7 @@ def _family_table(hourly: HourlyDispatch, prices, items, by_commitment, family_c
     return out, float(unallocated)
 
 
-def _kpis(hourly: HourlyDispatch, by_family: pd.DataFrame, by_commitment: pd.DataFrame, prices) -> SimulationKpis:
+def _kpis(hourly: HourlyDispatch, by_family: pd.DataFrame, by_commitment: pd.DataFrame) -> SimulationKpis:
     totals = hourly.cost.sum(axis=0)
     ode = float(by_family["on_demand_equivalent_usd"].sum())
     demand = float(by_family["demand_instance_hours"].sum())
