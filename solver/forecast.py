@@ -35,9 +35,10 @@ The interruptible share of each path is the family's hour-of-week share in the h
 
 Families: one with no demand in the last ``VANISHED_AFTER_DAYS`` observed days forecasts
 zero; one that started inside the window is fitted on its own span (from its first
-non-zero hour). A span shorter than ``TREND_MIN_DAYS`` gets no trend (a week cannot tell a
-trend from the weekly profile), one shorter than ``MIN_HISTORY_DAYS`` gets a flat level
-(its mean). Gaps (NaN, masked hours) are left out of every fit, never read as zero.
+non-zero hour). A span shorter than ``TREND_MIN_DAYS`` (three weeks) gets no trend: with
+two observations of each hour of the week a slope is mostly noise, and extrapolating it
+over a commitment's term over-commits. One shorter than ``MIN_HISTORY_DAYS`` gets a flat
+level (its mean). Gaps (NaN, masked hours) are left out of every fit, never read as zero.
 A history with less than ``MIN_HISTORY_DAYS`` of observed hours is refused (use replay).
 """
 
@@ -56,7 +57,7 @@ from gpuladder.usage.history import DemandProfile
 
 PATH_QUANTILES = (("P10", 0.10, 0.3), ("P50", 0.50, 0.4), ("P90", 0.90, 0.3))  # name, quantile, weight
 MIN_HISTORY_DAYS = 7
-TREND_MIN_DAYS = 14
+TREND_MIN_DAYS = 21
 VANISHED_AFTER_DAYS = 7
 MIN_DAY_HOURS = 12  # a day enters the spread estimate with at least this many observed hours
 WEEK_HOURS = 7 * 24
