@@ -24,6 +24,9 @@ one validation of the result.
   ``spot_rework_overhead``: a number for every interruption bucket, or
   ``{bucket: overhead}`` where the buckets not listed keep their defaults.
 
+- Top-level keys that start with ``x-`` are ignored (a place for YAML anchors, as in
+  docker-compose files).
+
 Every error names the file and line (or the ``--set`` item) and the dotted key.
 """
 
@@ -52,6 +55,7 @@ from gpuladder.usage.history import GAP_POLICIES
 
 DEFAULT_SCENARIO_PATH = Path(__file__).resolve().parent / "examples" / "default.yaml"
 EMBEDDED = "embedded"
+EXTENSION_PREFIX = "x-"
 MAX_HORIZON_MONTHS = 120
 MIN_LOOKBACK_DAYS = 7
 FREE_MAPS = {("constraints", "spot_cap"), ("constraints", "spot_rework_overhead"),
@@ -596,6 +600,7 @@ def _section(ck: _Checker, path: tuple, value: Any, table: dict, cls: type):
 
 
 def _build(data: dict, ck: _Checker, *, base_dir: Path, source: str, default_name: str) -> Scenario:
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith(EXTENSION_PREFIX))}
     top = ck.mapping((), data, _TOP)
     kwargs: dict[str, Any] = {"name": default_name}
     if "name" in top:

@@ -256,6 +256,16 @@ def test_yaml_1_1_traps_explain_quoting(tmp_path, text, key, words):
         assert w in str(err), str(err)
 
 
+def test_extension_keys_hold_anchors(tmp_path):
+    s = load_scenario(write(tmp_path, "s.yaml", """\
+        x-strict: &strict {min_utilization: 0.99, ladder_step_months: 3}
+        constraints:
+          <<: *strict
+          ladder_step_months: 6
+        """))
+    assert (s.constraints.min_utilization, s.constraints.ladder_step_months) == (0.99, 6)
+
+
 def test_quoted_no_is_fine(tmp_path):
     s = load_scenario(write(tmp_path, "s.yaml", 'name: "no"\nproducts: {providers: ["on"]}\n'))
     assert s.name == "no" and s.products.providers == ("on",)
@@ -395,6 +405,11 @@ def test_set_paths_are_relative_to_the_current_directory(tmp_path, monkeypatch):
     assert s.usage.path == str(work / "mine.csv") and s.usage.gaps == "zero"
     assert s.catalog == str(work / "cat") and s.inventory == str(tmp_path / "inv.csv")
     assert load_scenario(path, ["catalog=embedded"]).catalog == "embedded"
+
+
+def test_set_inside_a_usage_file_shorthand(tmp_path):
+    s = load_scenario(write(tmp_path, "s.yaml", "usage: u.csv\n"), ["usage.gaps=mask"])
+    assert s.usage == UsageSpec(path=str(tmp_path / "u.csv"), gaps="mask")
 
 
 def test_set_unknown_key_suggests(tmp_path):
