@@ -27,8 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gpuladder.usage.export import (Classified, ExportFile, ExportRead, as_float, as_string, as_utc,
-                                    column, first_valid, null_strings, require_columns,
+                                    clean_strings, column, first_valid, null_strings, per_unique, require_columns,
                                     resolve_columns, scan, span_hours, with_reason)
+
 from gpuladder.usage.instance_types import (AWS_DEFAULT_REGION, AWS_LOCATION_NAMES, AWS_REGION_PREFIXES,
                                             map_values, region_from_zone)
 
@@ -62,7 +63,11 @@ def parse_usage_type(usage_type: pa.Array) -> dict[str, pa.Array]:
     """``USE1-BoxUsage:p5.48xlarge`` -> prefix ``USE1``, region ``us-east-1``, kind
     ``BoxUsage``, instance type ``p5.48xlarge`` (only for instance kinds). ``region`` is
     null for an unknown prefix; ``has_prefix`` tells an unprefixed usage type apart."""
-    m = pc.extract_regex(pc.fill_null(usage_type, ""), _USAGE_TYPE_RE)
+    return per_unique(pc.fill_null(usage_type, ""), _parse_distinct_usage_types)
+
+
+def _parse_distinct_usage_types(usage_type: pa.Array) -> dict[str, pa.Array]:
+    m = pc.extract_regex(usage_type, _USAGE_TYPE_RE)
     valid = pc.is_valid(m)
     prefix = pc.if_else(valid, pc.struct_field(m, "prefix"), "")
     kind = pc.if_else(valid, pc.struct_field(m, "kind"), "")
@@ -85,8 +90,8 @@ def product_attribute(arr: pa.Array | None, *keys: str) -> pa.Array | None:
             v = pc.map_lookup(arr, pa.scalar(key, arr.type.key_type), "first")
             v = as_string(v)
         else:
-            m = pc.extract_regex(pc.fill_null(as_string(arr), ""), rf'"{key}"\s*:\s*"(?P<v>[^"]*)"')
-            v = as_string(pc.struct_field(m, "v"))
+            v = per_unique(pc.fill_null(as_string(arr), ""), lambda d, k=key: clean_strings(pc.struct_field(
+                pc.extract_regex(d, rf'"{k}"\s*:\s*"(?P<v>[^"]*)"'), "v")))
         out = v if out is None else pc.coalesce(out, v)
     return out
 

@@ -31,6 +31,8 @@ PARQUET_BATCH_ROWS = 1 << 20
 MAX_EXAMPLES = 3
 MAX_SPREAD_HOURS = 24 * 31   # a row spanning more is not usage of an hour (fees, purchases)
 NULL_STRINGS = ["", "null", "NULL", "None"]
+NOT_USAGE_RE = r"\((?:not demand|not usage)\)$"   # skip reasons of rows that are no usage record at all
+COMPACT_ROWS = 1_000_000      # re-aggregate partial sums once they hold this many rows
 
 _TS_RE = (r"^\s*(?P<d>\d{4}-\d\d-\d\d)(?:[ T](?P<hm>\d\d:\d\d)(?P<s>:\d\d)?(?:\.\d+)?)?"
           r"\s*(?P<z>Z|[+-]\d\d:?\d\d|UTC)?\s*$")
@@ -184,15 +186,34 @@ def batches(export: ExportFile, columns: list[str]):
 
 # ------------------------------------------------------------------ typed columns
 
-def as_string(arr) -> pa.Array:
-    """Strings (null stays null; NULL-like text becomes null)."""
+def per_unique(arr: pa.Array, fn):
+    """Apply ``fn`` (string array -> array, or dict of arrays) to the distinct values of
+    ``arr`` only and spread the result back; billing columns repeat a few values millions
+    of times (usage types, hours, regions)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
-        arr = pc.cast(arr, pa.string())
+    enc = pc.dictionary_encode(arr)
+    out = fn(enc.dictionary)
+    if isinstance(out, dict):
+        return {k: pc.take(v, enc.indices) for k, v in out.items()}
+    return pc.take(out, enc.indices)
+
+
+def clean_strings(arr: pa.Array) -> pa.Array:
     trimmed = pc.utf8_trim_whitespace(arr)
     return pc.if_else(pc.is_in(trimmed, value_set=pa.array(NULL_STRINGS)), pa.scalar(None, pa.string()),
                       trimmed)
+
+
+def as_string(arr) -> pa.Array:
+    """Strings, trimmed (null stays null; NULL-like text becomes null)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_dictionary(arr.type):
+        arr = pc.cast(arr, pa.string())
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    return per_unique(arr, clean_strings)
 
 
 def as_float(arr) -> pa.Array:
@@ -201,9 +222,32 @@ def as_float(arr) -> pa.Array:
         arr = arr.combine_chunks()
     if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or pa.types.is_decimal(arr.type):
         return pc.cast(arr, pa.float64())
-    s = as_string(arr)
+    if not pa.types.is_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    try:
+        return pc.cast(arr, pa.float64())
+    except pa.ArrowInvalid:
+        pass
+    s = clean_strings(arr)
     ok = pc.fill_null(pc.match_substring_regex(s, _NUM_RE), False)
     return pc.cast(pc.if_else(ok, s, pa.scalar(None, pa.string())), pa.float64())
+
+
+def _parse_utc_strings(s: pa.Array) -> pa.Array:
+    s = clean_strings(s)
+    m = pc.extract_regex(s, _TS_RE)
+    date = pc.struct_field(m, "d")
+    hm = pc.if_else(pc.equal(pc.struct_field(m, "hm"), ""), "00:00", pc.struct_field(m, "hm"))
+    sec = pc.if_else(pc.equal(pc.struct_field(m, "s"), ""), ":00", pc.struct_field(m, "s"))
+    zone = pc.struct_field(m, "z")
+    zone = pc.if_else(pc.is_in(zone, value_set=pa.array(["", "Z", "UTC"])), "+00:00", zone)
+    text = pc.binary_join_element_wise(date, "T", hm, sec, zone, "")
+    try:
+        return pc.cast(text, pa.timestamp("s", tz="UTC"))
+    except pa.ArrowInvalid:
+        # impossible dates such as 2024-02-30: parse value by value (distinct values only)
+        out = pd.to_datetime(pd.Series(text.to_pylist(), dtype=object), errors="coerce", utc=True)
+        return pa.array(out.dt.floor("s"), pa.timestamp("s", tz="UTC"))
 
 
 def as_utc(arr) -> pa.Array:
@@ -215,23 +259,9 @@ def as_utc(arr) -> pa.Array:
         if arr.type.tz is None:
             arr = pc.assume_timezone(arr, "UTC")
         return pc.cast(arr, pa.timestamp("s", tz="UTC"))
-    s = as_string(arr)
-    m = pc.extract_regex(s, _TS_RE)
-    date = pc.struct_field(m, "d")
-    hm = pc.if_else(pc.equal(pc.struct_field(m, "hm"), ""), "00:00", pc.struct_field(m, "hm"))
-    sec = pc.if_else(pc.equal(pc.struct_field(m, "s"), ""), ":00", pc.struct_field(m, "s"))
-    zone = pc.struct_field(m, "z")
-    zone = pc.if_else(pc.is_in(zone, value_set=pa.array(["", "Z", "UTC"])), "+00:00", zone)
-    text = pc.binary_join_element_wise(date, "T", hm, sec, zone, "")
-    ok = pc.and_(pc.is_valid(text), pc.match_substring_regex(pc.fill_null(text, ""),
-                                                             r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:?\d\d$"))
-    text = pc.if_else(ok, text, pa.scalar(None, pa.string()))
-    try:
-        return pc.cast(text, pa.timestamp("s", tz="UTC"))
-    except pa.ArrowInvalid:
-        # impossible dates such as 2024-02-30: parse value by value (only on this rare path)
-        out = pd.to_datetime(pd.Series(text.to_pylist(), dtype=object), errors="coerce", utc=True)
-        return pa.array(out.dt.floor("s"), pa.timestamp("s", tz="UTC"))
+    if not pa.types.is_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    return per_unique(arr, _parse_utc_strings)
 
 
 def column(table: pa.Table, cols: dict[str, str], key: str) -> pa.Array | None:
@@ -309,7 +339,8 @@ class ExportRead:
     ``usage``: long frame ``timestamp, family, instance_type, gpu, instances,
     interruptible_instances, covered_instances`` (instance-hours in that hour; every
     instance family found, GPU or not). ``present_hours``: hours in which the export has
-    usage rows of any kind (an hour without any row is a gap in the export)."""
+    usage rows of any kind, GPU or not (an hour without any is a gap in the export); fee,
+    purchase, negation, tax/credit and unused-commitment rows do not count as usage."""
 
     file: str
     format: str
@@ -340,8 +371,10 @@ class Accumulator:
                              "negative usage amount (corrections are not supported)")
         reason = with_reason(reason, pc.greater(c.span_hours, MAX_SPREAD_HOURS),
                              "charge period longer than a month (not hourly usage)")
+        usage_row = pc.invert(pc.fill_null(pc.match_substring_regex(reason, NOT_USAGE_RE), False))
         spans = pa.table({"start": pc.floor_temporal(c.start, unit="hour"), "span": c.span_hours})
-        spans = spans.filter(pc.and_(pc.is_valid(spans["start"]), pc.less_equal(spans["span"], 24)))
+        spans = spans.filter(pc.and_(pc.and_(pc.is_valid(spans["start"]), pc.less_equal(spans["span"], 24)),
+                                     usage_row))
         self.present.append(spans.group_by(["start", "span"]).aggregate([]))
         demand = pc.is_null(reason)
         amount = pc.fill_null(c.amount_hours, 0.0)
@@ -355,9 +388,8 @@ class Accumulator:
                          else pc.fill_null(c.gpu_hint, False)),
         }).filter(demand)
         if t.num_rows:
-            self.parts.append(t.group_by(["start", "span", "provider", "region", "instance_type"])
-                              .aggregate([("instances", "sum"), ("interruptible", "sum"), ("covered", "sum"),
-                                         ("gpu_hint", "max")]))
+            self.parts.append(_sum_usage(t, ["instances", "interruptible", "covered"], "gpu_hint"))
+            self._compact()
         skipped = pc.invert(demand)
         if pc.any(skipped).as_py():
             counts = pa.table({"reason": reason}).filter(skipped).group_by("reason").aggregate([("reason", "count")])
@@ -368,6 +400,14 @@ class Accumulator:
                     idx = pc.indices_nonzero(pc.fill_null(pc.equal(reason, r), False))[: MAX_EXAMPLES - len(have)]
                     details = pc.take(c.detail, idx).to_pylist()
                     have.extend((offset + int(i) + 2, d or "") for i, d in zip(idx.to_pylist(), details))
+
+    def _compact(self) -> None:
+        """Keep the partial sums small: a batch's groups repeat in the next batches."""
+        if sum(p.num_rows for p in self.parts) > COMPACT_ROWS:
+            self.parts = [_sum_usage(pa.concat_tables(self.parts), ["instances", "interruptible", "covered"],
+                                     "gpu_hint")]
+        if sum(p.num_rows for p in self.present) > COMPACT_ROWS:
+            self.present = [pa.concat_tables(self.present).group_by(["start", "span"]).aggregate([])]
 
     def add_bad_rows(self, count: int, examples) -> None:
         if count:
@@ -393,21 +433,21 @@ def _expand(parts: list[pa.Table]) -> pd.DataFrame:
         df["instance_type"] = df["instance_type"].astype(object)
         df["gpu"] = df["gpu"].astype(bool)
         return df
-    t = pa.concat_tables(parts).group_by(["start", "span", "provider", "region", "instance_type"]).aggregate(
-        [("instances_sum", "sum"), ("interruptible_sum", "sum"), ("covered_sum", "sum"),
-         ("gpu_hint_max", "max")])
+    t = _sum_usage(pa.concat_tables(parts), ["instances", "interruptible", "covered"], "gpu_hint")
+    t = t.set_column(0, "start", pc.cast(pc.cast(t["start"], pa.timestamp("s")), pa.int64()))
     df = t.to_pandas()
     span = df["span"].to_numpy(dtype=np.int64)
     rep = np.repeat(np.arange(len(df)), span)
     within = np.arange(len(rep)) - np.repeat(np.cumsum(span) - span, span)
+    seconds = df["start"].to_numpy(dtype=np.int64)[rep] + within * 3600
     out = pd.DataFrame({
-        "timestamp": pd.to_datetime(df["start"].to_numpy()[rep], utc=True) + pd.to_timedelta(within, unit="h"),
+        "timestamp": pd.to_datetime(seconds, unit="s", utc=True),
         "family": (df["provider"] + "/" + df["region"] + "/" + df["instance_type"]).to_numpy()[rep],
         "instance_type": df["instance_type"].to_numpy()[rep],
-        "gpu_hint": df["gpu_hint_max_max"].to_numpy(dtype=bool)[rep],
+        "gpu_hint": df["gpu_hint"].to_numpy(dtype=bool)[rep],
     })
-    for src, dst in (("instances_sum_sum", "instances"), ("interruptible_sum_sum", "interruptible_instances"),
-                     ("covered_sum_sum", "covered_instances")):
+    for src, dst in (("instances", "instances"), ("interruptible", "interruptible_instances"),
+                     ("covered", "covered_instances")):
         out[dst] = (df[src].to_numpy() / span)[rep]
     out = out.groupby(["timestamp", "family", "instance_type"], as_index=False, sort=True).agg(
         instances=("instances", "sum"), interruptible_instances=("interruptible_instances", "sum"),
@@ -418,14 +458,24 @@ def _expand(parts: list[pa.Table]) -> pd.DataFrame:
     return out[cols]
 
 
+def _sum_usage(t: pa.Table, sums: list[str], flag: str) -> pa.Table:
+    """Sums of ``sums`` and max of ``flag`` per (start, span, provider, region, instance type),
+    keeping the column names."""
+    keys = ["start", "span", "provider", "region", "instance_type"]
+    g = t.group_by(keys).aggregate([(c, "sum") for c in sums] + [(flag, "max")])
+    names = {f"{c}_sum": c for c in sums} | {f"{flag}_max": flag}
+    return g.rename_columns([names.get(c, c) for c in g.column_names]).select([*keys, *sums, flag])
+
+
 def _expand_present(parts: list[pa.Table]) -> pd.DatetimeIndex:
     if not parts:
         return pd.DatetimeIndex([], tz="UTC")
-    df = pa.concat_tables(parts).group_by(["start", "span"]).aggregate([]).to_pandas()
-    span = df["span"].to_numpy(dtype=np.int64)
-    rep = np.repeat(np.arange(len(df)), span)
+    t = pa.concat_tables(parts).group_by(["start", "span"]).aggregate([])
+    start = pc.cast(pc.cast(t["start"], pa.timestamp("s")), pa.int64()).to_numpy()
+    span = t["span"].to_numpy().astype(np.int64)
+    rep = np.repeat(np.arange(len(span)), span)
     within = np.arange(len(rep)) - np.repeat(np.cumsum(span) - span, span)
-    hours = pd.to_datetime(df["start"].to_numpy()[rep], utc=True) + pd.to_timedelta(within, unit="h")
+    hours = pd.to_datetime(start[rep] + within * 3600, unit="s", utc=True)
     return pd.DatetimeIndex(hours).unique().sort_values()
 
 

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from gpuladder.usage.cur import parse_usage_type
 from gpuladder.usage.export import (Classified, ExportFile, ExportRead, as_float, as_string, as_utc,
-                                    column, first_valid, null_strings, require_columns,
+                                    clean_strings, column, first_valid, null_strings, per_unique, require_columns,
                                     resolve_columns, scan, span_hours, with_reason)
 from gpuladder.usage.instance_types import (map_values, provider_key, provider_of_instance_type,
                                             region_from_zone)
@@ -57,8 +57,8 @@ _DESCRIPTION_TYPE_RE = (r"(?:^|\s)(?P<t>[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+)\
 
 
 def _json_text(arr: pa.Array, key: str, value_re: str = r'"?(?P<v>[^",}]*)"?') -> pa.Array:
-    m = pc.extract_regex(pc.fill_null(arr, ""), rf'"{key}"\s*:\s*' + value_re)
-    return as_string(pc.struct_field(m, "v"))
+    return per_unique(pc.fill_null(arr, ""), lambda d: clean_strings(pc.struct_field(
+        pc.extract_regex(d, rf'"{key}"\s*:\s*' + value_re), "v")))
 
 
 def _lower(arr: pa.Array | None, n: int) -> pa.Array:
@@ -89,7 +89,8 @@ def classify_focus(table: pa.Table, cols: dict[str, str]) -> Classified:
     if azure is not None:
         sources.append(_json_text(as_string(azure), "ServiceType", r'"(?P<v>[^"]+)"'))
     desc = as_string(column(table, cols, "description")) if "description" in cols else null_strings(n)
-    sources.append(as_string(pc.struct_field(pc.extract_regex(pc.fill_null(desc, ""), _DESCRIPTION_TYPE_RE), "t")))
+    sources.append(per_unique(pc.fill_null(desc, ""), lambda d: clean_strings(pc.struct_field(
+        pc.extract_regex(d, _DESCRIPTION_TYPE_RE), "t"))))
     itype = first_valid(*sources)
 
     provider_raw = column(table, cols, "provider")

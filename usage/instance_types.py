@@ -100,5 +100,6 @@ def map_values(arr: pa.Array, mapping: dict[str, str]) -> pa.Array:
 
 def region_from_zone(zone: pa.Array) -> pa.Array:
     """``us-east-1a`` -> ``us-east-1`` (null where it is not an AWS availability zone)."""
-    m = pc.extract_regex(zone, r"^(?P<r>[a-z]{2}(?:-gov)?-[a-z]+-\d+)[a-z]$")
-    return pc.struct_field(m, "r")
+    enc = pc.dictionary_encode(zone)
+    m = pc.extract_regex(enc.dictionary, r"^(?P<r>[a-z]{2}(?:-gov)?-[a-z]+-\d+)[a-z]$")
+    return pc.take(pc.struct_field(m, "r"), enc.indices)
