@@ -122,14 +122,35 @@ def open_catalog(specs=None) -> PriceCatalog:
 
 
 def merge_catalogs(base: PriceCatalog, override: PriceCatalog) -> PriceCatalog:
-    """``override`` rows replace ``base`` rows with the same family / (product, family)."""
+    """``override`` rows replace ``base`` rows with the same family / (product, family).
+
+    Estimated base rates (derived from on-demand) of a family whose on-demand price the
+    override changes are scaled by new / old on-demand. A published base rate left above the
+    new on-demand price is refused (InputError)."""
     fam = pd.concat([base.families[~base.families.index.isin(override.families.index)],
                      override.families]).sort_index()
     key = ["product", "family"]
     b = base.commitments.set_index(key)
     o = override.commitments.set_index(key)
-    com = pd.concat([b[~b.index.isin(o.index)], o]).reset_index()
+    kept = b[~b.index.isin(o.index)].copy()
+    fams = kept.index.get_level_values("family")
+    ratio = (fam["on_demand_usd_per_hour"].reindex(fams).to_numpy()
+             / base.families["on_demand_usd_per_hour"].reindex(fams).to_numpy())
+    rescale = kept["source"].str.startswith(ESTIMATE_PREFIX).to_numpy() & ~np.isclose(ratio, 1.0)
+    if rescale.any():
+        kept.loc[rescale, "rate_usd_per_hour"] = kept.loc[rescale, "rate_usd_per_hour"] * ratio[rescale]
+        kept.loc[rescale, "source"] = kept.loc[rescale, "source"] + f" (scaled to the on-demand price of {override.origin})"
+    com = pd.concat([kept, o]).reset_index()
     com = com.sort_values(key).reset_index(drop=True)
+    od = fam["on_demand_usd_per_hour"].reindex(com["family"]).to_numpy()
+    above = com["rate_usd_per_hour"].to_numpy() > od * (1 + 1e-9)
+    if above.any():
+        r = com.iloc[int(above.argmax())]
+        raise InputError(f"after laying {override.origin} over {base.origin}, the rate {r['rate_usd_per_hour']:g} of "
+                         f"product '{r['product']}' is above the new on-demand price {od[above.argmax()]:g} of "
+                         f"{r['family']}", file=override.origin, column="on_demand_usd_per_hour",
+                         hint="adding that product's rate for the family to the overriding catalog, or checking "
+                              "the on-demand price.")
     return PriceCatalog(fam, com, f"{base.origin}+{override.origin}")
 
 

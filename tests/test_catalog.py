@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from gpuladder.cli import main
 from gpuladder.errors import InputError
 from gpuladder.pricing import build_embedded
-from gpuladder.pricing.catalog import (INTERRUPTION_BUCKETS, embedded_catalog, embedded_catalog_dir,
+from gpuladder.pricing.catalog import (COMMITMENT_COLUMNS, INTERRUPTION_BUCKETS,
+                                       embedded_catalog, embedded_catalog_dir,
                                        export_catalog, load_catalog, open_catalog)
 from gpuladder.pricing.estimates import COMPUTE_SP_DISCOUNT_SCALE, PAYMENT_FACTOR
 from gpuladder.pricing.view import CatalogQuery, catalog_view
@@ -291,3 +292,35 @@ def test_open_catalog_merges_left_to_right(tmp_path, emb):
     assert len(merged.families) == len(emb.families)
     assert len(open_catalog(str(small)).families) == 1
     assert open_catalog(None).origin == "embedded"
+
+
+def test_merge_rescales_estimates_and_refuses_published_rates_above_new_on_demand(tmp_path, emb):
+    """eu-north-1 p5.48xlarge is 105.2024 $/h in the 2024 snapshot; a fresh price of 55.04
+    scales its estimates by 55.04/105.2024 (RI 1y no upfront: 105.2024 x 0.63 -> 55.04 x 0.63),
+    so no estimate is left above on-demand. A GCP CUD (published) above a lowered on-demand
+    is refused."""
+    eu = "aws/eu-north-1/p5.48xlarge"
+    over = tmp_path / "over"
+    export_catalog(emb.subset([eu]), over)
+    fam = pd.read_csv(over / "families.csv", dtype=str, keep_default_na=False)
+    fam["on_demand_usd_per_hour"] = "55.04"
+    fam.to_csv(over / "families.csv", index=False)
+    (over / "commitments.csv").write_text(",".join(COMMITMENT_COLUMNS) + "\n")
+    merged = open_catalog(["embedded", str(over)])
+    com = merged.commitments.set_index(["product", "family"])
+    assert com.loc[("aws-ri-1y-no_upfront", eu), "rate_usd_per_hour"] == pytest.approx(55.04 * 0.63, abs=1e-5)
+    assert "scaled to the on-demand price" in com.loc[("aws-ri-1y-no_upfront", eu), "source"]
+    untouched = com.loc[("aws-ri-1y-no_upfront", P5)]
+    assert untouched["rate_usd_per_hour"] == 34.6752 and "scaled" not in untouched["source"]
+
+    gcp = tmp_path / "gcp"
+    export_catalog(emb.subset([A3]), gcp)
+    fam = pd.read_csv(gcp / "families.csv", dtype=str, keep_default_na=False)
+    fam["on_demand_usd_per_hour"] = "50"  # below the published CUD 1y rate 61.383672
+    fam.to_csv(gcp / "families.csv", index=False)
+    (gcp / "commitments.csv").write_text(",".join(COMMITMENT_COLUMNS) + "\n")
+    with pytest.raises(InputError, match="rate 61.3837 of product 'gcp-cud-1y' is above the new on-demand price 50"):
+        open_catalog(["embedded", str(gcp)])
+    res = CliRunner().invoke(main, ["catalog", "show", "--catalog", "embedded", "--catalog", str(gcp),
+                                    "-o", str(tmp_path / "out.txt")])
+    assert res.exit_code == 1 and "gcp-cud-1y" in res.stderr and not (tmp_path / "out.txt").exists()
