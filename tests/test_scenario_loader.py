@@ -464,3 +464,12 @@ def test_scenario_from_mapping_resolves_against_base_dir_and_does_not_mutate(tmp
     assert s.constraints.spot_cap_share("x/y/z") == 0.2 and s.name == "scenario"
     with pytest.raises(ScenarioError, match="<api>: horizon.months: expected a whole number"):
         scenario_from_mapping({"horizon": {"months": "x"}}, base_dir=tmp_path, source="<api>")
+
+
+def test_bundled_examples_are_valid():
+    examples = sorted(loader.DEFAULT_SCENARIO_PATH.parent.glob("*.yaml"))
+    assert loader.DEFAULT_SCENARIO_PATH in examples
+    for path in examples:
+        s = load_scenario(path)
+        assert s.usage.path is not None and Path(s.usage.path).is_file(), path
+    assert load_scenario(None).source == str(loader.DEFAULT_SCENARIO_PATH)
