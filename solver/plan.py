@@ -90,7 +90,8 @@ def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: s
                           "raise solver.time_limit_s or simplify the scenario")
     x = sol.x
     purchases = _purchases_from_solution(built.lp.values(PURCHASES, x), data)
-    book = problem.inventory.concat(make_purchases(problem.catalog, purchases))
+    book = problem.inventory.concat(make_purchases(problem.catalog, purchases,
+                                                   id_prefix=_free_prefix(problem.inventory)))
     rules = dispatch_rules(problem)
     sims = {p.name: simulate(book, p.demand_instances, p.interruptible_instances, problem.catalog, rules)
             for p in problem.forecast.paths}
@@ -119,6 +120,15 @@ def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: s
                 horizon_months or int(round(len(problem.forecast.index) / AVERAGE_MONTH_HOURS)),
                 _purchase_table(book), _expiring(problem.inventory, book, data), _mix(sim),
                 book, sim, path_costs.rename_axis("path"), report, tuple(notes), estimated)
+
+
+def _free_prefix(inventory: CommitmentBook) -> str:
+    """An id prefix for purchases that no inventory id uses (ids index the simulator's tables)."""
+    prefix = "buy"
+    ids = inventory.items["id"].astype(str)
+    while ids.str.startswith(prefix + "-").any():
+        prefix = "new" + prefix
+    return prefix
 
 
 def _purchases_from_solution(x: pd.Series, data: ModelData) -> pd.DataFrame:
