@@ -248,6 +248,94 @@ def usage_convert(file, output, usage_format, gaps, catalog_specs):
                f"{len(profile.index)} hours", err=True)
 
 
+
+# ---------------------------------------------------------------- inventory (usage/)
+
+@main.group()
+def inventory():
+    """Existing commitments: from a billing export or from the AWS account, as the
+    canonical inventory CSV (id,product,family,quantity,start,end).
+
+    \b
+    Example:
+      gpuladder inventory fetch aws --region us-east-1 -o inventory.csv
+      gpuladder inventory from-export cur-2026-01.parquet -o inventory.csv
+    """
+
+
+_INVENTORY_COMMON = [
+    click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+                 help="Inventory CSV to write (atomically); default stdout."),
+    click.option("--catalog", "catalog_specs", multiple=True, metavar="DIR",
+                 help="Catalog folder or 'embedded' (default) whose products the commitments map to."),
+    click.option("--skip-unmatched", is_flag=True,
+                 help="Write the commitments that match a product and list the others, instead of failing."),
+]
+
+
+def _inventory_options(fn):
+    for opt in reversed(_INVENTORY_COMMON):
+        fn = opt(fn)
+    return fn
+
+
+def _emit_inventory(match, notes, output):
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    for cid, why in match.unmatched:
+        click.echo(f"not written: {cid}: {why}", err=True)
+    from gpuladder.usage.inventory_export import inventory_text
+
+    emit(inventory_text(match), output)
+
+
+@inventory.command("from-export")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--usage-format", type=click.Choice(["focus", "cur", "cur2"]), default=None,
+              help="Force the format (default: detected from the header).")
+@_inventory_options
+@handle_errors
+def inventory_from_export(file, usage_format, output, catalog_specs, skip_unmatched):
+    """Infer reservations and savings plans from a FOCUS export or an AWS CUR (ids,
+    start/end, quantity or hourly commitment, term, payment) and map them to products.
+
+    \b
+    Example:
+      gpuladder inventory from-export cur.csv.gz -o inventory.csv --skip-unmatched
+    Python: build_inventory(commitments_from_export(path), catalog, source=path)
+    """
+    from gpuladder.pricing.catalog import open_catalog
+    from gpuladder.usage.inventory_export import build_inventory, commitments_from_export
+
+    match = build_inventory(commitments_from_export(file, usage_format), open_catalog(catalog_specs or None),
+                            source=file, allow_unmatched=skip_unmatched)
+    _emit_inventory(match, (), output)
+
+
+@inventory.command("fetch")
+@click.argument("provider", type=click.Choice(["aws"]))
+@click.option("--region", "regions", multiple=True, metavar="R",
+              help="Region for reserved instances (repeatable); default: the configured region.")
+@_inventory_options
+@handle_errors
+def inventory_fetch(provider, regions, output, catalog_specs, skip_unmatched):
+    """List the account's active reserved instances and savings plans (boto3) as inventory.
+
+    \b
+    Example:
+      gpuladder inventory fetch aws --region us-east-1 --region us-west-2 -o inventory.csv
+    Python: build_inventory(fetch_aws_commitments(("us-east-1",)).commitments, catalog, source="aws")
+    """
+    from gpuladder.pricing.catalog import open_catalog
+    from gpuladder.usage.inventory_aws import fetch_aws_commitments
+    from gpuladder.usage.inventory_export import build_inventory
+
+    fetched = fetch_aws_commitments(tuple(regions))
+    match = build_inventory(fetched.commitments, open_catalog(catalog_specs or None), source="aws account",
+                            allow_unmatched=skip_unmatched)
+    _emit_inventory(match, fetched.notes, output)
+
+
 # ---------------------------------------------------------------- plan / validate
 
 def scenario_options(fn):
