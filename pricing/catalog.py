@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gpuladder.errors import InputError, did_you_mean
+from gpuladder.textcsv import read_text_csv
 
 FAMILY_COLUMNS = [
     "family", "provider", "region", "instance_type", "gpu_model", "gpus_per_instance",
@@ -209,23 +210,7 @@ def _as_text(df: pd.DataFrame, columns: list[str], file: str) -> pd.DataFrame:
     return pd.DataFrame(out, index=pd.RangeIndex(2, 2 + len(df)), dtype=str)
 
 def _read_csv(file: Path, columns: list[str]) -> pd.DataFrame:
-    if not file.is_file():
-        raise InputError("file not found", file=str(file),
-                         hint=f"adding {file.name} with the columns {', '.join(columns)}.")
-    try:
-        df = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True,
-                         skip_blank_lines=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"not a readable CSV ({exc})", file=str(file),
-                         hint="saving it as UTF-8 CSV with a header row.") from None
-    df.columns = [c.strip() for c in df.columns]
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InputError(f"missing column '{missing[0]}'", file=str(file), column=missing[0],
-                         hint=f"adding the column; expected columns: {', '.join(columns)}.")
-    df = df[columns].apply(lambda s: s.str.strip())
-    df.index = pd.RangeIndex(2, 2 + len(df))  # spreadsheet row numbers, blank lines counted
-    return df[df.ne("").any(axis=1)]
+    return read_text_csv(file, columns, what="file")
 
 
 def _numeric(df: pd.DataFrame, col: str, file: str, *, required: bool, minimum: float = 0.0,

@@ -11,7 +11,7 @@ difference is reported.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,6 @@ from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.solver.backends import solve
 from gpuladder.solver.book import CommitmentBook, make_purchases
 from gpuladder.solver.diagnose import diagnose_infeasible
-from gpuladder.solver.forecast import Forecast
 from gpuladder.solver.lp import SolveStatus, SolverOptions
 from gpuladder.solver.model import PURCHASES, build_model
 from gpuladder.solver.modeldata import ModelData, PlanningProblem, prepare, spot_cap_series

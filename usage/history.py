@@ -11,12 +11,12 @@ out of forecasts).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gpuladder.errors import InputError, did_you_mean
+from gpuladder.textcsv import read_text_csv
 from gpuladder.units import HOUR
 
 USAGE_COLUMNS = ["timestamp", "family", "instances"]
@@ -187,24 +187,10 @@ def load_usage_csv(path, families=None, *, gaps: str = "error") -> DemandProfile
     """Read the canonical usage CSV. ``families``: the catalog's family keys, to refuse
     unknown families with a did-you-mean (None skips the check)."""
     file = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("usage file not found", file=file,
-                         hint="passing the path of a CSV with timestamp,family,instances.")
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"not a readable CSV ({exc})", file=file,
-                         hint="saving it as UTF-8 CSV with the header timestamp,family,instances.") from None
-    df.columns = [c.strip() for c in df.columns]
-    for col in USAGE_COLUMNS:
-        if col not in df.columns:
-            raise InputError(f"missing column '{col}'", file=file, column=col,
-                             hint="using the header timestamp,family,instances[,interruptible_instances].")
-    df.index = pd.RangeIndex(2, 2 + len(df))
+    df = read_text_csv(path, USAGE_COLUMNS, optional=tuple(OPTIONAL_USAGE_COLUMNS), what="usage file")
     out = pd.DataFrame(index=df.index)
     out["timestamp"] = parse_utc_timestamps(df["timestamp"], file=file)
-    out["family"] = df["family"].str.strip()
+    out["family"] = df["family"]
     empty = out["family"].eq("")
     if empty.any():
         raise InputError("missing family", file=file, row=int(empty.idxmax()), column="family",
@@ -212,7 +198,7 @@ def load_usage_csv(path, families=None, *, gaps: str = "error") -> DemandProfile
     for col in ["instances", *OPTIONAL_USAGE_COLUMNS]:
         if col not in df.columns:
             continue
-        raw = df[col].str.strip()
+        raw = df[col]
         num = pd.to_numeric(raw.replace("", "0" if col != "instances" else np.nan), errors="coerce")
         if num.isna().any():
             r = int(num.isna().idxmax())

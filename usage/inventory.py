@@ -7,12 +7,12 @@ sunk: the plan honours them, uses them first and plans around their expiries.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from gpuladder.errors import InputError, did_you_mean
+from gpuladder.textcsv import read_text_csv
 from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.solver.book import BOOK_COLUMNS, CommitmentBook, make_purchases
 from gpuladder.usage.history import parse_utc_timestamps
@@ -23,22 +23,7 @@ TERM_TOLERANCE = pd.Timedelta(days=3)  # providers count a year as 365 days; cal
 
 def load_inventory(path, catalog: PriceCatalog) -> CommitmentBook:
     file = str(path)
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("inventory file not found", file=file,
-                         hint="passing a CSV with id,product,family,quantity,start,end.")
-    try:
-        df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"not a readable CSV ({exc})", file=file,
-                         hint="saving it as UTF-8 CSV with the header id,product,family,quantity,start,end.") from None
-    df.columns = [c.strip() for c in df.columns]
-    for col in INVENTORY_COLUMNS:
-        if col not in df.columns:
-            raise InputError(f"missing column '{col}'", file=file, column=col,
-                             hint="using the header id,product,family,quantity,start,end.")
-    df = df[INVENTORY_COLUMNS].apply(lambda s: s.str.strip())
-    df.index = pd.RangeIndex(2, 2 + len(df))
+    df = read_text_csv(path, INVENTORY_COLUMNS, what="inventory file")
     return inventory_from_frame(df, catalog, file=file)
 
 
