@@ -428,5 +428,39 @@ def validate_cmd(scenario, **overrides):
         click.echo(f"note: {note}", err=True)
 
 
+# ---------------------------------------------------------------- compare / backtest
+
+@main.command("compare")
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@scenario_options
+@output_options(("table", "json", "csv", "md"))
+@handle_errors
+def compare_cmd(scenarios, fmt, output, **overrides):
+    """Plan several scenarios and show them side by side: cost, savings, effective savings
+    rate, utilization, coverage, spot share, upfront cash, committed $ and lock-in. The
+    options (--set, --usage, ...) apply to every scenario. A scenario that fails is shown
+    as failed with its reason; the others still run. Exit code: 0 when all ran, else the
+    highest exit code among the failures (3 infeasible, 2 usage error, 1 bad input).
+
+    \b
+    Example:
+      gpuladder compare scenarios/examples/steady-inference.yaml scenarios/examples/multicloud.yaml
+      gpuladder compare a.yaml b.yaml --set horizon.months=24 --format json -o compare.json
+    \b
+    Python: gpuladder.scenarios.compare.compare_scenarios(paths, load=gpuladder.scenarios.loader.load_scenario)
+    """
+    from gpuladder.report.compare import render_comparison
+    from gpuladder.scenarios.compare import compare_scenarios
+
+    result = compare_scenarios(scenarios, functools.partial(build_scenario, **overrides),
+                               progress=lambda msg: click.echo(msg, err=True))
+    emit(render_comparison(result, fmt), output)
+    for o in result.outcomes:
+        if not o.ok:
+            click.echo(f"error: {o.source}: {o.error}", err=True)
+    if result.exit_code:
+        sys.exit(result.exit_code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,106 @@
+"""Render a Comparison (``gpuladder compare``): a side-by-side table (one column per
+scenario), Markdown, CSV (one row per scenario) and JSON (schema ``gpuladder.compare/1``).
+Failed scenarios appear with their exit code and reason; their figures are empty."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from gpuladder.report.text import iso_hour, json_value, markdown_table, pct, text_table, usd
+from gpuladder.scenarios.compare import COMPARE_SCHEMA, CompareFigures, Comparison, ScenarioOutcome
+
+COMPARE_FORMATS = ("table", "json", "csv", "md")
+
+# (label, field, formatter) for the human formats, in display order
+_ROWS = [
+    ("total cost (amortized) $", "cost_usd", usd),
+    ("all on-demand $", "on_demand_equivalent_usd", usd),
+    ("savings vs on-demand $", "savings_usd", usd),
+    ("effective savings rate", "effective_savings_rate", pct),
+    ("commitment utilization", "commitment_utilization", pct),
+    ("coverage", "coverage", pct),
+    ("spot share", "spot_share", pct),
+    ("upfront cash in horizon $", "upfront_usd", usd),
+    ("committed $ (fees in horizon)", "committed_usd", usd),
+    ("committed $/h at start", "committed_usd_per_hour_at_start", lambda v: usd(v, 2)),
+    ("lock-in (months to half expired)", "lock_in_months", lambda v: f"{v:.1f}"),
+    ("purchases", "purchases", lambda v: str(v)),
+]
+_DECIMALS = {"cost_usd": 2, "on_demand_equivalent_usd": 2, "savings_usd": 2, "upfront_usd": 2,
+             "committed_usd": 2, "committed_usd_per_hour_at_start": 4, "lock_in_months": 3}
+
+
+def render_comparison(cmp: Comparison, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(comparison_document(cmp), indent=2) + "\n"
+    if fmt == "csv":
+        return comparison_frame(cmp).to_csv(index=False, lineterminator="\n")
+    if fmt == "md":
+        return _human(cmp, markdown=True)
+    if fmt == "table":
+        return _human(cmp, markdown=False)
+    raise ValueError(f"unknown format {fmt!r}")
+
+
+def _label(o: ScenarioOutcome) -> str:
+    return o.name if o.name is not None else o.source
+
+
+def _figure_dict(f: CompareFigures | None) -> dict | None:
+    if f is None:
+        return None
+    return {name: json_value(getattr(f, name), _DECIMALS.get(name, 6)) for name in CompareFigures.__dataclass_fields__}
+
+
+def comparison_document(cmp: Comparison) -> dict:
+    scenarios = []
+    for o in cmp.outcomes:
+        p = o.plan
+        scenarios.append({
+            "file": o.source, "name": o.name, "status": "ok" if o.ok else "failed",
+            "exit_code": o.exit_code, "error": o.error,
+            "horizon": None if p is None else {"start": iso_hour(p.horizon_start), "months": int(p.horizon_months),
+                                               "end": iso_hour(p.horizon_end)},
+            "forecast_method": None if p is None else p.forecast_method,
+            "figures": _figure_dict(o.figures),
+            "warnings": [] if p is None else list(p.warnings),
+        })
+    return {"schema": COMPARE_SCHEMA, "exit_code": cmp.exit_code, "scenarios": scenarios}
+
+
+def comparison_frame(cmp: Comparison) -> pd.DataFrame:
+    """One row per scenario (CSV): status, then every figure (empty for a failure)."""
+    rows = []
+    for o in cmp.outcomes:
+        row = {"scenario": _label(o), "file": o.source, "status": "ok" if o.ok else "failed",
+               "exit_code": o.exit_code, "error": o.error or ""}
+        figs = _figure_dict(o.figures) or {}
+        for name in CompareFigures.__dataclass_fields__:
+            row[name] = figs.get(name, "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _human(cmp: Comparison, *, markdown: bool) -> str:
+    header = [""] + [_label(o) for o in cmp.outcomes]
+    rows = [["status"] + ["ok" if o.ok else f"failed (exit {o.exit_code})" for o in cmp.outcomes]]
+    for label, field, fmt in _ROWS:
+        rows.append([label] + [fmt(getattr(o.figures, field)) if o.figures else "-" for o in cmp.outcomes])
+    horizons = [f"{iso_hour(o.plan.horizon_start)} + {o.plan.horizon_months} months" if o.plan else "-"
+                for o in cmp.outcomes]
+    rows.insert(1, ["horizon"] + horizons)
+    right = [False] + [True] * len(cmp.outcomes)
+    title = "gpuladder compare: " + ", ".join(header[1:])
+    failures = [f"{o.source}: exit {o.exit_code}: {o.error}" for o in cmp.outcomes if not o.ok]
+    if markdown:
+        lines = [f"# {title}", ""] + markdown_table(header, rows, right) + [""]
+        lines += [f"- failed: {f}" for f in failures]
+    else:
+        lines = [title, ""] + text_table(header, rows, right) + [""]
+        lines += [f"failed: {f}" for f in failures]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+__all__ = ["COMPARE_FORMATS", "render_comparison", "comparison_document", "comparison_frame"]
