@@ -26,7 +26,7 @@ from gpuladder.errors import InputError
 from gpuladder.usage.instance_types import is_gpu_instance_type
 
 FORMATS = ("canonical", "focus", "cur", "cur2")
-BLOCK_BYTES = 32 << 20
+BLOCK_BYTES = 64 << 20
 PARQUET_BATCH_ROWS = 1 << 20
 MAX_EXAMPLES = 3
 MAX_SPREAD_HOURS = 24 * 31   # a row spanning more is not usage of an hour (fees, purchases)
@@ -155,26 +155,76 @@ class CsvBatches:
     def __iter__(self) -> Iterator[tuple[int, pa.Table]]:
         compression = "gzip" if self.export.container == "csv.gz" else None
         stream = pa.input_stream(str(self.export.path), compression=compression)
+        names = _unique_names(self.export.columns)
+        read = pcsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES)
+        parse = pcsv.ParseOptions(invalid_row_handler=self._invalid)
+        convert = pcsv.ConvertOptions(include_columns=self.columns,
+                                      column_types={c: pa.string() for c in self.columns},
+                                      null_values=NULL_STRINGS, strings_can_be_null=True,
+                                      quoted_strings_can_be_null=True)
         try:
-            reader = pcsv.open_csv(
-                stream,
-                read_options=pcsv.ReadOptions(block_size=BLOCK_BYTES),
-                parse_options=pcsv.ParseOptions(invalid_row_handler=self._invalid),
-                convert_options=pcsv.ConvertOptions(
-                    include_columns=self.columns,
-                    column_types={c: pa.string() for c in self.columns},
-                    null_values=NULL_STRINGS, strings_can_be_null=True,
-                    quoted_strings_can_be_null=True))
             offset = 0
-            for batch in reader:
-                yield offset, pa.Table.from_batches([batch])
-                offset += batch.num_rows
+            for chunk in _record_chunks(stream):
+                table = pcsv.read_csv(pa.BufferReader(pa.py_buffer(chunk)), read_options=read, parse_options=parse,
+                                      convert_options=convert)
+                if table.num_rows:
+                    yield offset, table
+                    offset += table.num_rows
         except (pa.ArrowInvalid, UnicodeDecodeError, EOFError, OSError) as exc:
             raise InputError(f"malformed CSV ({str(exc).splitlines()[0][:200]})", file=self.export.name,
                              hint="checking the export is complete and not truncated "
                                   "(re-download it; gzip files must be whole).") from None
         finally:
             stream.close()
+
+
+def _unique_names(columns) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for c in columns:
+        k = seen.get(c, 0)
+        out.append(c if k == 0 else f"{c}#{k}")
+        seen[c] = k + 1
+    return out
+
+
+def _cut(buf: bytes, start: int = 0) -> int:
+    """Index just past the last line break of ``buf`` that is not inside a quoted value
+    (an even number of quotes before it), or -1."""
+    pos = buf.rfind(b"\n")
+    while pos >= start:
+        if buf.count(b'"', 0, pos) % 2 == 0:
+            return pos + 1
+        pos = buf.rfind(b"\n", start, pos)
+    return -1
+
+
+def _record_chunks(stream) -> Iterator[bytes | memoryview]:
+    """Whole records in pieces of about BLOCK_BYTES, header line dropped. The file is read
+    piece by piece so memory stays bounded (pyarrow's own streaming reader reads far ahead)."""
+    carry, header_done = b"", False
+    while True:
+        data = stream.read(BLOCK_BYTES)
+        buf = carry + data
+        if not header_done:
+            first = buf.find(b"\n")
+            while first >= 0 and buf.count(b'"', 0, first) % 2:
+                first = buf.find(b"\n", first + 1)
+            if first < 0 and data:
+                carry = buf
+                continue
+            buf = buf[first + 1:] if first >= 0 else b""
+            header_done = True
+        if not data:
+            if buf.strip():
+                yield buf
+            return
+        cut = _cut(buf)
+        if cut < 0:
+            carry = buf
+            continue
+        yield memoryview(buf)[:cut]
+        carry = buf[cut:]
 
 
 def batches(export: ExportFile, columns: list[str]):
