@@ -279,3 +279,15 @@ def test_file_not_found():
 ])
 def test_gpu_recognition(itype, gpu):
     assert is_gpu_instance_type(itype) is gpu
+
+
+def test_summarize_canonical_csv(tmp_path):
+    src, df = canonical_usage(tmp_path)
+    s = summarize_usage(src, families=["aws/us-east-1/p5.48xlarge"])
+    assert s.format == "canonical" and s.hours == 48 and s.skipped == ()
+    got = {f.family: (f.instance_hours, f.interruptible_instance_hours, f.covered_instance_hours, f.in_catalog)
+           for f in s.families}
+    sums = df.groupby("family")[["instances", "interruptible_instances", "covered_instances"]].sum()
+    for fam_key, row in sums.iterrows():
+        assert got[fam_key][:3] == pytest.approx(tuple(row))
+        assert got[fam_key][3] is (fam_key == "aws/us-east-1/p5.48xlarge")

@@ -26,8 +26,8 @@ from gpuladder.errors import InputError
 from gpuladder.usage.instance_types import is_gpu_instance_type
 
 FORMATS = ("canonical", "focus", "cur", "cur2")
-BLOCK_BYTES = 64 << 20
-PARQUET_BATCH_ROWS = 1 << 20
+BLOCK_BYTES = 32 << 20
+PARQUET_BATCH_ROWS = 1 << 18
 MAX_EXAMPLES = 3
 MAX_SPREAD_HOURS = 24 * 31   # a row spanning more is not usage of an hour (fees, purchases)
 NULL_STRINGS = ["", "null", "NULL", "None"]
