@@ -462,5 +462,49 @@ def compare_cmd(scenarios, fmt, output, **overrides):
         sys.exit(result.exit_code)
 
 
+def _replan_every(ctx, param, value):
+    from gpuladder.solver.backtest import parse_replan_every
+
+    try:
+        parse_replan_every(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+@main.command("backtest")
+@click.argument("scenario", required=False, type=click.Path(dir_okay=False))
+@click.option("--start", "start", default=None, metavar="DATE",
+              help="First hour of the span (UTC), e.g. 2026-10-30; default: first usage hour + forecast.lookback_days.")
+@click.option("--replan-every", default="1M", show_default=True, callback=_replan_every, metavar="OFFSET",
+              help="Re-plan interval: 1M (calendar month), 2W, 7D, 12h ...")
+@scenario_options
+@output_options(("table", "json"))
+@handle_errors
+def backtest_cmd(scenario, start, replan_every, fmt, output, **overrides):
+    """Replay SCENARIO's usage history: re-plan every --replan-every with only the data seen
+    so far, buy that step's purchases, and score the whole span on the actual usage against
+    on_demand, provider_lookback_7d/30d/60d (console-style recommendations) and hindsight.
+
+    \b
+    Example:
+      gpuladder backtest scenarios/examples/steady-inference.yaml --start 2026-10-30 --replan-every 7D
+      gpuladder backtest my.yaml --format json -o backtest.json
+    \b
+    Python: gpuladder.solver.backtest.backtest_scenario(load_scenario(path), BacktestOptions(start, "1M"))
+    """
+    from gpuladder.report.backtest import render_backtest
+    from gpuladder.solver.backtest import BacktestOptions, backtest_scenario
+    from gpuladder.units import utc_timestamp
+
+    sc = build_scenario(scenario, **overrides)
+    try:
+        when = None if start is None else utc_timestamp(start)
+    except ValueError as exc:
+        raise click.BadParameter(f"'{start}' is not a date or time ({exc})", param_hint="--start") from None
+    result = backtest_scenario(sc, BacktestOptions(when, replan_every), progress=lambda m: click.echo(m, err=True))
+    emit(render_backtest(result, fmt), output)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,367 @@
+"""Backtest (DESIGN.md section 8): replay the usage history and score purchase policies.
+
+The span runs from ``start`` (default: the first usage hour + ``forecast.lookback_days``)
+to the last usage hour (inclusive). Re-plan dates: ``start``, then every ``replan_every``
+(a pandas offset such as ``7D``; ``1M`` is one calendar month) while inside the span.
+
+Policies, each scored by the billing simulator on the same span against the ACTUAL usage
+(masked hours filled as ``replay`` fills them: the same hour one or two weeks away), with
+the scenario's inventory in force for all of them:
+
+* ``gpuladder``: at each re-plan date ``t`` it plans with only the hours before ``t``: the
+  forecast of the scenario's method (``replay`` would read the future, so a scenario that
+  says replay is re-planned with ``seasonal``, and the backtest says so) over ``[t, span
+  end)``, with everything bought so far as sunk inventory, the scenario's products and
+  constraints. It keeps the purchases of the plan's first ladder step (dated ``t``) and
+  moves on. Planning over the rest of the span, not the scenario's horizon, puts each
+  re-plan on the same footing as the score: fees count only inside the span.
+* ``provider_lookback_<N>d`` (N = 7, 30, 60; each window is its own policy, none picked in
+  hindsight): at each re-plan date, per family, the level of the family's cheapest allowed
+  reservation product (lowest amortized rate, as consoles recommend one product at a time)
+  that would have maximised savings over the last N days of usage seen (fewer when the
+  history is shorter; masked hours left out): the k-th instance is worth keeping when
+  ``(OD - S) x #(firm_t >= k) + S x #(demand_t >= k) > rate x hours`` (fractional demand
+  counts its fraction; S = effective spot, OD where spot is not usable). It buys the gap
+  between that level and the family's reservations in force at ``t``. Families with no
+  allowed reservation product get nothing (savings plans in force are not netted).
+* ``on_demand``: nothing bought (interruptible work still runs on spot within the cap).
+* ``hindsight``: the actual usage known in advance (``replay``), same products and
+  constraints: the better (by simulated savings) of one plan of the whole span (it buys at
+  the model's ladder steps) and re-plans at the same dates as ``gpuladder`` on the actual
+  usage of the rest of the span (the same purchase cadence). The limit a forecast can
+  reach; the backtest notes when the re-plans won.
+
+Per policy: cost, savings vs all on-demand, effective savings rate, commitment
+utilization, waste, and ``capture`` = savings / hindsight savings (None when hindsight
+saves nothing). Savings include spot: with interruptible demand ``on_demand`` captures
+more than 0.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from gpuladder.errors import DomainError, InfeasibleError
+from gpuladder.pricing.catalog import INTERRUPTION_BUCKETS, PriceCatalog
+from gpuladder.scenarios.schema import Constraints, ForecastSpec, Horizon, ProductFilter, Scenario
+from gpuladder.solver.book import CommitmentBook, make_purchases
+from gpuladder.solver.forecast import DemandPath, Forecast, make_forecast, replay
+from gpuladder.solver.lp import SolverOptions
+from gpuladder.solver.modeldata import PlanningProblem
+from gpuladder.solver.plan import dispatch_rules, plan_problem
+from gpuladder.solver.simulate import SimulationResult, simulate
+from gpuladder.units import HOUR, add_months, hourly_index
+from gpuladder.usage.history import DemandProfile
+
+LOOKBACK_WINDOWS_DAYS = (7, 30, 60)
+REPLAN_FALLBACK_METHOD = "seasonal"
+_MONTHS = re.compile(r"^(\d*)\s*(?:M|MS|mo|month|months)$")
+_YEARS = re.compile(r"^(\d*)\s*(?:Y|YS|y|year|years)$")
+_WEEKS = re.compile(r"^(\d*)\s*(?:W|w|week|weeks)$")
+
+
+@dataclass(frozen=True)
+class BacktestOptions:
+    start: pd.Timestamp | None = None
+    replan_every: str = "1M"
+    lookback_windows_days: tuple[int, ...] = LOOKBACK_WINDOWS_DAYS
+
+
+@dataclass(frozen=True)
+class BacktestInputs:
+    """What a backtest reads: the scenario and its loaded files (``scenarios.runner.load_inputs``)."""
+
+    scenario: Scenario
+    catalog: PriceCatalog
+    profile: DemandProfile
+    inventory: CommitmentBook
+    solver: SolverOptions
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    name: str
+    purchases: CommitmentBook      # what the policy bought (inventory not included)
+    simulation: SimulationResult   # the whole span, actual usage, inventory + purchases
+    capture: float | None
+
+    @property
+    def kpis(self):
+        return self.simulation.kpis
+
+
+@dataclass(frozen=True)
+class Backtest:
+    scenario: str
+    start: pd.Timestamp
+    end: pd.Timestamp              # exclusive: the hour after the last usage hour
+    replan_every: str
+    replan_dates: tuple[pd.Timestamp, ...]
+    forecast_method: str           # the method the gpuladder re-plans used
+    masked_hours: int              # hours of the span with no usage data (filled, see module doc)
+    policies: tuple[PolicyResult, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def hours(self) -> int:
+        return int((self.end - self.start) / HOUR)
+
+    def policy(self, name: str) -> PolicyResult:
+        for p in self.policies:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+def parse_replan_every(text: str) -> pd.DateOffset | pd.Timedelta:
+    """``1M`` / ``3M`` (calendar months), ``1Y``, ``2W`` (weeks of 7 days) or any fixed pandas
+    offset of whole hours such as ``7D`` or ``36h``. Raises ValueError with a hint otherwise."""
+    s = str(text).strip()
+    for pattern, unit in ((_MONTHS, "months"), (_YEARS, "years"), (_WEEKS, "weeks")):
+        m = pattern.match(s)
+        if m and int(m.group(1) or 1) > 0:
+            return pd.DateOffset(**{unit: int(m.group(1) or 1)})
+    try:
+        nanos = pd.tseries.frequencies.to_offset(s).nanos  # fixed offsets only
+    except (ValueError, TypeError):
+        nanos = 0
+    step = pd.Timedelta(nanos, unit="ns")
+    if step <= pd.Timedelta(0) or step % HOUR != pd.Timedelta(0):
+        raise ValueError(f"'{text}' is not a re-plan interval; use e.g. 1M (one calendar month), 2W, 7D "
+                         "or 12h (a positive whole number of hours)")
+    return step
+
+
+def replan_dates(start: pd.Timestamp, end: pd.Timestamp, every: pd.DateOffset | pd.Timedelta) -> tuple[pd.Timestamp, ...]:
+    """``start``, ``start + every``, ``start + 2 every``, ... before ``end`` (counted from the
+    start each time, so month ends do not drift)."""
+    out, k = [], 0
+    while True:
+        t = start + every * k
+        if t >= end:
+            return tuple(out)
+        out.append(t)
+        k += 1
+
+
+def span_of(profile: DemandProfile, spec: ForecastSpec, start: pd.Timestamp | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    first, end = profile.index[0], profile.index[-1] + HOUR
+    if start is None:
+        start = first + pd.Timedelta(days=spec.lookback_days)
+    start = pd.Timestamp(start)
+    start = (start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")).ceil("h")
+    if not first < start < end:
+        raise DomainError(
+            f"the backtest start {start:%Y-%m-%dT%H:%MZ} must lie after the first usage hour "
+            f"{first:%Y-%m-%dT%H:%MZ} and before the last one {end - HOUR:%Y-%m-%dT%H:%MZ}; you can fix this "
+            "by choosing --start inside the history (the default is the first hour + forecast.lookback_days, "
+            "which needs a history longer than the lookback)")
+    return start, end
+
+
+def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOptions(),
+                 progress: Callable[[str], None] | None = None) -> Backtest:
+    sc, profile = inputs.scenario, inputs.profile
+    every = parse_replan_every(options.replan_every)
+    start, end = span_of(profile, sc.forecast, options.start)
+    span = hourly_index(start, end)
+    dates = replan_dates(start, end, every)
+    actual = replay(profile, span)
+    rules = dispatch_rules(_problem(inputs, actual, inputs.inventory))
+    notes = []
+    spec = sc.forecast
+    if spec.method == "replay":
+        spec = replace(spec, method=REPLAN_FALLBACK_METHOD)
+        notes.append(f"the scenario forecasts by replay, which would read the future; the re-plans use "
+                     f"{REPLAN_FALLBACK_METHOD} on the history seen so far")
+    say = progress or (lambda _msg: None)
+
+    def seen_forecast(t: pd.Timestamp) -> Forecast:
+        return forecast_between(profile.window(profile.index[0], t), spec, t, end)
+
+    def actual_forecast(t: pd.Timestamp) -> Forecast:
+        return replay(profile, hourly_index(t, end))
+
+    gpuladder = _receding(inputs, dates, seen_forecast, "gpuladder", say)
+    say(f"hindsight: planning {start:%Y-%m-%d} to {end:%Y-%m-%d} on the actual usage ...")
+    whole = _bought(plan_problem(_problem(inputs, actual, inputs.inventory), inputs.solver,
+                                 scenario=sc.name).book, "hindsight")
+    receding = _receding(inputs, dates, actual_forecast, "hindsight", say) if len(dates) > 1 else whole
+    books = {"gpuladder": gpuladder}
+    for days in options.lookback_windows_days:
+        books[f"provider_lookback_{days}d"], miss = _provider_lookback(inputs, dates, days)
+        notes += miss
+    books["on_demand"] = CommitmentBook.empty()
+
+    def score(book: CommitmentBook) -> SimulationResult:
+        return simulate(inputs.inventory.concat(book), actual.paths[0].demand_instances,
+                        actual.paths[0].interruptible_instances, inputs.catalog, rules)
+
+    sims = {name: score(b) for name, b in books.items()}
+    hs_whole, hs_receding = score(whole), score(receding)
+    if hs_receding.kpis.savings_usd > hs_whole.kpis.savings_usd:
+        books["hindsight"], sims["hindsight"] = receding, hs_receding
+        notes.append("hindsight: re-planning at the same dates on the actual usage beat one plan of the whole span")
+    else:
+        books["hindsight"], sims["hindsight"] = whole, hs_whole
+    best = sims["hindsight"].kpis.savings_usd
+    policies = tuple(PolicyResult(name, books[name], sim, sim.kpis.savings_usd / best if best > 0 else None)
+                     for name, sim in sims.items())
+    masked = int(profile.masked.loc[start:end - HOUR].sum())
+    if masked:
+        notes.append(f"{masked} hour(s) of the span have no usage data; every policy is scored on them "
+                     "as replay fills them (the same hour one or two weeks away)")
+    return Backtest(sc.name, start, end, options.replan_every, dates, spec.method, masked, policies,
+                    tuple(dict.fromkeys(notes)))
+
+
+# ---------------------------------------------------------------- policies
+
+def _problem(inputs: BacktestInputs, forecast: Forecast, inventory: CommitmentBook) -> PlanningProblem:
+    sc = inputs.scenario
+    return PlanningProblem(forecast, inputs.catalog, inventory, sc.products, sc.constraints)
+
+
+def _bought(book: CommitmentBook, prefix: str, when: pd.Timestamp | None = None) -> CommitmentBook:
+    it = book.items
+    keep = it["origin"].eq("purchase")
+    if when is not None:
+        keep &= it["start"].eq(when)
+    rows = it[keep].reset_index(drop=True).copy()
+    rows["id"] = [f"{prefix}-{i + 1}" for i in range(len(rows))]
+    return CommitmentBook(rows)
+
+
+def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp], Forecast], name: str,
+              say: Callable[[str], None]) -> CommitmentBook:
+    """Re-plan at each date on ``forecast_at(t)`` (over ``[t, span end)``) with everything
+    bought so far as sunk inventory; keep each plan's purchases dated ``t``."""
+    book = CommitmentBook.empty()
+    for k, t in enumerate(dates):
+        say(f"{name}: re-plan {k + 1}/{len(dates)} at {t:%Y-%m-%dT%H:%MZ} ...")
+        try:
+            forecast = forecast_at(t)
+        except DomainError as exc:
+            raise DomainError(f"backtest re-plan at {t:%Y-%m-%dT%H:%MZ}: {exc}") from None
+        inventory = inputs.inventory.concat(CommitmentBook(book.items.assign(origin="inventory")))
+        try:
+            plan = plan_problem(_problem(inputs, forecast, inventory), inputs.solver, scenario=inputs.scenario.name)
+        except InfeasibleError as exc:
+            raise InfeasibleError(exc.groups, f"backtest re-plan at {t:%Y-%m-%dT%H:%MZ}") from None
+        book = book.concat(_bought(plan.book, f"{name}-{k + 1}", when=t))
+    return book
+
+
+def forecast_between(history: DemandProfile, spec: ForecastSpec, start: pd.Timestamp,
+                     end: pd.Timestamp) -> Forecast:
+    """The forecast of ``spec`` made from ``history``, over the hours ``[start, end)``."""
+    months = 1
+    while add_months(start, months) < end:
+        months += 1
+    fc = make_forecast(history, spec, Horizon(start, months))
+    idx = hourly_index(start, end)
+    paths = tuple(DemandPath(p.name, p.weight, p.demand_instances.loc[idx], p.interruptible_instances.loc[idx])
+                  for p in fc.paths)
+    return replace(fc, paths=paths)
+
+
+def cheapest_reservations(catalog: PriceCatalog, products: ProductFilter) -> pd.DataFrame:
+    """Per family, the allowed reservation product with the lowest amortized rate
+    (ties: shorter term, then product id): family -> product, rate_usd_per_hour."""
+    com = catalog.commitments
+    keep = com["kind"].eq("reservation")
+    for column, allowed in (("provider", products.providers), ("term_months", products.terms_months),
+                            ("payment", products.payments), ("kind", products.kinds), ("product", products.ids)):
+        if allowed is not None:
+            keep &= com[column].isin(allowed)
+    res = com[keep].sort_values(["family", "rate_usd_per_hour", "term_months", "product"])
+    return res.drop_duplicates("family").set_index("family")[["product", "rate_usd_per_hour"]]
+
+
+def spot_terms(catalog: PriceCatalog, constraints: Constraints, families: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(effective spot $/h, spot cap share) per family, by the simulator's rules: spot is
+    usable where the family has a spot price and spot x (1 + rework overhead) is below
+    on-demand; elsewhere the effective price is on-demand and the cap 0."""
+    over = constraints.spot_rework_overhead
+    by_bucket = dict(over) if isinstance(over, Mapping) else {b: float(over) for b in INTERRUPTION_BUCKETS}
+    fam = catalog.families.loc[families]
+    od = fam["on_demand_usd_per_hour"].to_numpy(dtype=float)
+    spot = (fam["spot_usd_per_hour"] * (1.0 + fam["interruption_bucket"].map(by_bucket).fillna(0.0))).to_numpy(dtype=float)
+    usable = np.isfinite(spot) & (spot < od)
+    caps = np.array([1.0 if constraints.spot_cap_share(f) is None else float(constraints.spot_cap_share(f))
+                     for f in families])
+    return np.where(usable, spot, od), np.where(usable, caps, 0.0)
+
+
+def best_level_instances(firm: np.ndarray, total: np.ndarray, od_usd: float, spot_usd: float,
+                         rate_usd_per_hour: float) -> int:
+    """The reserved level that maximises savings over the given hours: the number of
+    instances k >= 1 whose marginal saving is positive (marginals never increase)."""
+    if len(total) == 0 or np.nanmax(total, initial=0.0) <= 0:
+        return 0
+    k = np.arange(1, int(np.ceil(np.max(total))) + 1)[:, None]
+    share_firm = np.clip(firm[None, :] - k + 1, 0.0, 1.0).sum(axis=1)
+    share_total = np.clip(total[None, :] - k + 1, 0.0, 1.0).sum(axis=1)
+    marginal = (od_usd - spot_usd) * share_firm + spot_usd * share_total - rate_usd_per_hour * len(total)
+    return int((marginal > 1e-9).sum())
+
+
+def _provider_lookback(inputs: BacktestInputs, dates, days: int) -> tuple[CommitmentBook, list[str]]:
+    sc, profile, cat = inputs.scenario, inputs.profile, inputs.catalog
+    cheapest = cheapest_reservations(cat, sc.products)
+    fams = list(profile.families)
+    missing = [f for f in fams if f not in cheapest.index]
+    notes = [f"provider_lookback: {f} has no allowed reservation product; nothing bought for it"
+             for f in missing]
+    od = cat.families.loc[fams, "on_demand_usd_per_hour"].to_numpy(dtype=float)
+    spot, cap = spot_terms(cat, sc.constraints, fams)
+    book = CommitmentBook.empty()
+    for t in dates:
+        seen = profile.window(t - pd.Timedelta(days=days), t)
+        observed = seen.demand_instances.notna().all(axis=1).to_numpy()
+        d = seen.demand_instances[fams].to_numpy(dtype=float)[observed]
+        inter = seen.interruptible_instances[fams].fillna(0.0).to_numpy(dtype=float)[observed]
+        firm = d - np.minimum(inter, cap * d)
+        held = _reserved_in_force(inputs.inventory.concat(book), t)
+        rows = []
+        for j, f in enumerate(fams):
+            if f not in cheapest.index:
+                continue
+            level = best_level_instances(firm[:, j], d[:, j], od[j], spot[j],
+                                         float(cheapest.at[f, "rate_usd_per_hour"]))
+            buy = level - held.get(f, 0.0)
+            if buy >= 1:
+                rows.append({"product": cheapest.at[f, "product"], "family": f, "quantity": float(np.floor(buy)),
+                             "start": t})
+        if rows:
+            new = make_purchases(cat, pd.DataFrame(rows), id_prefix=f"lookback{days}d-{t:%Y%m%dT%H}")
+            book = book.concat(new)
+    return book, notes
+
+
+def _reserved_in_force(book: CommitmentBook, t: pd.Timestamp) -> dict[str, float]:
+    it = book.items
+    if it.empty:
+        return {}
+    live = it[(it["kind"] == "reservation") & (it["start"] <= t) & (it["end"] > t)]
+    return live.groupby("family")["quantity"].sum().to_dict()
+
+
+def backtest_scenario(scenario: Scenario, options: BacktestOptions = BacktestOptions(),
+                      progress: Callable[[str], None] | None = None) -> Backtest:
+    """Load the scenario's files and backtest it (``gpuladder backtest``)."""
+    from gpuladder.scenarios.runner import load_inputs, solver_options
+
+    loaded = load_inputs(scenario)
+    inputs = BacktestInputs(scenario, loaded.catalog, loaded.profile, loaded.inventory, solver_options(scenario))
+    return run_backtest(inputs, options, progress)
+
+
+__all__ = ["Backtest", "backtest_scenario", "BacktestInputs", "BacktestOptions", "PolicyResult", "LOOKBACK_WINDOWS_DAYS",
+           "run_backtest", "parse_replan_every", "replan_dates", "span_of", "forecast_between",
+           "cheapest_reservations", "best_level_instances"]

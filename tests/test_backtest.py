@@ -1,0 +1,180 @@
+"""`gpuladder backtest`: re-plans see only the past, baselines on the same simulator, worked
+by hand on small histories."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from gpuladder.cli import main
+from gpuladder.scenarios.loader import load_scenario
+from gpuladder.solver.backtest import (BacktestOptions, backtest_scenario, best_level_instances,
+                                       parse_replan_every, replan_dates)
+from gpuladder.units import hourly_index
+
+FAMILY = "test/r1/g1"
+T0 = pd.Timestamp("2026-01-05T00:00Z")          # a Monday
+DAYS = 60                                       # history: 2026-01-05 to 2026-03-05 (inclusive)
+START = T0 + pd.Timedelta(days=14)              # default start: first hour + lookback_days (14)
+SPAN_HOURS = (DAYS - 14) * 24                   # 1104 h, far shorter than the 12-month term
+
+
+def write_case(folder, demand, name="s"):
+    (folder / "cat").mkdir(exist_ok=True)
+    (folder / "cat" / "families.csv").write_text(
+        "family,provider,region,instance_type,gpu_model,gpus_per_instance,on_demand_usd_per_hour,"
+        "spot_usd_per_hour,interruption_bucket,source,as_of\n"
+        f"{FAMILY},test,r1,g1,H100,8,4.0,1.5,<5%,test fixture (ours),2026-01-01\n")
+    (folder / "cat" / "commitments.csv").write_text(
+        "product,provider,kind,term_months,payment,upfront_share,family,rate_usd_per_hour,source,as_of\n"
+        f"test-ri-1y,test,reservation,12,no_upfront,0,{FAMILY},2.5,test fixture (ours),2026-01-01\n")
+    idx = hourly_index(T0, T0 + pd.Timedelta(days=DAYS))
+    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": FAMILY,
+                  "instances": demand(np.arange(len(idx)) / 24)}).to_csv(folder / f"{name}.csv", index=False)
+    path = folder / f"{name}.yaml"
+    path.write_text(f"name: {name}\ncatalog: cat\nusage: {name}.csv\n"
+                    "forecast: {method: seasonal, lookback_days: 14}\nproducts: {terms_months: [12]}\n")
+    return path
+
+
+def steady(days):
+    return np.full(len(days), 3.0)
+
+
+def step_up(days):
+    """2 instances for 21 days, then 6: the jump comes a week after the backtest starts."""
+    return np.where(days < 21, 2.0, 6.0)
+
+
+def flat_two(days):
+    return np.full(len(days), 2.0)
+
+
+def bought(policy) -> pd.DataFrame:
+    return policy.purchases.items.groupby("start")["quantity"].sum()
+
+
+def test_steady_demand_gpuladder_equals_hindsight(tmp_path):
+    """3 instances every hour, on-demand $4, reservation $2.50: every policy that commits
+    reserves 3 on the first day of the span and nothing after. Fees count only inside the
+    1,104-hour span: cost 3 x 2.5 x 1104 = 8,280; all on-demand 3 x 4 x 1104 = 13,248."""
+    bt = backtest_scenario(load_scenario(write_case(tmp_path, steady)))
+    assert (bt.start, bt.end, bt.hours) == (START, T0 + pd.Timedelta(days=DAYS), SPAN_HOURS)
+    assert bt.replan_dates == (START, START + pd.DateOffset(months=1))
+    assert [p.name for p in bt.policies] == ["gpuladder", "provider_lookback_7d", "provider_lookback_30d",
+                                             "provider_lookback_60d", "on_demand", "hindsight"]
+    for name in ("gpuladder", "provider_lookback_7d", "provider_lookback_30d", "provider_lookback_60d",
+                 "hindsight"):
+        p = bt.policy(name)
+        assert bought(p).to_dict() == {START: 3.0}, name
+        assert p.kpis.cost_usd == pytest.approx(3 * 2.5 * SPAN_HOURS)
+        assert p.kpis.savings_usd == pytest.approx(3 * 1.5 * SPAN_HOURS)
+        assert p.kpis.commitment_utilization == pytest.approx(1.0) and p.kpis.waste_usd == pytest.approx(0.0)
+        assert p.capture == pytest.approx(1.0)
+    od = bt.policy("on_demand")
+    assert od.kpis.cost_usd == pytest.approx(3 * 4 * SPAN_HOURS) and od.capture == 0.0
+
+
+def test_first_replan_does_not_see_the_future(tmp_path):
+    """The demand jumps from 2 to 6 a week after the span starts. The first re-plan buys
+    exactly what it buys when the future stays at 2; the second (a month later, whose
+    14-day lookback is all 6) tops up to 6; hindsight, knowing the jump, saves at least as
+    much."""
+    jump = backtest_scenario(load_scenario(write_case(tmp_path, step_up, "jump")))
+    flat = backtest_scenario(load_scenario(write_case(tmp_path, flat_two, "flat")))
+    g_jump, g_flat = bought(jump.policy("gpuladder")), bought(flat.policy("gpuladder"))
+    assert g_jump[START] == g_flat[START] == 2.0
+    second = START + pd.DateOffset(months=1)
+    assert g_jump.to_dict() == {START: 2.0, second: 4.0}
+    assert g_flat.to_dict() == {START: 2.0}
+    assert jump.policy("hindsight").kpis.savings_usd >= jump.policy("gpuladder").kpis.savings_usd - 1e-6
+    # the 7-day console lookback sees the jump at the second re-plan as well
+    assert bought(jump.policy("provider_lookback_7d")).to_dict() == {START: 2.0, second: 4.0}
+
+
+@pytest.mark.parametrize("hours,expected", [
+    ([2, 2, 2, 2], 2), ([4, 0, 0, 0], 0), ([2, 2, 1, 1], 1), ([2, 2, 2, 1], 2), ([3, 3, 2, 1], 2),
+])
+def test_lookback_level_matches_the_style_cases(hours, expected):
+    """STYLE.md: on-demand $4, reservation $2.50: keep the k-th instance iff it is used in
+    more than 62.5% of the hours."""
+    d = np.array(hours, dtype=float)
+    assert best_level_instances(d, d, 4.0, 4.0, 2.5) == expected
+
+
+def test_lookback_level_with_spot_and_fractions():
+    """2,2,2,2 all interruptible, spot $1.50, cap 0.5: firm 1 per hour. k=1 saves
+    (4-1.5) x 4 + 1.5 x 4 - 10 = 6; k=2 saves 1.5 x 4 - 10 < 0 -> 1 (STYLE.md). Fractional
+    demand 2.5 every hour: the 3rd instance is used half the time (50% < 62.5%) -> 2."""
+    d = np.full(4, 2.0)
+    assert best_level_instances(d - 1.0, d, 4.0, 1.5, 2.5) == 1
+    d = np.full(4, 2.5)
+    assert best_level_instances(d, d, 4.0, 4.0, 2.5) == 2
+    assert best_level_instances(np.zeros(0), np.zeros(0), 4.0, 4.0, 2.5) == 0
+
+
+def test_replan_intervals():
+    assert parse_replan_every("1M") == pd.DateOffset(months=1)
+    assert parse_replan_every("7D") == pd.Timedelta(days=7)
+    assert parse_replan_every("2W") == pd.DateOffset(weeks=2)
+    assert parse_replan_every("12h") == pd.Timedelta(hours=12)
+    for bad in ("0D", "abc", "30min", "-1M"):
+        with pytest.raises(ValueError):
+            parse_replan_every(bad)
+    start = pd.Timestamp("2026-01-31T00:00Z")
+    assert replan_dates(start, pd.Timestamp("2026-04-01T00:00Z"), parse_replan_every("1M")) == (
+        start, pd.Timestamp("2026-02-28T00:00Z"), pd.Timestamp("2026-03-31T00:00Z"))
+
+
+def run(args):
+    return CliRunner().invoke(main, args)
+
+
+def test_cli_json_schema_start_and_cadence(tmp_path):
+    path = write_case(tmp_path, steady)
+    out = tmp_path / "bt.json"
+    res = run(["backtest", str(path), "--start", "2026-02-01", "--replan-every", "7D", "--format", "json",
+               "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    assert set(doc) == {"schema", "span", "policies"} and doc["schema"] == "gpuladder.backtest/1"
+    span = doc["span"]
+    assert (span["start"], span["end"], span["replan_every"]) == ("2026-02-01T00:00Z", "2026-03-06T00:00Z", "7D")
+    assert span["replans"] == ["2026-02-01T00:00Z", "2026-02-08T00:00Z", "2026-02-15T00:00Z",
+                               "2026-02-22T00:00Z", "2026-03-01T00:00Z"]
+    for p in doc["policies"]:
+        assert set(p) == {"name", "cost_usd", "savings_usd", "effective_savings_rate", "commitment_utilization",
+                          "waste_usd", "capture", "purchases"}
+    by = {p["name"]: p for p in doc["policies"]}
+    hours = 33 * 24
+    assert by["gpuladder"]["cost_usd"] == pytest.approx(3 * 2.5 * hours, abs=0.01)
+    assert by["gpuladder"]["capture"] == pytest.approx(1.0)
+    assert by["on_demand"]["commitment_utilization"] is None and by["on_demand"]["purchases"] == []
+    (buy,) = by["gpuladder"]["purchases"]
+    assert (buy["date"], buy["product"], buy["family"], buy["quantity"], buy["expires"]) == (
+        "2026-02-01", "test-ri-1y", FAMILY, 3, "2027-02-01")
+
+
+def test_cli_table_and_errors(tmp_path):
+    path = write_case(tmp_path, steady)
+    res = run(["backtest", str(path)])
+    assert res.exit_code == 0, res.output
+    for word in ("gpuladder", "provider_lookback_30d", "hindsight", "capture", "100.0%"):
+        assert word in res.stdout
+    assert run(["backtest", str(path), "--replan-every", "soon"]).exit_code == 2
+    res = run(["backtest", str(path), "--start", "2025-01-01"])
+    assert res.exit_code == 1 and "--start" in res.stderr
+    res = run(["backtest", str(path), "--start", "2026-01-08"])   # 3 days of history: too short to forecast
+    assert res.exit_code == 1 and "re-plan at 2026-01-08" in res.stderr
+
+
+def test_replay_scenario_is_replanned_with_seasonal(tmp_path):
+    path = write_case(tmp_path, steady)
+    bt = backtest_scenario(load_scenario(path, ["forecast.method=replay"]), BacktestOptions(replan_every="1M"))
+    assert bt.forecast_method == "seasonal"
+    assert any("replay" in n for n in bt.notes)
+    assert bt.policy("gpuladder").capture == pytest.approx(1.0)
