@@ -14,7 +14,7 @@ w_k, a saving per unit of width and used hours per unit of width, both non-incre
 in k, so an LP fills layers bottom-up by itself. With every kink kept the model is
 exact for any capacity, integer or not; segments whose slopes are equal are merged
 (still exact). When a period has more kinks than ``max_layers``, breakpoints fall
-back to the integer levels (exact for integer reserved counts without savings plans),
+back to the integer levels (exact for integer capacities, i.e. reservations alone),
 then to an integer grid (approximate; chord of the concave curve, so the model is
 conservative there). The resolution used is reported.
 """
@@ -54,8 +54,12 @@ def worst_resolution(values) -> str:
 def build_layers(firm: np.ndarray, total: np.ndarray, od_usd: float, spot_usd: float,
                  max_layers: int) -> Layers:
     """Layers of one family over one period from hourly firm and total demand."""
-    n = np.sort(firm)
-    d = np.sort(total)
+    return build_layers_sorted(np.sort(firm), np.sort(total), od_usd, spot_usd, max_layers)
+
+
+def build_layers_sorted(n: np.ndarray, d: np.ndarray, od_usd: float, spot_usd: float,
+                        max_layers: int) -> Layers:
+    """As ``build_layers`` from firm and total demand already sorted ascending."""
     top = float(d[-1]) if len(d) else 0.0
     if top <= 0.0:
         z = np.zeros(0)

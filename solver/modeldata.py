@@ -1,16 +1,17 @@
 """Model data: everything the MILP needs, computed once, vectorized, as pandas tables.
 
 ``prepare(problem)`` turns a planning problem (forecast, catalog, inventory, allowed
-products, rules, constraints) into ``ModelData``: periods (spans in which the set of
+products, constraints) into ``ModelData``: periods (spans in which the set of
 commitments in force does not change), purchase options (product x family x ladder
-step), layers per (family, period, path) and constants. The model (solver/model.py)
-only reads these tables; notation in docs/model.md.
+step), and the demand of every (family, period, path) compressed either into layers
+(solver/layers.py) or, for families coupled by savings plans, into hour types
+(solver/coupling.py). The model (solver/model.py) only reads these tables; the
+notation is in docs/model.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
@@ -19,17 +20,26 @@ import pandas as pd
 from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.scenarios.schema import Constraints, ProductFilter
 from gpuladder.solver.book import CommitmentBook
+from gpuladder.solver.coupling import components, plan_table
+from gpuladder.solver.demand import (LAYERS, SPLIT, TYPES, DemandArrays, build_cells, demand_arrays,
+                                     overhead_map, spot_cap_series)
 from gpuladder.solver.forecast import Forecast
-from gpuladder.solver.layers import build_layers, sum_min, worst_resolution
+from gpuladder.solver.layers import sum_min
 from gpuladder.units import HOUR, add_months
 
 QUARTER_MONTHS = 3
+RES, SP = "reservation", "savings_plan"
+
+__all__ = ["ModelData", "ModelOptions", "PlanningProblem", "prepare", "spot_cap_series", "overhead_map",
+           "LAYERS", "TYPES", "SPLIT", "RES", "SP"]
 
 
 @dataclass(frozen=True)
 class ModelOptions:
     max_layers: int = 48            # segments per (family, period, path) before falling back
+    max_hour_types: int = 64        # distinct joint hours per (component, period, path) for exact plans
     tie_break_share: float = 1e-7   # relative cost nudge: shorter terms, then later purchases
+    prune_options: bool = True      # drop purchase options that are dominated or can never pay
 
 
 @dataclass(frozen=True)
@@ -47,34 +57,33 @@ class ModelData:
     families: pd.Index
     horizon_start: pd.Timestamp
     horizon_end: pd.Timestamp
-    periods: pd.DataFrame      # q -> start, end, hours, quarter
+    periods: pd.DataFrame      # q -> start, end, hours, i0, i1, quarter
     steps: pd.DatetimeIndex    # ladder purchase dates
-    paths: pd.DataFrame        # w -> name, weight, floor (bool: the utilization floor holds there)
-    options_: pd.DataFrame     # purchase options o -> product, family, kind, step, start, end, ...
+    paths: pd.DataFrame        # w -> name, weight, floor (the utilization floor holds there)
+    prices: pd.DataFrame       # family -> od_usd_per_hour, spot_usd_per_hour (effective), peak_instances
+    options_: pd.DataFrame     # purchase options o -> product, family, kind, step, start, end, fee_usd, ub, ...
     active: pd.DataFrame       # (o, q) pairs where option o is in force during period q
-    plan_rates: pd.DataFrame   # savings plans: product, family, rate_usd_per_hour
+    plans: pd.DataFrame        # plan product -> rank, n_catalog_families, scope, purchasable, component
+    plan_rates: pd.DataFrame   # product, family, rate_usd_per_hour (model scope only)
+    component: pd.Series       # family -> component id
+    cells: pd.DataFrame        # (component, q, w) -> mode (layers | types | split)
     layers: pd.DataFrame       # (family, q, w, k) -> width, saving_usd, used_hours
+    types: pd.DataFrame        # (component, q, w, t, family) -> hours, firm, eligible
     inv_reserved: pd.DataFrame  # (family, q) -> instances reserved by inventory
     inv_plans: pd.DataFrame     # (product, q) -> $/h of inventory savings plans
-    inv_floor_allowance: pd.Series  # (family, w) -> instance-hours the inventory alone misses the floor by
+    floor_allowance: pd.Series  # (kind, key, w) -> what inventory alone misses the floor by
     baseline_usd: float        # expected cost of the demand with nothing covered (weights applied)
     inventory_fee_usd: float   # amortized inventory fees inside the horizon
     inv_usd_per_hour: np.ndarray  # q -> amortized inventory fees in force [$/h]
-    eligible: Mapping[str, pd.DataFrame] = field(default_factory=dict)  # path -> hourly eligible
+    inv_upfront_usd: pd.Series     # quarter -> inventory upfront paid inside the horizon [$]
+    inv_expiring_usd_per_hour: pd.Series  # expiry quarter -> amortized $/h of inventory ending then
+    inv_ladder_usd_per_hour: float  # amortized $/h of inventory in force at some hour of the horizon
     resolution: str = "exact"
-    period_hours: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    compressions: tuple[str, ...] = ()
+    pruned_options: int = 0
 
 
-def spot_cap_series(cons: Constraints, families) -> pd.Series:
-    """Spot cap per family (1.0 = no cap), from ``Constraints.spot_cap_share``."""
-    caps = [cons.spot_cap_share(f) for f in families]
-    return pd.Series([1.0 if c is None else float(c) for c in caps], index=families, dtype=float)
-
-
-def overhead_map(overhead) -> Mapping[str, float]:
-    if isinstance(overhead, Mapping):
-        return MappingProxyType(dict(overhead))
-    return MappingProxyType({b: float(overhead) for b in ("<5%", "5-10%", "10-15%", "15-20%", ">20%")})
+# ---------------------------------------------------------------- products
 
 
 def allowed_products(catalog: PriceCatalog, flt: ProductFilter) -> pd.DataFrame:
@@ -93,63 +102,105 @@ def allowed_products(catalog: PriceCatalog, flt: ProductFilter) -> pd.DataFrame:
     return prod[keep]
 
 
-def split_firm_eligible(demand: pd.DataFrame, interruptible: pd.DataFrame, catalog: PriceCatalog,
-                        cap: pd.Series, overhead: Mapping[str, float]) -> pd.DataFrame:
-    """Spot-eligible instances per hour: min(interruptible, cap x demand); none where the family
-    has no spot market or its effective spot price is not below on-demand."""
-    fam = catalog.families.loc[demand.columns]
-    eff = catalog.effective_spot_usd_per_hour(overhead).reindex(demand.columns)
-    has_spot = (fam["spot_usd_per_hour"].notna() & (eff < fam["on_demand_usd_per_hour"])).to_numpy()
-    elig = np.minimum(interruptible.to_numpy(), cap.reindex(demand.columns).to_numpy() * demand.to_numpy())
-    elig = np.where(has_spot[None, :], elig, 0.0)
-    return pd.DataFrame(elig, index=demand.index, columns=demand.columns)
+def _offers(catalog: PriceCatalog, prods: pd.DataFrame, peak: pd.Series, cons: Constraints,
+            prune: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(offers, plan rates): one offer per reservation product x family with demand and
+    per savings-plan product covering a family with demand. With pruning and no upfront
+    budget or ladder share, an offer whose rate is no lower than another offer's of the
+    same provider, kind and term on every covered family (and whose scope is no larger)
+    is dominated and dropped: the other one does the same for no more money."""
+    with_demand = peak.index[peak.to_numpy() > 0]
+    com = catalog.commitments[catalog.commitments["product"].isin(prods.index)
+                              & catalog.commitments["family"].isin(with_demand)]
+    meta = prods[["provider", "term_months", "payment", "upfront_share", "estimate"]]
+    res = com[com["kind"] == RES][["product", "family", "rate_usd_per_hour"]].join(meta, on="product")
+    rates = com[com["kind"] == SP][["product", "family", "rate_usd_per_hour"]].reset_index(drop=True)
+    sp = pd.DataFrame({"product": sorted(set(rates["product"]))}).join(meta, on="product")
+    sp["family"], sp["rate_usd_per_hour"] = "", 1.0
+    free = (cons.max_upfront_usd_per_quarter is None and cons.max_expiring_share_per_quarter is None
+            and cons.max_bought_share_per_step is None)
+    if prune and free:
+        res = res.sort_values(["family", "provider", "term_months", "rate_usd_per_hour", "upfront_share", "product"])
+        res = res.drop_duplicates(["family", "provider", "term_months"], keep="first")
+        sp = sp[~sp["product"].isin(_dominated_plans(rates, sp))]
+        rates = rates[rates["product"].isin(sp["product"])]
+    res = res.assign(kind=RES)
+    sp = sp.assign(kind=SP)
+    return pd.concat([res, sp], ignore_index=True), rates.reset_index(drop=True)
+
+
+def _dominated_plans(rates: pd.DataFrame, sp: pd.DataFrame) -> set[str]:
+    """Plans b for which another plan a of the same provider and term covers every family
+    of b at a rate no higher (strictly lower somewhere, or equal with a smaller id)."""
+    out: set[str] = set()
+    wide = rates.pivot(index="product", columns="family", values="rate_usd_per_hour")
+    key = sp.set_index("product")[["provider", "term_months"]]
+    for _, grp in key.groupby(["provider", "term_months"]):
+        names = list(grp.index)
+        if len(names) < 2:
+            continue
+        r = wide.loc[names].to_numpy(float)
+        for bi, b in enumerate(names):
+            cov_b = ~np.isnan(r[bi])
+            for ai, a in enumerate(names):
+                if a == b or a in out:
+                    continue
+                ra = r[ai][cov_b]
+                if np.isnan(ra).any() or (ra > r[bi][cov_b] * (1 + 1e-12)).any():
+                    continue
+                if (ra < r[bi][cov_b] * (1 - 1e-12)).any() or a < b:
+                    out.add(b)
+                    break
+    return out
+
+
+def _options(offers: pd.DataFrame, steps: pd.DatetimeIndex, h_end: pd.Timestamp) -> pd.DataFrame:
+    opts = offers.merge(pd.DataFrame({"step": np.arange(len(steps))}), how="cross")
+    pairs = opts[["step", "term_months"]].drop_duplicates()
+    ends = pd.Series([add_months(steps[s], t) for s, t in zip(pairs["step"], pairs["term_months"])],
+                     index=pd.MultiIndex.from_frame(pairs))
+    opts["start"] = steps[opts["step"].to_numpy()]
+    opts["end"] = pd.to_datetime(ends.reindex(pd.MultiIndex.from_frame(opts[["step", "term_months"]])).to_numpy(),
+                                 utc=True) if len(opts) else opts["start"]
+    opts["unit_usd_per_hour"] = opts["rate_usd_per_hour"]
+    opts["hours_in_horizon"] = ((np.minimum(opts["end"], h_end) - opts["start"]) / HOUR).clip(lower=0)
+    opts["term_hours"] = (opts["end"] - opts["start"]) / HOUR
+    opts["fee_usd"] = opts["unit_usd_per_hour"] * opts["hours_in_horizon"]
+    opts["upfront_usd"] = opts["unit_usd_per_hour"] * opts["term_hours"] * opts["upfront_share"]
+    return opts
+
+
+# ---------------------------------------------------------------- prepare
+
+
+def horizon_months(h_start: pd.Timestamp, h_end: pd.Timestamp) -> int:
+    m = 0
+    while add_months(h_start, m + 1) <= h_end:
+        m += 1
+    return m
 
 
 def prepare(problem: PlanningProblem) -> ModelData:
-    fc, cat, cons = problem.forecast, problem.catalog, problem.constraints
+    fc, cat, cons, mo = problem.forecast, problem.catalog, problem.constraints, problem.options
     index = fc.index
     h_start, h_end = index[0], index[-1] + HOUR
-    demand_any = sum((p.demand_instances.max() for p in fc.paths), start=0.0)
     families = pd.Index(sorted(fc.families))
-    fam = cat.families.loc[families]
-    od = fam["on_demand_usd_per_hour"].to_numpy()
-    spot = cat.effective_spot_usd_per_hour(overhead_map(cons.spot_rework_overhead)).reindex(families).to_numpy()
-    cap = spot_cap_series(cons, families)
+    arrays = demand_arrays(fc, cat, cons, families)
+    peak = pd.Series(arrays.peak, index=families)
+    prices = pd.DataFrame({"od_usd_per_hour": arrays.od, "spot_usd_per_hour": arrays.spot,
+                           "peak_instances": arrays.peak}, index=families)
 
     # ---- ladder steps and purchase options
+    months = horizon_months(h_start, h_end)
     step_months = max(1, int(cons.ladder_step_months))
-    months = int(round((h_end - h_start) / pd.Timedelta(days=30.436875)))
     steps = pd.DatetimeIndex([add_months(h_start, k) for k in range(0, max(months, 1), step_months)])
     steps = steps[steps < h_end]
-    prods = allowed_products(cat, problem.products)
-    com = cat.commitments[cat.commitments["product"].isin(prods.index)]
-    with_demand = set(demand_any.index[demand_any.to_numpy() > 0])
-    res = com[(com["kind"] == "reservation") & com["family"].isin(with_demand)]
-    sp_rates = com[(com["kind"] == "savings_plan") & com["family"].isin(families)]
-    sp_ids = sorted(set(sp_rates.loc[sp_rates["family"].isin(with_demand), "product"]))
-    inv_sp_ids = set(problem.inventory.items.loc[problem.inventory.items["kind"] == "savings_plan", "product"])
-    all_rates = cat.commitments[(cat.commitments["kind"] == "savings_plan") & cat.commitments["family"].isin(families)]
-    sp_rates = all_rates[all_rates["product"].isin(set(sp_ids) | inv_sp_ids)][["product", "family", "rate_usd_per_hour"]]
-    offers = pd.concat([
-        res[["product", "family", "rate_usd_per_hour"]].assign(kind="reservation"),
-        pd.DataFrame({"product": sp_ids, "family": "", "rate_usd_per_hour": 1.0, "kind": "savings_plan"}),
-    ], ignore_index=True)
-    offers = offers.join(prods[["provider", "term_months", "payment", "upfront_share", "estimate"]], on="product")
-    opts = offers.merge(pd.DataFrame({"step": np.arange(len(steps))}), how="cross")
-    opts["start"] = steps[opts["step"].to_numpy()]
-    opts["end"] = [add_months(s, t) for s, t in zip(opts["start"], opts["term_months"])]
-    opts["end"] = pd.to_datetime(opts["end"], utc=True)
-    opts["unit_usd_per_hour"] = opts["rate_usd_per_hour"]
-    opts["hours_in_horizon"] = ((np.minimum(opts["end"], h_end) - opts["start"]) / HOUR).clip(lower=0)
-    opts["term_hours"] = ((opts["end"] - opts["start"]) / HOUR).to_numpy()
-    opts["fee_usd"] = opts["unit_usd_per_hour"] * opts["hours_in_horizon"]
-    opts["upfront_usd"] = opts["unit_usd_per_hour"] * opts["term_hours"] * opts["upfront_share"]
-    opts = opts.sort_values(["kind", "product", "family", "step"]).reset_index(drop=True)
+    offers, rates = _offers(cat, allowed_products(cat, problem.products), peak, cons, mo.prune_options)
+    opts = _options(offers, steps, h_end)
 
     # ---- periods: spans with a constant set of commitments in force
     inv = problem.inventory.items
-    cuts = {h_start, h_end, *steps, *[add_months(h_start, k) for k in range(months + 1)]}
-    cuts |= set(opts["end"])
+    cuts = {h_start, h_end, *steps, *[add_months(h_start, k) for k in range(months + 1)], *set(opts["end"])}
     cuts |= set(inv["start"].dt.floor("h")) | set(inv["end"].dt.floor("h"))
     cuts = sorted(c for c in cuts if h_start <= c <= h_end)
     periods = pd.DataFrame({"start": cuts[:-1], "end": cuts[1:]})
@@ -157,105 +208,144 @@ def prepare(problem: PlanningProblem) -> ModelData:
     periods = periods[periods["hours"] > 0].reset_index(drop=True)
     periods["i0"] = index.get_indexer(periods["start"])
     periods["i1"] = periods["i0"] + periods["hours"]
-    periods["quarter"] = _months_between(h_start, periods["start"]) // QUARTER_MONTHS
+    periods["quarter"] = months_between(h_start, periods["start"]) // QUARTER_MONTHS
 
-    s_o = opts["start"].to_numpy()
-    e_o = opts["end"].to_numpy()
-    s_q = periods["start"].to_numpy()
-    e_q = periods["end"].to_numpy()
+    opts, rates, pruned = _bound_and_prune(opts, rates, arrays, periods, cons, mo.prune_options)
+    s_o, e_o = opts["start"].to_numpy(), opts["end"].to_numpy()
+    s_q, e_q = periods["start"].to_numpy(), periods["end"].to_numpy()
     o_idx, q_idx = np.nonzero((s_o[:, None] <= s_q[None, :]) & (e_q[None, :] <= e_o[:, None]))
     active = pd.DataFrame({"o": o_idx, "q": q_idx})
 
-    # ---- inventory in force per period (fraction of the period's hours it covers)
+    # ---- inventory in force per period
     inv_res, inv_sp, inv_fee, inv_rate = _inventory_tables(inv, periods, families, h_start, h_end)
+    inv_sp_products = set(inv_sp["product"]) if len(inv_sp) else set()
+    inv_rates = cat.commitments[cat.commitments["product"].isin(inv_sp_products)
+                                & cat.commitments["family"].isin(peak.index[peak > 0])]
+    rates = pd.concat([rates, inv_rates[["product", "family", "rate_usd_per_hour"]]]).drop_duplicates(
+        ["product", "family"]).sort_values(["product", "family"]).reset_index(drop=True)
 
-    # ---- paths, layers, baseline
-    paths = pd.DataFrame({"name": [p.name for p in fc.paths], "weight": [p.weight for p in fc.paths]})
-    paths["weight"] = paths["weight"] / paths["weight"].sum()
-    floor_names = {fc.expected} | ({fc.conservative} if fc.conservative else set())
-    paths["floor"] = paths["name"].isin(floor_names)
-    cols = {c: [] for c in ("family", "q", "w", "k", "width", "saving_usd", "used_hours")}
-    baseline, resolutions, eligible = 0.0, [], {}
-    for w, p in enumerate(fc.paths):
-        d = p.demand_instances[families]
-        e = split_firm_eligible(d, p.interruptible_instances[families], cat, cap,
-                                overhead_map(cons.spot_rework_overhead))
-        eligible[p.name] = e
-        dv, ev = d.to_numpy(), e.to_numpy()
-        nv = dv - ev
-        baseline += paths["weight"][w] * float((nv * od).sum() + (ev * spot).sum())
-        for q, (i0, i1) in enumerate(zip(periods["i0"], periods["i1"])):
-            for j, f in enumerate(families):
-                lay = build_layers(nv[i0:i1, j], dv[i0:i1, j], od[j], spot[j], problem.options.max_layers)
-                if len(lay.width) == 0:
-                    continue
-                m = len(lay.width)
-                resolutions.append(lay.resolution)
-                cols["family"].append(np.full(m, j))
-                cols["q"].append(np.full(m, q))
-                cols["w"].append(np.full(m, w))
-                cols["k"].append(np.arange(m))
-                cols["width"].append(lay.width)
-                cols["saving_usd"].append(lay.saving_usd)
-                cols["used_hours"].append(lay.used_hours)
-    layers = pd.DataFrame({c: (np.concatenate(v) if v else np.zeros(0)) for c, v in cols.items()})
-    layers["family"] = families[layers["family"].astype(int).to_numpy()] if len(layers) else pd.Series(dtype=str)
-    for c in ("q", "w", "k"):
-        layers[c] = layers[c].astype(int)
+    # ---- savings-plan structure, cells, layers and hour types
+    plans = plan_table(cat, set(rates["product"]), peak.index[peak > 0], prices["od_usd_per_hour"])
+    plans["purchasable"] = plans.index.isin(opts.loc[opts["kind"] == SP, "product"])
+    comp = components(families, plans)
+    plans["component"] = [int(comp[s[0]]) if s else -1 for s in plans["scope"]]
+    res_families = set(opts.loc[opts["kind"] == RES, "family"]) | set(inv_res["family"])
+    cells, layers, types, resolution, notes = build_cells(arrays, periods, comp, plans, res_families, cons, mo)
 
-    allowance = _floor_allowance(inv_res, periods, families, fc, cons)
-    return ModelData(families, h_start, h_end, periods, steps, paths, opts, active, sp_rates.reset_index(drop=True),
-                     layers, inv_res, inv_sp, allowance, baseline, inv_fee, inv_rate, eligible,
-                     worst_resolution(resolutions), periods["hours"].to_numpy())
+    allowance = _floor_allowance(inv_res, inv_sp, rates, periods, arrays, opts, cons)
+    upfront_q, expiring_q, ladder_rate = _inventory_ladder(inv, h_start, h_end)
+    return ModelData(families, h_start, h_end, periods, steps, arrays.paths, prices, opts, active, plans,
+                     rates, comp, cells, layers, types, inv_res, inv_sp, allowance, arrays.baseline_usd,
+                     inv_fee, inv_rate, upfront_q, expiring_q, ladder_rate, resolution, notes, pruned)
 
 
-def _months_between(start: pd.Timestamp, when: pd.Series) -> np.ndarray:
+def months_between(start: pd.Timestamp, when) -> np.ndarray:
+    """Whole calendar months from ``start`` to each timestamp of ``when``."""
     w = pd.DatetimeIndex(when)
     months = (w.year - start.year) * 12 + (w.month - start.month)
-    months = months - ((w.day < start.day) | ((w.day == start.day) & (w.hour < start.hour))).astype(int)
-    return np.asarray(months)
+    later = ((w.day < start.day) | ((w.day == start.day) & (w.hour < start.hour))).astype(int)
+    return np.asarray(months - later)
+
+
+def _bound_and_prune(opts: pd.DataFrame, rates: pd.DataFrame, arrays: DemandArrays, periods: pd.DataFrame,
+                     cons: Constraints, prune: bool):
+    """Upper bound per option (never more than the peak demand can use) and, when the
+    ladder-share limits are off (they can make a useless purchase worth buying as filler),
+    drop options whose fee is at least the most their first unit could ever save."""
+    peak = pd.Series(arrays.peak, index=arrays.families)
+    res = (opts["kind"] == RES).to_numpy()
+    ub = np.zeros(len(opts))
+    ub[res] = np.ceil(peak.reindex(opts.loc[res, "family"]).to_numpy() - 1e-9)
+    cap = (rates["rate_usd_per_hour"] * peak.reindex(rates["family"]).to_numpy()).groupby(rates["product"]).sum()
+    ub[~res] = cap.reindex(opts.loc[~res, "product"]).fillna(0.0).to_numpy()
+    opts = opts.assign(ub=ub)
+    keep = ub > 0
+    if prune and cons.max_expiring_share_per_quarter is None and cons.max_bought_share_per_step is None:
+        first_unit = arrays.first_unit_saving_cumsum   # hours+1 x families, expected $ of one instance
+        fam_pos = arrays.families.get_indexer(opts["family"].where(res, arrays.families[0]))
+        i0 = arrays.hour_position(opts["start"])
+        i1 = arrays.hour_position(np.minimum(opts["end"], arrays.horizon_end))
+        bound = first_unit[i1, fam_pos] - first_unit[i0, fam_pos]
+        keep &= ~(res & (opts["fee_usd"].to_numpy() >= bound))
+    pruned = int((~keep).sum())
+    opts = opts[keep].sort_values(["kind", "product", "family", "step"]).reset_index(drop=True)
+    return opts, rates, pruned
 
 
 def _inventory_tables(inv: pd.DataFrame, periods: pd.DataFrame, families, h_start, h_end):
     """Inventory instances (reservations) and $/h (savings plans) in force per period, and
     the amortized inventory fees inside the horizon."""
+    empty_r = pd.DataFrame({"family": pd.Series(dtype=str), "q": pd.Series(dtype=int),
+                            "instances": pd.Series(dtype=float)})
+    empty_s = pd.DataFrame({"product": pd.Series(dtype=str), "q": pd.Series(dtype=int),
+                            "usd_per_hour": pd.Series(dtype=float)})
     if inv.empty:
-        empty_r = pd.DataFrame(columns=["family", "q", "instances"])
-        empty_s = pd.DataFrame(columns=["product", "q", "usd_per_hour"])
         return empty_r, empty_s, 0.0, np.zeros(len(periods))
     s_i, e_i = inv["start"].to_numpy(), inv["end"].to_numpy()
     s_q, e_q = periods["start"].to_numpy(), periods["end"].to_numpy()
     i_idx, q_idx = np.nonzero((s_i[:, None] <= s_q[None, :]) & (e_q[None, :] <= e_i[:, None]))
     act = inv.iloc[i_idx].assign(q=q_idx)
-    res = act[act["kind"] == "reservation"]
-    res = res[res["family"].isin(families)].groupby(["family", "q"], as_index=False)["quantity"].sum()
-    res = res.rename(columns={"quantity": "instances"})
-    sp = act[act["kind"] == "savings_plan"].groupby(["product", "q"], as_index=False)["quantity"].sum()
+    res = act[(act["kind"] == RES) & act["family"].isin(families)]
+    res = res.groupby(["family", "q"], as_index=False)["quantity"].sum().rename(columns={"quantity": "instances"})
+    sp = act[act["kind"] == SP].groupby(["product", "q"], as_index=False)["quantity"].sum()
     sp = sp.rename(columns={"quantity": "usd_per_hour"})
     term_h = (inv["end"] - inv["start"]) / HOUR
     amort = inv["recurring_usd_per_hour"] + inv["upfront_usd"] / term_h
     inside = ((np.minimum(inv["end"], h_end) - np.maximum(inv["start"], h_start)) / HOUR).clip(lower=0)
     rate = np.zeros(len(periods))
     np.add.at(rate, q_idx, amort.to_numpy()[i_idx])
+    res = res if len(res) else empty_r
+    sp = sp if len(sp) else empty_s
     return res, sp, float((amort * inside).sum()), rate
 
 
-def _floor_allowance(inv_res: pd.DataFrame, periods: pd.DataFrame, families, fc: Forecast,
-                     cons: Constraints) -> pd.Series:
-    """Instance-hours by which existing reservations alone miss the utilization floor on each
-    floor path: the floor applies to what the plan adds, not to sunk inventory."""
-    out = {}
+def _inventory_ladder(inv: pd.DataFrame, h_start, h_end):
+    """Inventory's upfront paid inside the horizon per quarter, its amortized $/h per expiry
+    quarter, and the amortized $/h of all inventory in force at some hour of the horizon."""
+    if inv.empty:
+        return pd.Series(dtype=float), pd.Series(dtype=float), 0.0
+    live = inv[(inv["end"] > h_start) & (inv["start"] < h_end)]
+    amort = live["recurring_usd_per_hour"] + live["upfront_usd"] / ((live["end"] - live["start"]) / HOUR)
+    starts_inside = live["start"] >= h_start
+    up = live.loc[starts_inside, "upfront_usd"].groupby(
+        months_between(h_start, live.loc[starts_inside, "start"]) // QUARTER_MONTHS).sum()
+    exp_q = months_between(h_start, live["end"]) // QUARTER_MONTHS
+    expiring = amort.groupby(exp_q).sum()
+    return up, expiring, float(amort.sum())
+
+
+def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.DataFrame, periods: pd.DataFrame,
+                     arrays: DemandArrays, opts: pd.DataFrame, cons: Constraints) -> pd.Series:
+    """What existing commitments alone miss the utilization floor by, per (kind, key, floor
+    path): the floor applies to what the plan adds, not to sunk inventory. Reservations:
+    u x reserved hours - sum_t min(R_inv, d_t) [instance-hours]; savings plans: u x
+    commitment $ - sum_t min(C_inv, sum_f rate_f d_ft) [$] (an upper bound on what the
+    inventory plan alone can use, so the allowance is never too generous)."""
     u = cons.min_utilization
-    if u is None or inv_res.empty:
+    out: dict = {}
+    if u is None:
         return pd.Series(out, dtype=float)
-    for w, p in enumerate(fc.paths):
-        d = p.demand_instances
-        for f, grp in inv_res.groupby("family"):
-            used, avail = 0.0, 0.0
+    res_f = set(opts.loc[opts["kind"] == RES, "family"])
+    sp_p = set(opts.loc[opts["kind"] == SP, "product"])
+    fpos = {f: i for i, f in enumerate(arrays.families)}
+    hours = periods["hours"].to_numpy(float)
+    for w in np.flatnonzero(arrays.paths["floor"].to_numpy()):
+        d = arrays.demand[w]
+        for f, grp in inv_res[inv_res["family"].isin(res_f)].groupby("family"):
+            used = avail = 0.0
             for q, r in zip(grp["q"], grp["instances"]):
-                i0, i1 = periods["i0"][q], periods["i1"][q]
-                v = np.sort(d[f].to_numpy()[i0:i1])
+                v = np.sort(d[periods["i0"][q]:periods["i1"][q], fpos[f]])
                 used += float(sum_min(v, np.cumsum(v), np.array([r]))[0])
-                avail += r * periods["hours"][q]
-            out[(f, w)] = max(0.0, u * avail - used)
+                avail += r * hours[q]
+            out[(RES, f, w)] = max(0.0, u * avail - used)
+        for j, grp in inv_sp[inv_sp["product"].isin(sp_p)].groupby("product"):
+            rj = rates[rates["product"] == j]
+            cols = [fpos[f] for f in rj["family"]]
+            need = d[:, cols] @ rj["rate_usd_per_hour"].to_numpy(float)
+            used = avail = 0.0
+            for q, c in zip(grp["q"], grp["usd_per_hour"]):
+                v = np.sort(need[periods["i0"][q]:periods["i1"][q]])
+                used += float(sum_min(v, np.cumsum(v), np.array([c]))[0])
+                avail += c * hours[q]
+            out[(SP, j, w)] = max(0.0, u * avail - used)
     return pd.Series(out, dtype=float)

@@ -21,6 +21,7 @@ from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.solver.backends import solve
 from gpuladder.solver.book import CommitmentBook, make_purchases
 from gpuladder.solver.diagnose import diagnose_infeasible
+from gpuladder.solver.exactness import plan_is_exact
 from gpuladder.solver.lp import SolveStatus, SolverOptions
 from gpuladder.solver.model import PURCHASES, build_model
 from gpuladder.solver.modeldata import ModelData, PlanningProblem, prepare, spot_cap_series
@@ -102,7 +103,7 @@ def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: s
     model_obj_rounded = _objective_of_rounded(built, data, purchases, x)
     diff = (model_obj_rounded - simulated) / max(abs(simulated), 1e-9)
     exact = _is_exact(data, book, problem.catalog)
-    if (exact and abs(diff) > MATCH_TOLERANCE_SHARE) or diff < -MATCH_TOLERANCE_SHARE:
+    if exact and abs(diff) > MATCH_TOLERANCE_SHARE:
         raise ModelMismatchError(
             f"model objective {model_obj_rounded:,.2f} USD and simulated cost {simulated:,.2f} USD differ by "
             f"{diff:.4%} (tolerance {MATCH_TOLERANCE_SHARE:.1%}); this is a bug in gpuladder, please report it "
@@ -154,14 +155,8 @@ def _objective_of_rounded(built, data: ModelData, purchases: pd.DataFrame, x: np
 
 
 def _is_exact(data: ModelData, book: CommitmentBook, catalog: PriceCatalog) -> bool:
-    """True when the model is exact for this plan: every layer kept at full resolution (or
-    integer resolution with no savings plan in force) and no multi-family plan in force."""
-    plans = book.items[book.items["kind"] == "savings_plan"]
-    if plans.empty:
-        return data.resolution in ("exact", "integer")
-    scopes = catalog.commitments[catalog.commitments["family"].isin(data.families)]
-    n_cov = scopes[scopes["product"].isin(plans["product"])].groupby("product")["family"].nunique()
-    return data.resolution == "exact" and bool((n_cov <= 1).all())
+    """True when the model prices this plan exactly (solver/exactness.py)."""
+    return plan_is_exact(data, book)
 
 
 def _purchase_table(book: CommitmentBook) -> pd.DataFrame:

@@ -1,0 +1,393 @@
+"""Constraint groups of the demand side: cover, capacity, dispatch order, utilization floors.
+
+Notation (docs/model.md): R[f,q] reserved instances of family f in force in period q
+(purchases x_o + inventory), C[j,q] $/h of savings plan j in force, rate[j,f] the $ of
+commitment one instance-hour of f consumes, weight_w the weight of forecast path w.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gpuladder.solver.model_terms import (Entries, has_capacity, inv_plan, inv_reserved, plan_bound,
+                                          plan_entries, reserved_bound, reserved_entries)
+from gpuladder.solver.modeldata import LAYERS, RES, SP, SPLIT, TYPES
+
+COVER, SPLIT_VARS = "cover", "plan_split"
+T_FIRM, T_ELIG, T_RES, T_PLAN = "type_firm", "type_eligible", "type_reserved", "type_plan"
+RES_FILL, T_RES_FILL = "reserved_fill", "type_reserved_fill"
+ORDER_RES, ORDER_PLAN = "order_reserved", "order_plan"
+
+
+def _covering_plans(b, table: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``table`` (with family, q) x the plans covering the family that can be in force in q."""
+    m = table.merge(b.d.plan_rates, on="family")
+    return m[has_capacity(b.t, m, SP)] if len(m) else m
+
+
+def add_layer_cover(b) -> None:
+    """y[f,q,w,k] in [0, width_k]: instances of layer k of family f covered by commitments in
+    period q on path w (cells in layers or split mode). Cost: -weight_w x saving_k [$ per
+    instance of width]. Layers of cells where no commitment can be in force are left out."""
+    d = b.d
+    L = d.layers
+    if L.empty:
+        return
+    comp = d.component.reindex(L["family"]).to_numpy()
+    modes = d.cells.set_index(["component", "q", "w"])["mode"]
+    L = L.assign(component=comp, mode=modes.reindex(pd.MultiIndex.from_arrays([comp, L["q"], L["w"]])).to_numpy())
+    fq = L[["family", "q"]].drop_duplicates()
+    ok = fq[has_capacity(b.t, fq, RES)]
+    plan_fq = _covering_plans(b, fq)[["family", "q"]].drop_duplicates()
+    ok = pd.concat([ok, plan_fq]).drop_duplicates()
+    L = L.merge(ok, on=["family", "q"]).sort_values(["family", "q", "w", "k"]).reset_index(drop=True)
+    if L.empty:
+        return
+    weight = d.paths["weight"].to_numpy()[L["w"].to_numpy()]
+    cols = b.lp.add_vars(COVER, pd.MultiIndex.from_frame(L[["family", "q", "w", "k"]]),
+                         ub=L["width"].to_numpy(), cost=-weight * L["saving_usd"].to_numpy())
+    b.tables[COVER] = L.assign(col=cols)
+
+
+def add_hour_type_cover(b) -> None:
+    """Cells in types mode, for every hour type t (hours h_t, firm n, eligible e per family):
+        a[f,t] in [0, n], b[f,t] in [0, e]      covered firm / eligible instances
+        r[f,t] in [0, n + e]                     covered by reservations
+        p[j,f,t] in [0, n + e]                   covered by savings plan j
+        a + b - r - sum_j p = 0                  (type_balance)
+    Cost: -weight_w h_t (OD_f a + S_f b). Exact: the dispatch of each hour type is optimized,
+    and where the plans' greedy order is a least-cost dispatch (solver/coupling.py) this is
+    what the billing rules charge."""
+    d, lp = b.d, b.lp
+    T = d.types
+    if T.empty:
+        return
+    T = T[(T["firm"] + T["eligible"]) > 0].reset_index(drop=True)
+    T = T.assign(demand=T["firm"] + T["eligible"], weight=d.paths["weight"].to_numpy()[T["w"].to_numpy()])
+    od = d.prices["od_usd_per_hour"].reindex(T["family"]).to_numpy()
+    spot = d.prices["spot_usd_per_hour"].reindex(T["family"]).to_numpy()
+    key = ["component", "q", "w", "t", "family"]
+    col_a = np.full(len(T), -1)
+    col_b = np.full(len(T), -1)
+    col_r = np.full(len(T), -1)
+    firm, elig = T["firm"].to_numpy() > 0, T["eligible"].to_numpy() > 0
+    w_h = T["weight"].to_numpy() * T["hours"].to_numpy()
+    col_a[firm] = lp.add_vars(T_FIRM, pd.MultiIndex.from_frame(T.loc[firm, key]), ub=T["firm"].to_numpy()[firm],
+                              cost=-(w_h * od)[firm])
+    col_b[elig] = lp.add_vars(T_ELIG, pd.MultiIndex.from_frame(T.loc[elig, key]),
+                              ub=T["eligible"].to_numpy()[elig], cost=-(w_h * spot)[elig])
+    res = has_capacity(b.t, T, RES)
+    col_r[res] = lp.add_vars(T_RES, pd.MultiIndex.from_frame(T.loc[res, key]), ub=T["demand"].to_numpy()[res])
+    T = T.assign(col_a=col_a, col_b=col_b, col_r=col_r, row=np.arange(len(T)))
+    P = _covering_plans(b, T[key + ["hours", "demand", "row"]]).reset_index(drop=True)
+    p_cols = lp.add_vars(T_PLAN, pd.MultiIndex.from_frame(P[["product"] + key]), ub=P["demand"].to_numpy())
+    P = P.assign(col=p_cols)
+    e = Entries()
+    e.add(T["row"][firm], col_a[firm], 1.0)
+    e.add(T["row"][elig], col_b[elig], 1.0)
+    e.add(T["row"][res], col_r[res], -1.0)
+    e.add(P["row"], P["col"], -1.0)
+    lp.add_rows("type_balance", len(T), *e.arrays(), 0.0, 0.0)
+    b.tables[T_FIRM] = T
+    b.tables[T_PLAN] = P
+
+
+def add_savings_plan_split(b) -> None:
+    """Cells in split mode: s[j,f,q,w] >= 0, the $/h of plan j's commitment given to family f
+    for the whole period (a documented compression: the billing rules re-split every hour,
+    so the model is conservative there; the simulator measures the difference)."""
+    L = b.tables.get(COVER)
+    if L is None:
+        return
+    cells = L.loc[L["mode"] == SPLIT, ["family", "q", "w"]].drop_duplicates()
+    if cells.empty:
+        return
+    S = _covering_plans(b, cells).sort_values(["product", "family", "q", "w"]).reset_index(drop=True)
+    cols = b.lp.add_vars(SPLIT_VARS, pd.MultiIndex.from_frame(S[["product", "family", "q", "w"]]))
+    b.tables[SPLIT_VARS] = S.assign(col=cols)
+
+
+def add_reservation_capacity(b) -> None:
+    """Layers and split cells, per (f, q, w):
+        sum_k y[f,q,w,k] <= R[f,q] + sum_j C[j,q] / rate[j,f]    (layers: plans covering f alone)
+        sum_k y[f,q,w,k] <= R[f,q] + sum_j s[j,f,q,w] / rate[j,f]   (split)
+    Types cells, per (f, t):  r[f,t] <= R[f,q]. [instances]"""
+    L = b.tables.get(COVER)
+    if L is not None:
+        cells = L[["family", "q", "w", "mode"]].drop_duplicates().reset_index(drop=True)
+        cells["row"] = np.arange(len(cells))
+        Lr = L.merge(cells[["family", "q", "w", "row"]], on=["family", "q", "w"])
+        e = Entries()
+        e.add(Lr["row"], Lr["col"], 1.0)
+        e.add_triplet(reserved_entries(b.t, cells, -1.0))
+        rhs = inv_reserved(b.t, cells)
+        lay = _covering_plans(b, cells[cells["mode"] == LAYERS])
+        if len(lay):
+            e.add_triplet(plan_entries(b.t, lay.assign(coef=-1.0 / lay["rate_usd_per_hour"])))
+            np.add.at(rhs, lay["row"].to_numpy(), inv_plan(b.t, lay) / lay["rate_usd_per_hour"].to_numpy())
+        S = b.tables.get(SPLIT_VARS)
+        if S is not None:
+            s = S.merge(cells[["family", "q", "w", "row"]], on=["family", "q", "w"])
+            e.add(s["row"], s["col"], -1.0 / s["rate_usd_per_hour"].to_numpy())
+        b.lp.add_rows("reservation_capacity", len(cells), *e.arrays(), -np.inf, rhs)
+    T = b.tables.get(T_FIRM)
+    if T is not None:
+        R = T[T["col_r"] >= 0].reset_index(drop=True)
+        R = R.assign(row=np.arange(len(R)))
+        e = Entries()
+        e.add(R["row"], R["col_r"], 1.0)
+        e.add_triplet(reserved_entries(b.t, R, -1.0))
+        b.lp.add_rows("reservation_capacity", len(R), *e.arrays(), -np.inf, inv_reserved(b.t, R))
+
+
+def add_savings_plan_capacity(b) -> None:
+    """Split cells, per (j, q, w):  sum_f s[j,f,q,w] <= C[j,q].
+    Types cells, per (j, t):  sum_f rate[j,f] p[j,f,t] <= C[j,q]. [$/h]"""
+    S = b.tables.get(SPLIT_VARS)
+    if S is not None:
+        g = S[["product", "q", "w"]].drop_duplicates().reset_index(drop=True)
+        g["row"] = np.arange(len(g))
+        s = S.merge(g, on=["product", "q", "w"])
+        e = Entries()
+        e.add(s["row"], s["col"], 1.0)
+        e.add_triplet(plan_entries(b.t, g, -1.0))
+        b.lp.add_rows("savings_plan_capacity", len(g), *e.arrays(), -np.inf, inv_plan(b.t, g))
+    P = b.tables.get(T_PLAN)
+    if P is not None and len(P):
+        key = ["product", "component", "q", "w", "t"]
+        g = P[key].drop_duplicates().reset_index(drop=True)
+        g["row"] = np.arange(len(g))
+        p = P.drop(columns="row").merge(g, on=key)
+        e = Entries()
+        e.add(p["row"], p["col"], p["rate_usd_per_hour"].to_numpy())
+        e.add_triplet(plan_entries(b.t, g, -1.0))
+        b.lp.add_rows("savings_plan_capacity", len(g), *e.arrays(), -np.inf, inv_plan(b.t, g))
+
+
+def _floor_paths(b) -> np.ndarray:
+    return np.flatnonzero(b.d.paths["floor"].to_numpy())
+
+
+def _floored_plans(b) -> pd.DataFrame:
+    """Plans whose utilization floor applies (those the plan can buy)."""
+    if b.cons.min_utilization is None:
+        return b.d.plans.iloc[0:0]
+    return b.d.plans[b.d.plans["purchasable"]]
+
+
+def add_dispatch_order(b) -> None:
+    """Types cells on floor paths, when some plan has a utilization floor: the billing rules
+    use reservations first and plans in order, each covering all it can. A free dispatch
+    could shift cover between them at no cost and so misstate a plan's use; binaries make
+    each commitment below a floored plan cover its maximum:
+        r[f,t] >= min(R[f,q], n+e):   r + (n+e) beta >= n+e;  r - R - M beta >= -M
+        usage_j >= min(C[j,q], need_j):  sum_f rate p_j - C_j - M' gamma >= -M';
+            sum_{f in scope j} rate[j,f] (r_f + sum_{i <= j} p_i) + M'' gamma >= sum rate[j,f] (n+e)
+    with M = largest R[f,q], M' = largest C[j,q], M'' = sum_f rate[j,f] (n+e)."""
+    T, P = b.tables.get(T_FIRM), b.tables.get(T_PLAN)
+    floored = _floored_plans(b)
+    if T is None or floored.empty:
+        return
+    on_floor = T["w"].isin(_floor_paths(b))
+    covered = set(b.d.plan_rates.loc[b.d.plan_rates["product"].isin(floored.index), "family"])
+    R = T[on_floor & (T["col_r"] >= 0) & T["family"].isin(covered)].reset_index(drop=True)
+    if len(R):
+        beta = b.lp.add_vars(ORDER_RES, pd.MultiIndex.from_frame(R[["component", "q", "w", "t", "family"]]),
+                             ub=1.0, integer=True)
+        n = len(R)
+        big = reserved_bound(b.t, R)
+        e = Entries()
+        e.add(np.arange(n), R["col_r"], 1.0)
+        e.add(np.arange(n), beta, R["demand"].to_numpy())
+        e.add(n + np.arange(n), R["col_r"], 1.0)
+        e.add_triplet(reserved_entries(b.t, R.assign(row=n + np.arange(n)), -1.0))
+        e.add(n + np.arange(n), beta, -big)
+        b.lp.add_rows("dispatch_order", 2 * n, *e.arrays(), np.concatenate([R["demand"].to_numpy(),
+                      inv_reserved(b.t, R) - big]), np.inf)
+    _plan_order_rows(b, T, P, floored)
+
+
+def _plan_order_rows(b, T, P, floored) -> None:
+    if P is None or P.empty:
+        return
+    plans = b.d.plans
+    rank = plans["rank"]
+    scope = plans["scope"].apply(set)
+    later = {j: any(rank[k] > rank[j] and scope[k] & scope[j] for k in floored.index) for j in plans.index}
+    key = ["product", "component", "q", "w", "t"]
+    G = P[P["w"].isin(_floor_paths(b)) & P["product"].map(later).astype(bool)][key].drop_duplicates()
+    if G.empty:
+        return
+    G = G.reset_index(drop=True)
+    n = len(G)
+    gamma = b.lp.add_vars(ORDER_PLAN, pd.MultiIndex.from_frame(G), ub=1.0, integer=True)
+    G = G.assign(row=np.arange(n), gamma=gamma)
+    cap = plan_bound(b.t, G)
+    e = Entries()
+    # usage_j >= C_j - M'(1 - gamma)
+    own = P.drop(columns="row").merge(G, on=key)
+    e.add(own["row"], own["col"], own["rate_usd_per_hour"].to_numpy())
+    e.add_triplet(plan_entries(b.t, G, -1.0))
+    e.add(G["row"], gamma, -cap)
+    # scope of j fully covered by r and plans up to j, unless gamma
+    tf = T[["component", "q", "w", "t", "family", "demand", "col_r"]]
+    scope_rows = G.merge(b.d.plan_rates, on="product").merge(tf, on=["component", "q", "w", "t", "family"])
+    rate_j = scope_rows["rate_usd_per_hour"].to_numpy()
+    with_r = scope_rows["col_r"].to_numpy() >= 0
+    e.add(n + scope_rows["row"][with_r], scope_rows["col_r"][with_r], rate_j[with_r])
+    pj = P.rename(columns={"product": "p_other", "col": "p_col"})[["p_other", "component", "q", "w", "t", "family",
+                                                                   "p_col"]]
+    below = scope_rows.merge(pj, on=["component", "q", "w", "t", "family"])
+    below = below[rank.reindex(below["p_other"]).to_numpy() <= rank.reindex(below["product"]).to_numpy()]
+    e.add(n + below["row"], below["p_col"], below["rate_usd_per_hour"].to_numpy())
+    need = np.zeros(n)
+    np.add.at(need, scope_rows["row"].to_numpy(), rate_j * scope_rows["demand"].to_numpy())
+    e.add(n + G["row"], gamma, need)
+    b.lp.add_rows("dispatch_order", 2 * n, *e.arrays(), np.concatenate([inv_plan(b.t, G) - cap, need]), np.inf)
+
+
+def add_utilization_floor(b) -> None:
+    """On each floor path w (expected and conservative), with u = min_utilization:
+
+    Reservations of family f (families the plan can buy reservations of) [instance-hours]:
+        sum_{q} U_q(R[f,q]) >= u sum_q hours_q R[f,q] - A[f,w]
+    where U_q(R) = sum_t min(R, n+e) is read from fill variables z <= R (layers: z_k in
+    [0, width_k], sum_k z_k <= R, U = sum_k used_k z_k; types: z_t in [0, n+e], z_t <= R,
+    U = sum_t h_t z_t) that the floor pushes up to U_q(R) exactly.
+
+    Savings plan j (products the plan can buy) [$]:
+        use_j >= u sum_q hours_q C[j,q] - A[j,w]
+    use_j: types cells sum_t h_t sum_f rate[j,f] p[j,f,t] (exact, with add_dispatch_order);
+    layers / split cells: the lower bound rate[j,f] (sum_k used_k y_k - hours_q (cover
+    capacity of f other than j's)), exact when j is the only commitment able to cover f.
+    A: what inventory alone misses the floor by (the floor binds what the plan adds)."""
+    u = b.cons.min_utilization
+    if u is None or b.d.options_.empty:
+        return
+    floor_w = _floor_paths(b)
+    res_fams = sorted(set(b.d.options_.loc[b.d.options_["kind"] == RES, "family"]))
+    hours = b.d.periods["hours"].to_numpy(float)
+    rows_lb, e, n_rows = [], Entries(), 0
+    fill = Entries()
+    fill_rows, fill_rhs = 0, []
+    # ---- reservations
+    fw = pd.DataFrame([(f, w) for f in res_fams for w in floor_w], columns=["family", "w"])
+    if len(fw):
+        fw["frow"] = np.arange(len(fw))
+        n_rows = len(fw)
+        allq = fw.merge(pd.DataFrame({"q": np.arange(len(hours))}), how="cross")
+        allq = allq.assign(row=allq["frow"], coef=-u * hours[allq["q"].to_numpy()])
+        e.add_triplet(reserved_entries(b.t, allq))
+        inv_h = np.zeros(len(fw))
+        np.add.at(inv_h, allq["frow"].to_numpy(), u * hours[allq["q"].to_numpy()] * inv_reserved(b.t, allq))
+        allow = _allowance(b, RES, fw["family"], fw["w"])
+        rows_lb.append(inv_h - allow)
+        fill_rows = _reserved_fill(b, fw, e, fill, fill_rhs)
+    # ---- savings plans
+    floored = _floored_plans(b)
+    jw = pd.DataFrame([(j, w) for j in floored.index for w in floor_w], columns=["product", "w"])
+    if len(jw):
+        jw["frow"] = n_rows + np.arange(len(jw))
+        allq = jw.merge(pd.DataFrame({"q": np.arange(len(hours))}), how="cross")
+        allq = allq.assign(row=allq["frow"], coef=-u * hours[allq["q"].to_numpy()])
+        e.add_triplet(plan_entries(b.t, allq))
+        inv_c = np.zeros(n_rows + len(jw))
+        np.add.at(inv_c, allq["frow"].to_numpy(), u * hours[allq["q"].to_numpy()] * inv_plan(b.t, allq))
+        rows_lb.append(inv_c[n_rows:] - _allowance(b, SP, jw["product"], jw["w"]) - _plan_use(b, jw, e))
+        n_rows += len(jw)
+    if n_rows == 0:
+        return
+    if fill_rows:
+        b.lp.add_rows("utilization_floor", fill_rows, *fill.arrays(), -np.inf, np.concatenate(fill_rhs))
+    b.lp.add_rows("utilization_floor", n_rows, *e.arrays(), np.concatenate(rows_lb), np.inf)
+
+
+def _allowance(b, kind, keys, ws) -> np.ndarray:
+    a = b.d.floor_allowance
+    if not len(a):
+        return np.zeros(len(keys))
+    idx = pd.MultiIndex.from_arrays([np.full(len(keys), kind), np.asarray(keys), np.asarray(ws)])
+    return a.reindex(idx).fillna(0.0).to_numpy(float)
+
+
+def _reserved_fill(b, fw: pd.DataFrame, e: Entries, fill: Entries, fill_rhs: list) -> int:
+    """Fill variables z of the reservation floor; adds their usage to the floor rows ``e``
+    and their 'z <= R' rows to ``fill``; returns the number of fill rows."""
+    n_fill = 0
+    L = b.d.layers
+    comp = b.d.component.reindex(L["family"]).to_numpy() if len(L) else np.zeros(0)
+    if len(L):
+        modes = b.d.cells.set_index(["component", "q", "w"])["mode"]
+        mode = modes.reindex(pd.MultiIndex.from_arrays([comp, L["q"], L["w"]])).to_numpy()
+        Lz = L[mode != TYPES].merge(fw, on=["family", "w"]).sort_values(["family", "q", "w", "k"])
+        Lz = Lz.reset_index(drop=True)
+        if len(Lz):
+            z = b.lp.add_vars(RES_FILL, pd.MultiIndex.from_frame(Lz[["family", "q", "w", "k"]]),
+                              ub=Lz["width"].to_numpy())
+            e.add(Lz["frow"], z, Lz["used_hours"].to_numpy())
+            cells = Lz[["family", "q", "w"]].drop_duplicates().reset_index(drop=True)
+            cells["row"] = np.arange(len(cells))
+            zc = Lz.merge(cells, on=["family", "q", "w"])
+            fill.add(zc["row"], z, 1.0)
+            fill.add_triplet(reserved_entries(b.t, cells, -1.0))
+            fill_rhs.append(inv_reserved(b.t, cells))
+            n_fill = len(cells)
+    T = b.tables.get(T_FIRM)
+    if T is not None:
+        Tz = T[T["col_r"] >= 0].merge(fw, on=["family", "w"]).reset_index(drop=True)
+        if len(Tz):
+            z = b.lp.add_vars(T_RES_FILL, pd.MultiIndex.from_frame(Tz[["component", "q", "w", "t", "family"]]),
+                              ub=Tz["demand"].to_numpy())
+            e.add(Tz["frow"], z, Tz["hours"].to_numpy())
+            rows = n_fill + np.arange(len(Tz))
+            fill.add(rows, z, 1.0)
+            fill.add_triplet(reserved_entries(b.t, Tz.assign(row=rows), -1.0))
+            fill_rhs.append(inv_reserved(b.t, Tz))
+            n_fill += len(Tz)
+    return n_fill
+
+
+def _plan_use(b, jw: pd.DataFrame, e: Entries) -> np.ndarray:
+    """Adds each floored plan's use (or its lower bound) to the floor rows; returns the
+    constants of the lower bound, to move to the right-hand side."""
+    const = np.zeros(len(jw))
+    local = pd.Series(np.arange(len(jw)), index=pd.MultiIndex.from_frame(jw[["product", "w"]]))
+    P = b.tables.get(T_PLAN)
+    if P is not None and len(P):
+        p = P.drop(columns="row").merge(jw, on=["product", "w"])
+        e.add(p["frow"], p["col"], p["hours"].to_numpy() * p["rate_usd_per_hour"].to_numpy())
+    L = b.tables.get(COVER)
+    if L is None:
+        return const
+    hours = b.d.periods["hours"].to_numpy(float)
+    cells = L[["family", "q", "w", "mode"]].drop_duplicates()
+    pr = b.d.plan_rates
+    jc = cells.merge(pr, on="family").merge(jw, on=["product", "w"])   # (j, f, q, w) with a floor
+    if jc.empty:
+        return const
+    rj = jc["rate_usd_per_hour"].to_numpy()
+    hq = hours[jc["q"].to_numpy()]
+    y = L.merge(jc[["product", "family", "q", "w", "frow", "rate_usd_per_hour"]], on=["family", "q", "w"])
+    e.add(y["frow"], y["col"], y["used_hours"].to_numpy() * y["rate_usd_per_hour"].to_numpy())
+    e.add_triplet(reserved_entries(b.t, jc.assign(row=jc["frow"], coef=-rj * hq)))
+    np.add.at(const, local.reindex(pd.MultiIndex.from_frame(jc[["product", "w"]])).to_numpy(),
+              -rj * hq * inv_reserved(b.t, jc))
+    others = jc.merge(pr.rename(columns={"product": "other", "rate_usd_per_hour": "rate_other"}), on="family")
+    others = others[others["other"] != others["product"]]
+    lay = others[others["mode"] == LAYERS]
+    if len(lay):
+        coef = -lay["rate_usd_per_hour"].to_numpy() * hours[lay["q"].to_numpy()] / lay["rate_other"].to_numpy()
+        t = pd.DataFrame({"product": lay["other"].to_numpy(), "q": lay["q"].to_numpy(), "row": lay["frow"].to_numpy(),
+                          "coef": coef})
+        e.add_triplet(plan_entries(b.t, t))
+        np.add.at(const, local.reindex(pd.MultiIndex.from_frame(lay[["product", "w"]])).to_numpy(),
+                  coef * inv_plan(b.t, t))
+    S = b.tables.get(SPLIT_VARS)
+    spl = others[others["mode"] == SPLIT]
+    if S is not None and len(spl):
+        s = spl.merge(S[["product", "family", "q", "w", "col"]].rename(columns={"product": "other"}),
+                      on=["other", "family", "q", "w"])
+        coef = -s["rate_usd_per_hour"].to_numpy() * hours[s["q"].to_numpy()] / s["rate_other"].to_numpy()
+        e.add(s["frow"], s["col"], coef)
+    return const
