@@ -1,0 +1,81 @@
+"""The bundled example scenarios run as they are and show what they claim; every command is
+documented in README.md (STYLE.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from gpuladder.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "scenarios" / "examples"
+README = Path(__file__).resolve().parents[1] / "README.md"
+NAMED = ("steady-inference", "bursty-training", "fast-growth", "multicloud")
+
+
+def plan(name: str, *extra: str) -> dict:
+    res = CliRunner().invoke(main, ["plan", str(EXAMPLES / f"{name}.yaml"), "--format", "json", *extra])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["schema"] == "gpuladder.plan/1" and doc["scenario"] == name
+    return doc
+
+
+def test_every_bundled_scenario_is_listed_and_small():
+    names = {p.stem for p in EXAMPLES.glob("*.yaml")}
+    assert names >= {"default", *NAMED}
+    listing = (EXAMPLES / "README.md").read_text()
+    for name in names:
+        assert f"`{name}.yaml`" in listing
+    for csv in EXAMPLES.glob("*.csv"):
+        assert csv.stat().st_size < 1_000_000, csv.name
+        assert csv.name in listing
+
+
+def test_default_runs_on_a_short_horizon():
+    plan("default", "--set", "horizon.months=2")
+
+
+def test_steady_inference_commits_heavily():
+    k = plan("steady-inference")["kpis"]
+    assert k["coverage"] > 0.5 and k["spot_share"] == 0
+    assert k["commitment_utilization"] > 0.9 and k["effective_savings_rate"] > 0.3
+
+
+def test_bursty_training_runs_mostly_on_spot():
+    doc = plan("bursty-training")
+    assert doc["kpis"]["spot_share"] > 0.3
+    assert {p["term_months"] for p in doc["purchases"]} <= {12}
+
+
+def test_fast_growth_buys_a_ladder():
+    doc = plan("fast-growth")
+    dates = {p["date"] for p in doc["purchases"]}
+    assert len(dates) >= 3   # growth: a little more every month, within the ladder limits
+
+
+def test_multicloud_plans_three_clouds():
+    doc = plan("multicloud")
+    assert {m["family"].split("/")[0] for m in doc["mix"]} == {"aws", "gcp", "azure"}
+    assert len({p["provider"] for p in doc["purchases"]}) >= 2
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[str]:
+    out = []
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            out += _commands(cmd, prefix + (name,))
+        else:
+            out.append(" ".join(prefix + (name,)))
+    return out
+
+
+@pytest.mark.parametrize("command", _commands(main))
+def test_every_command_is_documented_in_the_readme(command):
+    text = README.read_text()
+    assert re.search(rf"gpuladder {re.escape(command)}\b", text), f"README.md has no example of `gpuladder {command}`"
