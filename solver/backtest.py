@@ -187,11 +187,13 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
     def actual_forecast(t: pd.Timestamp) -> Forecast:
         return replay(profile, hourly_index(t, end))
 
-    gpuladder = _receding(inputs, dates, seen_forecast, "gpuladder", say)
+    gpuladder = _receding(inputs, dates, seen_forecast, "gpuladder", say, notes)
     say(f"hindsight: planning {start:%Y-%m-%d} to {end:%Y-%m-%d} on the actual usage ...")
     whole = _bought(plan_problem(_problem(inputs, actual, inputs.inventory), inputs.solver,
                                  scenario=sc.name).book, "hindsight")
-    receding = _receding(inputs, dates, actual_forecast, "hindsight", say) if len(dates) > 1 else whole
+    receding_notes: list[str] = []
+    receding = (_receding(inputs, dates, actual_forecast, "hindsight", say, receding_notes)
+                if len(dates) > 1 else whole)
     books = {"gpuladder": gpuladder}
     for days in options.lookback_windows_days:
         books[f"provider_lookback_{days}d"], miss = _provider_lookback(inputs, dates, days)
@@ -207,6 +209,7 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
     if hs_receding.kpis.savings_usd > hs_whole.kpis.savings_usd:
         books["hindsight"], sims["hindsight"] = receding, hs_receding
         notes.append("hindsight: re-planning at the same dates on the actual usage beat one plan of the whole span")
+        notes += receding_notes
     else:
         books["hindsight"], sims["hindsight"] = whole, hs_whole
     best = sims["hindsight"].kpis.savings_usd
@@ -238,9 +241,12 @@ def _bought(book: CommitmentBook, prefix: str, when: pd.Timestamp | None = None)
 
 
 def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp], Forecast], name: str,
-              say: Callable[[str], None]) -> CommitmentBook:
+              say: Callable[[str], None], notes: list[str]) -> CommitmentBook:
     """Re-plan at each date on ``forecast_at(t)`` (over ``[t, span end)``) with everything
-    bought so far as sunk inventory; keep each plan's purchases dated ``t``."""
+    bought so far as sunk inventory; keep each plan's purchases dated ``t``. A re-plan
+    that is infeasible once something has been bought (the sunk book can make the
+    scenario's constraints unmeetable, e.g. the utilization floor when the demand fell)
+    buys nothing that day, and the notes say so; an infeasible first re-plan stops."""
     book = CommitmentBook.empty()
     for k, t in enumerate(dates):
         say(f"{name}: re-plan {k + 1}/{len(dates)} at {t:%Y-%m-%dT%H:%MZ} ...")
@@ -252,7 +258,11 @@ def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp
         try:
             plan = plan_problem(_problem(inputs, forecast, inventory), inputs.solver, scenario=inputs.scenario.name)
         except InfeasibleError as exc:
-            raise InfeasibleError(exc.groups, f"backtest re-plan at {t:%Y-%m-%dT%H:%MZ}") from None
+            if len(book) == 0:
+                raise InfeasibleError(exc.groups, f"backtest re-plan at {t:%Y-%m-%dT%H:%MZ}") from None
+            notes.append(f"{name}: the re-plan at {t:%Y-%m-%dT%H:%MZ} is infeasible with what was bought "
+                         f"before ({exc}); nothing bought that day")
+            continue
         book = book.concat(_bought(plan.book, f"{name}-{k + 1}", when=t))
     return book
 

@@ -178,3 +178,33 @@ def test_replay_scenario_is_replanned_with_seasonal(tmp_path):
     assert bt.forecast_method == "seasonal"
     assert any("replay" in n for n in bt.notes)
     assert bt.policy("gpuladder").capture == pytest.approx(1.0)
+
+
+def test_infeasible_replan_after_purchases_buys_nothing_that_day(tmp_path, monkeypatch):
+    """Sunk purchases can make a later re-plan infeasible (the floor, once demand fell): the
+    backtest notes it and buys nothing that day; an infeasible first re-plan stops it."""
+    import gpuladder.solver.backtest as backtest
+    from gpuladder.errors import InfeasibleError
+
+    real = backtest.plan_problem
+
+    def sunk_is_infeasible(problem, *args, **kwargs):
+        if len(problem.inventory):
+            raise InfeasibleError(["constraints.min_utilization"])
+        return real(problem, *args, **kwargs)
+
+    monkeypatch.setattr(backtest, "plan_problem", sunk_is_infeasible)
+    sc = load_scenario(write_case(tmp_path, steady))
+    bt = backtest_scenario(sc, BacktestOptions(replan_every="7D"))
+    assert len(bt.replan_dates) == 7
+    assert bought(bt.policy("gpuladder")).to_dict() == {START: 3.0}
+    skipped = [n for n in bt.notes if n.startswith("gpuladder: the re-plan at")]
+    assert len(skipped) == 6 and "nothing bought that day" in skipped[0]
+    assert bt.policy("gpuladder").capture == pytest.approx(1.0)
+
+    def always_infeasible(problem, *args, **kwargs):
+        raise InfeasibleError(["budget"])
+
+    monkeypatch.setattr(backtest, "plan_problem", always_infeasible)
+    with pytest.raises(InfeasibleError, match="re-plan at 2026-01-19"):
+        backtest_scenario(sc)
