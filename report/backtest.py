@@ -26,6 +26,11 @@ def render_backtest(bt: Backtest, fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}")
 
 
+def _clean(value: float) -> float:
+    """No "-0" in a table: round away float dust, then drop the sign of zero."""
+    return round(value, 6) + 0.0
+
+
 def _utilization(p: PolicyResult) -> float | None:
     k = p.kpis
     return k.commitment_utilization if k.commitment_fees_usd > 0 else None
@@ -46,12 +51,12 @@ def backtest_document(bt: Backtest) -> dict:
             "forecast_method": bt.forecast_method, "masked_hours": bt.masked_hours, "notes": list(bt.notes)}
     policies = [{
         "name": p.name,
-        "cost_usd": json_value(p.kpis.cost_usd, 2),
-        "savings_usd": json_value(p.kpis.savings_usd, 2),
-        "effective_savings_rate": json_value(p.kpis.effective_savings_rate),
+        "cost_usd": json_value(_clean(p.kpis.cost_usd), 2),
+        "savings_usd": json_value(_clean(p.kpis.savings_usd), 2),
+        "effective_savings_rate": json_value(_clean(p.kpis.effective_savings_rate)),
         "commitment_utilization": json_value(_utilization(p)),
-        "waste_usd": json_value(p.kpis.waste_usd, 2),
-        "capture": json_value(p.capture),
+        "waste_usd": json_value(_clean(p.kpis.waste_usd), 2),
+        "capture": None if p.capture is None else json_value(_clean(p.capture)),
         "purchases": purchase_list(p),
     } for p in bt.policies]
     return {"schema": BACKTEST_SCHEMA, "span": span, "policies": policies}
@@ -70,9 +75,10 @@ def _table(bt: Backtest) -> str:
         sp = it.loc[it["kind"] == "savings_plan", "quantity"].sum()
         bought = f"{qty(res)} / {usd(sp, 2)}" if len(it) else "-"
         u = _utilization(p)
-        rows.append([p.name, usd(p.kpis.cost_usd), usd(p.kpis.savings_usd), pct(p.kpis.effective_savings_rate),
-                     "-" if u is None else pct(u), usd(p.kpis.waste_usd),
-                     "-" if p.capture is None else pct(p.capture), str(len(it)), bought])
+        k = p.kpis
+        rows.append([p.name, usd(_clean(k.cost_usd)), usd(_clean(k.savings_usd)), pct(_clean(k.effective_savings_rate)),
+                     "-" if u is None else pct(u), usd(_clean(k.waste_usd)),
+                     "-" if p.capture is None else pct(_clean(p.capture)), str(len(it)), bought])
     lines = [head, ""] + text_table(header, rows, [False] + [True] * 8) + [""]
     lines.append("capture = savings / hindsight savings; savings are vs all on-demand, spot included; "
                  "every figure simulated on the actual usage of the span")

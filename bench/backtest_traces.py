@@ -1,0 +1,151 @@
+"""Backtest gpuladder on the real GPU traces (Helios 31 days, Philly 74 days) and print the
+tables of bench/README.md (section "Backtest on real traces").
+
+Each trace becomes one family, AWS p3.16xlarge in us-east-1 (8 V100 GPUs): Helios GPUs / 8
+(all 16 tenants), Philly one server = one instance. The logging gaps the traces' README
+names are left out and masked (as in scenarios/examples/build_examples.py). The scenario is
+the product's defaults (seasonal forecast, 95% utilization floor on P50 and P10, AWS
+reservations and savings plans, 1- and 3-year terms, every payment option) with the
+shortest lookback the forecast accepts for Helios (7 days: span 24 days) and 14 days for
+Philly (span 60 days).
+
+Run: python bench/backtest_traces.py [../shared/data/traces]     (about a minute)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gpuladder.scenarios.loader import load_scenario
+from gpuladder.scenarios.runner import load_inputs
+from gpuladder.solver.backtest import (BacktestOptions, backtest_scenario, forecast_between, parse_replan_every,
+                                       replan_dates, span_of)
+from gpuladder.solver.forecast import replay
+from gpuladder.units import hourly_index
+
+ROOT = Path(__file__).resolve().parents[1]
+TIE_SHARE = 1e-4  # savings within 0.01% of each other: a tie
+FAMILY = "aws/us-east-1/p3.16xlarge"
+TRACES = {  # name: (file, groups divided by, lookback days)
+    "helios": ("helios-earth-by-vc.csv", 8, 7),
+    "philly": ("philly-nodes.csv", 1, 14),
+}
+VARIANTS = [  # label, --set items, re-plan interval
+    ("defaults, re-plan monthly", (), "1M"),
+    ("defaults, re-plan weekly", (), "7D"),
+    ("floor on P50 only, monthly", ("forecast.conservative_quantile=null",), "1M"),
+    ("floor on P50 only, weekly", ("forecast.conservative_quantile=null",), "7D"),
+    ("no utilization floor, monthly", ("constraints.min_utilization=null",), "1M"),
+    ("defaults, 1-year terms only, monthly", ("products.terms_months=[12]",), "1M"),
+]
+SCENARIO = """name: {name}
+catalog: embedded
+usage: {{path: {name}.csv, gaps: mask}}
+forecast: {{method: seasonal, lookback_days: {lookback}, conservative_quantile: 0.10}}
+products: {{providers: [aws], terms_months: [12, 36]}}
+constraints: {{min_utilization: 0.95}}
+"""
+
+
+def _build_examples_module():
+    spec = importlib.util.spec_from_file_location("build_examples", ROOT / "scenarios" / "examples" / "build_examples.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def write_inputs(traces: Path, folder: Path) -> dict[str, Path]:
+    build = _build_examples_module()
+    out = {}
+    for name, (file, per_instance, lookback) in TRACES.items():
+        raw = build.read_trace(traces, file)
+        g = raw.groupby("timestamp", as_index=False)["gpus"].sum()
+        pd.DataFrame({"timestamp": g["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": FAMILY,
+                      "instances": (g["gpus"] / per_instance).round(3)}).to_csv(folder / f"{name}.csv", index=False)
+        path = folder / f"{name}.yaml"
+        path.write_text(SCENARIO.format(name=name, lookback=lookback))
+        out[name] = path
+    return out
+
+
+def policy_table(results) -> list[str]:
+    lines = ["| trace | variant | policy | cost $ | savings $ | eff. savings rate | utilization | waste $ | capture |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for trace, label, bt in results:
+        for p in bt.policies:
+            k = p.kpis.__class__(**{f: round(v, 6) + 0.0 for f, v in p.kpis.as_dict().items()})
+            util = f"{k.commitment_utilization:.1%}" if k.commitment_fees_usd > 0 else "-"
+            cap = "-" if p.capture is None else f"{round(p.capture, 6) + 0.0:.1%}"
+            name = f"**{p.name}**" if p.name == "gpuladder" else p.name
+            lines.append(f"| {trace} | {label} | {name} | {k.cost_usd:,.0f} | {k.savings_usd:,.0f} | "
+                         f"{k.effective_savings_rate:.1%} | {util} | {k.waste_usd:,.0f} | {cap} |")
+    return lines
+
+
+def summary_table(results) -> list[str]:
+    lines = ["| trace | variant | gpuladder capture | best provider_lookback (window) | >= 85%? | beats every window? |",
+             "|---|---|---:|---:|---|---|"]
+    for trace, label, bt in results:
+        g = bt.policy("gpuladder").kpis.savings_usd
+        hind = bt.policy("hindsight").kpis.savings_usd
+        prov = sorted((p.kpis.savings_usd, p.name.rsplit("_", 1)[1]) for p in bt.policies
+                      if p.name.startswith("provider"))
+        best, window = prov[-1]
+        margin = TIE_SHARE * abs(best)
+        beats = "yes" if g > best + margin else ("tie" if g >= best - margin else "no")
+        lines.append(f"| {trace} | {label} | {g / hind:.1%} | {best / hind:.1%} ({window}) | "
+                     f"{'yes' if g >= 0.85 * hind else 'no'} | {beats} |")
+    return lines
+
+
+def forecast_table(paths: dict[str, Path]) -> list[str]:
+    """At each monthly re-plan: P50 bias over the rest of the span, and where the actual
+    hours fall relative to the P10-P90 band."""
+    lines = ["| trace | re-plan | hours ahead | mean actual | mean P50 | P50 bias | actual < P10 | actual in P10-P90 | actual > P90 |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for trace, path in paths.items():
+        sc = load_scenario(path)
+        profile = load_inputs(sc).profile
+        start, end = span_of(profile, sc.forecast, None)
+        actual = replay(profile, hourly_index(start, end)).paths[0].demand_instances[FAMILY]
+        for t in replan_dates(start, end, parse_replan_every("1M")):
+            fc = forecast_between(profile.window(profile.index[0], t), sc.forecast, t, end)
+            a = actual.loc[t:].to_numpy()
+            p10, p50, p90 = (fc.path(n).demand_instances[FAMILY].to_numpy() for n in ("P10", "P50", "P90"))
+            lines.append(f"| {trace} | {t:%Y-%m-%d} | {len(a)} | {a.mean():.1f} | {p50.mean():.1f} | "
+                         f"{p50.mean() / a.mean() - 1:+.1%} | {np.mean(a < p10):.0%} | "
+                         f"{np.mean((a >= p10) & (a <= p90)):.0%} | {np.mean(a > p90):.0%} |")
+    return lines
+
+
+def main(traces: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = write_inputs(traces, Path(tmp))
+        results = []
+        t0 = time.perf_counter()
+        for trace, path in paths.items():
+            for label, sets, every in VARIANTS:
+                bt = backtest_scenario(load_scenario(path, sets), BacktestOptions(replan_every=every))
+                results.append((trace, label, bt))
+                print(f"{trace} / {label}: {bt.start:%Y-%m-%d} to {bt.end:%Y-%m-%d}, {len(bt.replan_dates)} re-plans",
+                      file=sys.stderr)
+                for note in bt.notes:
+                    print(f"  note: {note}", file=sys.stderr)
+        seconds = time.perf_counter() - t0
+        print("\n".join(summary_table(results)))
+        print()
+        print("\n".join(policy_table(results)))
+        print()
+        print("\n".join(forecast_table(paths)))
+        print(f"\n({len(results)} backtests in {seconds:.0f} s)")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "traces")
