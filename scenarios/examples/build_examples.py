@@ -55,7 +55,7 @@ EXAMPLES = {
     }),
     "multicloud_usage.csv": (HELIOS, {
         "aws/us-east-1/p5.48xlarge": (["vcvlY"], 8),
-        "gcp/us-central1/a3-highgpu-8g": (["vcLJZ"], 8),
+        "gcp/us-central1/a3-highgpu-8g": (["vcpDC"], 8),
         "azure/eastus/Standard_ND96isr_H100_v5": (["vc3sl", "vcTJs"], 8),
         "azure/eastus/Standard_NC24ads_A100_v4": (["vcSoL", "vccaA", "vcJLV"], 1),
     }),
