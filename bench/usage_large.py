@@ -100,7 +100,7 @@ def generate(path: Path, rows: int, *, gzip: bool, parquet: bool, seed: int = 7)
 
 
 MEASURE = r"""
-import resource, sys, time, warnings
+import sys, time, warnings
 warnings.simplefilter("ignore")
 from gpuladder.usage.load import summarize_usage, load_usage
 t0 = time.perf_counter()
@@ -108,7 +108,8 @@ s = summarize_usage(sys.argv[1])
 t1 = time.perf_counter()
 p = load_usage(sys.argv[1], gaps="zero")
 t2 = time.perf_counter()
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork + exec from the generating parent
+rss = [int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")][0] / 1024
 gpu_h = sum(f.instance_hours for f in s.gpu_families)
 print(f"{t1 - t0:.1f} {t2 - t1:.1f} {rss:.0f} {len(s.gpu_families)} {gpu_h:.0f} {len(p.index)}")
 """
@@ -131,7 +132,7 @@ def main() -> None:
         t0 = time.perf_counter()
         if not path.exists():
             generate(path, args.rows, gzip=gz, parquet=parquet)
-        gen = time.perf_counter() - t0
+        gen = time.perf_counter() - t0     # 0 when the file was kept from an earlier run
         out = subprocess.run([sys.executable, "-c", MEASURE, str(path)], capture_output=True, text=True,
                              check=True).stdout.split()
         size = os.path.getsize(path) / 1e6
