@@ -64,6 +64,6 @@ def render_usage_summary(s: UsageSummary, fmt: str = "table") -> str:
     if s.skipped:
         lines += ["", "rows skipped:"]
         for k in s.skipped:
-            ex = "; ".join(f"row {r}: {d}" for r, d in k.examples)
+            ex = "; ".join(f"row {'?' if r is None else r}: {d[:60]}" for r, d in k.examples)
             lines.append(f"  {k.rows:>9}  {k.reason}" + (f"  (e.g. {ex})" if ex else ""))
     return "\n".join(lines)
