@@ -424,7 +424,7 @@ def validate_cmd(scenario, **overrides):
     click.echo(f"inventory: {len(inputs.inventory)} commitments")
     click.echo(f"forecast: {fc.method}, {len(fc.paths)} path(s), horizon {fc.index[0]:%Y-%m-%dT%H:%MZ} "
                f"+ {len(fc.index)} hours")
-    for note in inputs.warnings + gap_notes(p):
+    for note in inputs.warnings + gap_notes(p, sc.usage.gaps):
         click.echo(f"note: {note}", err=True)
 
 

@@ -84,15 +84,18 @@ def run_scenario(scenario: Scenario) -> Plan:
     """Plan one scenario end to end; every figure of the Plan comes from the simulator."""
     inputs = load_inputs(scenario)
     forecast = forecast_for(inputs)
-    notes = inputs.warnings + gap_notes(inputs.profile)
+    notes = inputs.warnings + gap_notes(inputs.profile, scenario.usage.gaps)
     return plan_problem(problem_for(inputs, forecast), solver_options(scenario), scenario=scenario.name,
                         horizon_months=scenario.horizon.months, warnings=notes)
 
 
-def gap_notes(profile: DemandProfile) -> tuple[str, ...]:
+def gap_notes(profile: DemandProfile, policy: str = "mask") -> tuple[str, ...]:
+    """One line per gap: missing hours (masked, or read as zero under ``--gaps zero``) and
+    runs of hours where every family reads zero (suspected logging gaps, kept as zero)."""
+    missing = "no data, read as zero (--gaps zero)" if policy == "zero" else "no data (masked)"
     out = []
     for g in profile.gaps:
-        what = "no data (masked)" if g.kind == "missing" else "every family reads zero (suspected logging gap)"
+        what = missing if g.kind == "missing" else "every family reads zero (suspected logging gap; kept as zero)"
         out.append(f"usage {g.start:%Y-%m-%dT%H:%MZ} to {g.end:%Y-%m-%dT%H:%MZ} ({g.hours} h): {what}")
     return tuple(out)
 
