@@ -19,27 +19,86 @@ from its P10/P50/P90); the optimizer minimises the weighted expected cost. When
 ``forecast.conservative_quantile`` is not 0.10, 0.5 or 0.90, one more path at that
 quantile is built with weight 0 (it only serves the utilization floor).
 
-Each path is ``max(0, fit(t) + r(t) + dev_p(h)) x growth(h)``, where
-  - ``fit`` is the fitted model extrapolated to hour ``t``;
-  - ``r`` replays the fit's own hourly residuals, week by week aligned on the hour of the
-    week (cycling through the fitted weeks), so each path keeps the history's hourly
-    variability: a smooth path would hide the troughs a committed floor must survive;
-  - ``dev_p(h)`` shifts the level of path ``p`` at ``h`` hours after the origin. It comes
-    from the history: ``Q_p``, the p-quantile of the day-mean residuals (centred on
-    their median), widened as ``sqrt(1 + h / L)`` (``L`` = hours fitted), combined in
-    quadrature with the uncertainty of the extrapolated slope, ``z_p x se(slope) x h``
-    (``se`` from the day-mean residuals). So P10 <= P50 <= P90 at every hour, the bands
-    widen with the horizon and a noiseless history gives three equal paths.
+Each path is ``max(0, level(t) + r(t) + dev_p(h)) x growth(h)`` (``h`` = hours after the
+origin, the first hour after the history):
+
+``level(t) = season(hour of week) + anchor + slope x damped(h)``
+  - ``season`` and ``slope``: the OLS fit above. A span shorter than ``TREND_MIN_DAYS``
+    (three weeks) gets no slope: with two observations of each hour of the week a slope
+    is mostly noise. One shorter than ``MIN_HISTORY_DAYS`` gets a flat level (its mean).
+  - ``anchor``: the mean residual of the fit over the last ``ANCHOR_DAYS`` (7) days of
+    observed hours. A regression line's end is a weighted average of the whole window, so
+    a step change inside the window is half averaged away; the anchor restarts the path
+    from the level of the last week instead. A whole week, because a week's mean residual
+    holds every hour of the week once and so does not alias the weekly profile; shorter
+    windows follow the last days' noise.
+  - ``damped(h) = tau x (1 - exp(-h / tau))`` with ``tau`` = the hours fitted (the span
+    ``L``): Gardner and McKenzie's damped trend in continuous time (damping factor
+    ``exp(-1 / L)`` per hour, ``exp(-24 / L)`` per day: 0.965 for a 4-week fit). It
+    follows the fitted slope at first and saturates: the trend adds at most
+    ``slope x L``, as much again as it moved over the fit, however long the horizon.
+    Rule rather than estimate: a 3-4 week history cannot tell how long a slope will last,
+    and it is not extrapolated further ahead than the history reaches back.
+
+``r(t)``: the fit's own hourly residuals with each day's mean removed, replayed week by week
+  aligned on the hour of the week (cycling through the fitted weeks). It keeps the
+  history's hour-to-hour variability inside a day, the troughs a committed floor must
+  survive; day-to-day and week-to-week level changes are the band's job (below), so they
+  are not replayed as well (they would count twice in P10 / P90).
+
+``dev_p(h)``: the level shift of path ``p`` (0 for P50), ``t_p x sigma(h)``, where
+  ``sigma(h)`` is the root mean square error of the day mean ``h`` days ahead, measured
+  on the history itself by rolling origins:
+  - the forecaster as it would have run at each of up to ``MAX_ORIGINS`` (8) origins,
+    whole days before the real one, spread evenly over the family's history inside the
+    lookback window (the first needs ``MIN_HISTORY_DAYS`` of the family's observed hours
+    before it): same anchor, damping and family rules, fitted on the window's hours
+    before that origin. The lookback window bounds the calibration as it bounds the fit:
+    a regime the user chose to leave out of the fit (an old step, a migration) does not
+    widen the band either;
+  - each origin's day-mean errors (days with at least ``MIN_DAY_HOURS`` observed hours)
+    at every lead up to the real origin, P50 level against the actual day mean;
+  - ``sigma(h)^2 = c0 + c1 x h`` (``h`` in days, ``c0, c1 >= 0``) fitted to the squared
+    errors by least squares weighted by ``1 / sigma(h)^4`` (a squared normal error has
+    variance ``2 sigma^4``; iterated from equal weights): the forecast-error variance of
+    a local level model, day noise plus a level that drifts as a random walk, so the
+    band widens as the measured errors widen with the lead;
+  - beyond ``H``, the longest lead scored, ``sigma(h)^2 = sigma(H)^2 x (L + h) / (L +
+    H)`` (``L`` = the days fitted): the old rule's square-root growth ``sqrt(1 + h / L)``
+    continued from what was measured. A few weeks of leads cannot show drift slower
+    than that, so a measured absence of drift is not extrapolated over a year; the day
+    noise inside ``sigma(H)`` grows with it, which errs wide. A year ahead is an
+    extrapolation of what a few weeks showed, nothing more;
+  - root mean square, not a centred spread: an in-sample bias widens the band;
+  - ``t_p``: the p-quantile of Student's t with ``origins - 2`` degrees of freedom, not
+    the normal one: errors of one origin share its level error, so the variance rests
+    on about one independent error per origin, less the two fitted parameters.
+    Empirical quantiles are not used: a few dozen overlapping errors cannot place a 10%
+    quantile.
+  Origins whose span was under three weeks fitted no slope, so their errors hold nothing
+  of the slope's uncertainty; when the final fit has a slope and some origin did not,
+  ``t_p x se(slope) x damped(h)`` is added in quadrature (``se``: from the final fit's
+  day-mean residuals, inflated for their lag-1 autocorrelation; bounded, as the damped
+  trend is).
+
+  Fallback, when the family's observed history is shorter than ``MIN_HISTORY_DAYS +
+  CALIBRATION_MIN_DAYS`` (two weeks: not one week can be scored after the first origin):
+  the p-quantile of the in-sample day-mean residuals (centred on their median, scaled up
+  for the parameters spent on day levels) widened as ``sqrt(1 + h / L)``, in quadrature
+  with ``z_p x se(slope) x damped(h)``. ``Forecast.notes`` names the families that got it.
+
+So P10 <= P50 <= P90 at every hour and the band widens with the horizon. A history the
+forecaster would have predicted exactly from every origin (a noiseless weekly profile)
+gives three equal paths; a noiseless straight line does not: the damped trend falls
+short of it, the rolling origins measure by how much, and the band says so.
 
 The interruptible share of each path is the family's hour-of-week share in the history.
 
 Families: one with no demand in the last ``VANISHED_AFTER_DAYS`` observed days forecasts
 zero; one that started inside the window is fitted on its own span (from its first
-non-zero hour). A span shorter than ``TREND_MIN_DAYS`` (three weeks) gets no trend: with
-two observations of each hour of the week a slope is mostly noise, and extrapolating it
-over a commitment's term over-commits. One shorter than ``MIN_HISTORY_DAYS`` gets a flat
-level (its mean). Gaps (NaN, masked hours) are left out of every fit, never read as zero.
-A history with less than ``MIN_HISTORY_DAYS`` of observed hours is refused (use replay).
+non-zero hour). Gaps (NaN, masked hours) are left out of every fit and every score, never
+read as zero. A history with less than ``MIN_HISTORY_DAYS`` of observed hours is refused
+(use replay).
 """
 
 from __future__ import annotations
@@ -59,7 +118,11 @@ PATH_QUANTILES = (("P10", 0.10, 0.3), ("P50", 0.50, 0.4), ("P90", 0.90, 0.3))  #
 MIN_HISTORY_DAYS = 7
 TREND_MIN_DAYS = 21
 VANISHED_AFTER_DAYS = 7
-MIN_DAY_HOURS = 12  # a day enters the spread estimate with at least this many observed hours
+MIN_DAY_HOURS = 12  # a day enters a spread or error estimate with at least this many observed hours
+ANCHOR_DAYS = 7
+CALIBRATION_MIN_DAYS = 7  # days to score after the first rolling origin
+MAX_ORIGINS = 8
+VARIANCE_ITERATIONS = 4
 WEEK_HOURS = 7 * 24
 MEAN_MONTH_HOURS = (pd.Timedelta(days=365.25) / 12) / HOUR
 _EPOCH_HOUR_OF_WEEK = 3 * 24  # 1970-01-01 00:00 UTC was a Thursday (Monday 00:00 = 0)
@@ -169,18 +232,73 @@ def hour_of_week(index: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
     return hours % WEEK_HOURS, hours // WEEK_HOURS
 
 
+
 @dataclass(frozen=True)
-class _Fit:
-    """One family's model; ``t`` is in hours from the forecast origin."""
+class _Level:
+    """One family's point forecast, fitted on its span; ``t`` is in hours from the origin
+    of this fit (the hour after its last history hour)."""
 
     season: np.ndarray          # (168,) value at t = 0 for each hour of the week
     slope_per_hour: float
-    residual_weeks: np.ndarray  # (weeks, 168) residuals aligned on the hour of the week
-    first_week: int             # week number of residual_weeks[0]
-    day_deviations: np.ndarray  # day-mean residuals minus their median
-    slope_se: float             # standard error of the slope, per hour
+    anchor: float               # mean residual of the last ANCHOR_DAYS of observed hours
+    resid: np.ndarray           # y - (season + slope x t) on the span, NaN where masked
+    t: np.ndarray               # the span's hours
+    how: np.ndarray
     span_hours: float
-    interruptible_share: np.ndarray  # (168,)
+    day_params: int             # parameters the fit spent on day levels
+    note: str
+
+    def at(self, t: np.ndarray, how: np.ndarray) -> np.ndarray:
+        """level(t): the fit before the origin, anchored and damped after it."""
+        return self.season[how] + self.slope_per_hour * self.damped(t) + np.where(t >= 0, self.anchor, 0.0)
+
+    def damped(self, t: np.ndarray) -> np.ndarray:
+        tau = self.span_hours
+        return np.where(t >= 0, -tau * np.expm1(-np.maximum(t, 0.0) / tau), t)
+
+
+@dataclass(frozen=True)
+class _Band:
+    """Calibrated: dev_q(h) = t_q(dof) x sqrt(c0 + c1 x h_days). Fallback (``day_deviations``
+    set): the in-sample day quantiles, in quadrature with the slope's damped uncertainty."""
+
+    c0: float
+    c1_per_day: float
+    measured_days: float                      # the longest lead the calibration scored
+    dof: float
+    slope_se: float                           # fallback: standard error of the slope per hour
+    day_deviations: np.ndarray | None = None  # fallback: in-sample day-mean residuals
+
+    def shift(self, q: float, t: np.ndarray, level: _Level) -> np.ndarray:
+        """dev_q(t), t in hours from the origin."""
+        if q == 0.5:
+            return np.zeros_like(t)
+        h = np.maximum(t, 0.0)
+        if self.day_deviations is None:
+            t_q = student_t_quantile(q, self.dof)
+            return np.sign(t_q) * np.sqrt(t_q * t_q * (self.variance(h / 24, level.span_hours / 24)
+                                                       + (self.slope_se * level.damped(h)) ** 2))
+        z = NormalDist().inv_cdf(q)
+        q_day = float(np.quantile(self.day_deviations, q))
+        return np.sign(z) * np.sqrt(q_day ** 2 * (1.0 + h / level.span_hours)
+                                    + (z * self.slope_se * level.damped(h)) ** 2)
+
+
+    def variance(self, h_days: np.ndarray, span_days: float) -> np.ndarray:
+        """sigma(h)^2: the fitted line up to the longest lead measured, H; beyond it the
+        variance at H grows in proportion to (L + h) / (L + H)."""
+        at_h = self.c0 + self.c1_per_day * self.measured_days
+        growth = (span_days + h_days) / (span_days + self.measured_days)
+        return np.where(h_days <= self.measured_days, self.c0 + self.c1_per_day * h_days, at_h * growth)
+
+
+def student_t_quantile(q: float, dof: float) -> float:
+    """The q-quantile of Student's t with ``dof`` degrees of freedom, by the Cornish-Fisher
+    expansion around the normal quantile (Abramowitz and Stegun 26.7.5; within 0.5% of
+    the exact value for dof >= 4 and 0.05 <= q <= 0.95)."""
+    z = NormalDist().inv_cdf(q)
+    return (z + (z ** 3 + z) / (4 * dof) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * dof ** 2)
+            + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * dof ** 3))
 
 
 def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeIndex) -> Forecast:
@@ -194,14 +312,12 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
             f"forecast needs at least {MIN_HISTORY_DAYS} days. You can fix this by giving more history "
             "or by planning on the history itself: --set forecast.method=replay.")
     origin = profile.index[-1] + HOUR
-    window = profile.index >= origin - pd.Timedelta(days=spec.lookback_days)
-    last_observed = profile.index[observed][-1]
-    win_index = profile.index[window]
-    t_hist = ((win_index - origin) / HOUR).to_numpy()
-    how_hist, week_hist = hour_of_week(win_index)
+    keep = profile.index >= origin - pd.Timedelta(days=spec.lookback_days)
+    hist_index = profile.index[keep]
+    history = _History(((hist_index - origin) / HOUR).to_numpy(), *hour_of_week(hist_index), observed[keep],
+                       spec.lookback_days * 24.0, spec.method)
     t_future = ((index - origin) / HOUR).to_numpy()
     how_future, week_future = hour_of_week(index)
-    h_future = np.maximum(t_future, 0.0)
     growth = growth_factor(index, origin, spec.growth_per_month)
 
     quantiles = [(name, q, w) for name, q, w in PATH_QUANTILES]
@@ -218,23 +334,21 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
     inter_out = {name: np.zeros((len(families), len(index))) for name, _, _ in quantiles}
     notes = []
     for j, fam in enumerate(families):
-        y = demand[fam].to_numpy(dtype=float)[window]
-        yi = profile.interruptible_instances[fam].to_numpy(dtype=float)[window]
-        nonzero = np.flatnonzero(np.nan_to_num(y) > 0)
-        last_nonzero = win_index[nonzero[-1]] if len(nonzero) else None
-        if last_nonzero is None or last_observed - last_nonzero >= pd.Timedelta(days=VANISHED_AFTER_DAYS):
+        y = demand[fam].to_numpy(dtype=float)[keep]
+        fitted = history.fit_at(y, 0.0)
+        if fitted is None:
             notes.append(f"{fam}: no demand in the last {VANISHED_AFTER_DAYS} observed days; forecast zero")
             continue
-        s0 = nonzero[0]
-        fit, note = _fit_family(y[s0:], yi[s0:], t_hist[s0:], how_hist[s0:], week_hist[s0:], spec.method)
-        if note:
-            notes.append(f"{fam}: {note}")
-        base = fit.season[how_future] + fit.slope_per_hour * t_future
-        rows = (week_future - fit.first_week) % fit.residual_weeks.shape[0]
-        base = base + fit.residual_weeks[rows, how_future]
-        share = fit.interruptible_share[how_future]
+        level, span = fitted
+        band, band_note = history.band(y, level)
+        notes += [f"{fam}: {n}" for n in (level.note, band_note) if n]
+        base = level.at(t_future, how_future)
+        weeks, first_week = _residual_weeks(level.resid, history.how[span], history.week[span])
+        base = base + weeks[(week_future - first_week) % weeks.shape[0], how_future]
+        yi = profile.interruptible_instances[fam].to_numpy(dtype=float)[keep][span]
+        share = _interruptible_share(y[span], yi, history.how[span])[how_future]
         for name, q, _ in quantiles:
-            path = np.maximum(base + _level_shift(fit, q, h_future), 0.0) * growth
+            path = np.maximum(base + band.shift(q, t_future, level), 0.0) * growth
             out[name][j] = path
             inter_out[name][j] = share * path
     paths = tuple(
@@ -244,19 +358,94 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
     return Forecast(spec.method, paths, expected="P50", conservative=conservative, notes=tuple(notes))
 
 
-def _level_shift(fit: _Fit, q: float, h: np.ndarray) -> np.ndarray:
-    """dev_q(h): the level shift of the q-path, h hours after the origin."""
-    if q == 0.5:
-        return np.zeros_like(h)
-    z = NormalDist().inv_cdf(q)
-    q_day = float(np.quantile(fit.day_deviations, q))
-    spread = np.sqrt(q_day ** 2 * (1.0 + h / fit.span_hours) + (z * fit.slope_se * h) ** 2)
-    return np.sign(q - 0.5) * spread
+@dataclass(frozen=True)
+class _History:
+    """The hours a forecast may look at, the last ``lookback_days`` (t in hours from the
+    real origin, < 0), shared by the families; a family's demand is passed as an array
+    over the same hours."""
+
+    t: np.ndarray
+    how: np.ndarray
+    week: np.ndarray
+    observed: np.ndarray        # any family observed in the hour
+    lookback_hours: float
+    method: str
+
+    def fit_at(self, y: np.ndarray, origin: float) -> tuple[_Level, np.ndarray] | None:
+        """The forecaster as it would have run with its origin at ``origin``: (its level
+        fit, the positions of the hours it fitted), or None if the family had vanished."""
+        window = np.flatnonzero((self.t >= origin - self.lookback_hours) & (self.t < origin))
+        nonzero = window[np.nan_to_num(y[window]) > 0]
+        last_observed = window[self.observed[window]]
+        if not len(nonzero) or self.t[last_observed[-1]] - self.t[nonzero[-1]] >= VANISHED_AFTER_DAYS * 24:
+            return None
+        span = window[window >= nonzero[0]]
+        return _fit_level(y[span], self.t[span] - origin, self.how[span], self.method), span
+
+    def band(self, y: np.ndarray, level: _Level) -> tuple[_Band, str]:
+        """The band of a family whose final fit is ``level``: rolling-origin calibrated,
+        or the in-sample fallback (with a note)."""
+        seen = ~np.isnan(y) & (np.cumsum(np.nan_to_num(y) > 0) > 0)  # observed, from the first demand on
+        ready = np.flatnonzero(np.cumsum(seen) >= MIN_HISTORY_DAYS * 24)
+        k_max = int(-self.t[ready[0]] // 24) if len(ready) else 0  # whole days after the first usable origin
+        if k_max < CALIBRATION_MIN_DAYS:
+            deviations, se = _in_sample_spread(level)
+            days = float(seen.sum()) / 24
+            note = (f"{days:.1f} days of observed history, too short for rolling-origin calibration (needs "
+                    f"{MIN_HISTORY_DAYS + CALIBRATION_MIN_DAYS}); P10/P90 from the in-sample day-mean residuals")
+            return _Band(0.0, 0.0, 0.0, 0.0, se, deviations), note
+        all_sloped = True
+        leads, errors = [], []
+        origins = np.unique(np.round(np.linspace(1, k_max, MAX_ORIGINS)).astype(int))
+        for k in origins:
+            origin = -24.0 * k
+            fitted = self.fit_at(y, origin)
+            ahead = np.flatnonzero((self.t >= origin) & ~np.isnan(y))
+            t_ahead = self.t[ahead] - origin
+            pred = 0.0 if fitted is None else np.maximum(fitted[0].at(t_ahead, self.how[ahead]), 0.0)
+            all_sloped &= fitted is not None and fitted[0].slope_per_hour != 0.0
+            day = (t_ahead // 24).astype(int)
+            n_hours = np.bincount(day)
+            full = n_hours >= MIN_DAY_HOURS
+            errors.append(np.bincount(day, y[ahead] - pred)[full] / n_hours[full])
+            leads.append(np.flatnonzero(full) + 0.5)
+        leads = np.concatenate(leads)
+        c0, c1 = _variance_by_lead(leads, np.concatenate(errors) ** 2)
+        se = 0.0 if all_sloped or level.slope_per_hour == 0.0 else _in_sample_spread(level)[1]
+        return _Band(c0, c1, float(leads.max()), max(len(origins) - 2, 1), se), ""
 
 
-def _fit_family(y: np.ndarray, yi: np.ndarray, t: np.ndarray, how: np.ndarray, week: np.ndarray,
-                method: str) -> tuple[_Fit, str]:
-    """Fit one family on its span (y may hold NaN for masked hours)."""
+def _variance_by_lead(h_days: np.ndarray, sq_errors: np.ndarray) -> tuple[float, float]:
+    """(c0, c1 >= 0) of E[e^2] = c0 + c1 h, by least squares weighted by 1 / (c0 + c1 h)^2
+    (the variance of a squared normal error is 2 sigma^4), iterated from equal weights."""
+    if len(h_days) == 0:
+        return 0.0, 0.0
+    w = np.ones_like(h_days)
+    c0, c1 = float(sq_errors.mean()), 0.0
+    for _ in range(VARIANCE_ITERATIONS):
+        c0, c1 = _nonnegative_line(h_days, sq_errors, w)
+        var = c0 + c1 * h_days
+        if not (var > 0).all():
+            break
+        w = 1.0 / var ** 2
+    return c0, c1
+
+
+def _nonnegative_line(h: np.ndarray, e2: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    sw = w.sum()
+    hm, em = (w @ h) / sw, (w @ e2) / sw
+    sxx = float(w @ (h - hm) ** 2)
+    c1 = float(w @ ((h - hm) * (e2 - em))) / sxx if sxx > 0 else 0.0
+    c0 = em - c1 * hm
+    if c1 < 0:
+        return float(em), 0.0
+    if c0 < 0:
+        return 0.0, float((w * e2) @ h / ((w * h) @ h))
+    return float(c0), c1
+
+
+def _fit_level(y: np.ndarray, t: np.ndarray, how: np.ndarray, method: str) -> _Level:
+    """Fit one family on its span (y may hold NaN for masked hours; t < 0)."""
     obs = ~np.isnan(y)
     yo, to, ho = y[obs], t[obs], how[obs]
     span_hours = float(t[-1] - t[0] + 1)
@@ -286,55 +475,52 @@ def _fit_family(y: np.ndarray, yi: np.ndarray, t: np.ndarray, how: np.ndarray, w
                            period=WEEK_HOURS)
     resid = np.full(len(y), np.nan)
     resid[obs] = yo - (season[ho] + slope * to)
+    anchor = float(resid[obs][-ANCHOR_DAYS * 24:].mean())
     day_params = 1 if span_days < MIN_HISTORY_DAYS else 2 if method == "trend" else 7 + (slope != 0.0)
-    spread = _spread(resid, t, day_params, slope != 0.0)
-    if spread is None and len(yo) > 1:  # too few days to judge the weekly model by its own residuals
-        line = np.polyfit(to, yo, 1)
-        line_resid = np.full(len(y), np.nan)
-        line_resid[obs] = yo - np.polyval(line, to)
-        spread = _spread(line_resid, t, 2, slope != 0.0)
-    day_deviations, slope_se = spread if spread is not None else (np.zeros(1), 0.0)
-    return _Fit(season, slope, *_residual_weeks(resid, how, week), day_deviations, slope_se, span_hours,
-                _interruptible_share(y, yi, how)), note
+    return _Level(season, float(slope), anchor, resid, t, how, span_hours, day_params, note)
 
 
-def _residual_weeks(resid: np.ndarray, how: np.ndarray, week: np.ndarray) -> tuple[np.ndarray, int]:
-    """Residuals as (week, hour of week); hours without one take the same hour of the
-    nearest week that has one, else 0."""
-    first = int(week[0])
-    grid = np.full((int(week[-1]) - first + 1, WEEK_HOURS), np.nan)
-    grid[week - first, how] = resid
-    grid = pd.DataFrame(grid).ffill().bfill().fillna(0.0).to_numpy()
-    return grid, first
-
-
-def _spread(resid: np.ndarray, t: np.ndarray, day_params: int,
-            slope_fitted: bool) -> tuple[np.ndarray, float] | None:
-    """(day-mean residuals minus their median, standard error of the slope per hour), or
-    None with fewer than ``day_params + 2`` days.
+def _in_sample_spread(level: _Level) -> tuple[np.ndarray, float]:
+    """(day-mean residuals minus their median, standard error of the slope per hour).
 
     In-sample residuals understate out-of-sample errors by the parameters the model spent
     on day levels (``day_params``: 7 day-of-week levels of the weekly profile, + 1 for a
     slope): the deviations are scaled by sqrt((n + p) / (n - p)) over n days, the ratio of
     the variance of a new day's error, s^2 (1 + p/n), to the expected in-sample residual
-    variance, s^2 (1 - p/n)."""
+    variance, s^2 (1 - p/n). With fewer than p + 2 days the weekly model cannot be judged
+    by its own residuals and a straight line's residuals stand in (p = 2)."""
+    means, centers = _day_means(level.resid, level.t)
+    p = level.day_params
+    if len(means) < p + 2:
+        obs = ~np.isnan(level.resid)
+        y = level.resid + level.season[level.how] + level.slope_per_hour * level.t
+        line = np.full(len(y), np.nan)
+        if obs.sum() > 1:
+            line[obs] = y[obs] - np.polyval(np.polyfit(level.t[obs], y[obs], 1), level.t[obs])
+        means, centers = _day_means(line, level.t)
+        p = 2
+        if len(means) < p + 2:
+            return np.zeros(1), 0.0
+    deviations = (means - np.median(means)) * np.sqrt((len(means) + p) / (len(means) - p))
+    se = 0.0
+    sxx = float(((centers - centers.mean()) ** 2).sum())
+    if level.slope_per_hour != 0.0 and sxx > 0:
+        s_day = np.sqrt(float(means @ means) / (len(means) - p))
+        se = s_day / np.sqrt(sxx) * np.sqrt(_persistence(means))
+    return deviations, se
+
+
+def _day_means(resid: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean residual, mean t) of the days with at least MIN_DAY_HOURS observed hours."""
     day = np.floor(t / 24).astype(int)
     day -= day.min()
     ok = ~np.isnan(resid)
+    if not ok.any():
+        return np.zeros(0), np.zeros(0)
     n_hours = np.bincount(day[ok], minlength=day.max() + 1)
     full = n_hours >= MIN_DAY_HOURS
-    means = np.bincount(day[ok], resid[ok], minlength=day.max() + 1)[full] / n_hours[full]
-    n = len(means)
-    if n < day_params + 2:
-        return None
-    deviations = (means - np.median(means)) * np.sqrt((n + day_params) / (n - day_params))
-    se = 0.0
-    if slope_fitted:
-        centers = np.bincount(day[ok], t[ok], minlength=day.max() + 1)[full] / n_hours[full]
-        sxx = float(((centers - centers.mean()) ** 2).sum())
-        s_day = np.sqrt(float(means @ means) / (n - day_params))
-        se = s_day / np.sqrt(sxx) * np.sqrt(_persistence(means)) if sxx > 0 else 0.0
-    return deviations, se
+    return (np.bincount(day[ok], resid[ok], minlength=day.max() + 1)[full] / n_hours[full],
+            np.bincount(day[ok], t[ok], minlength=day.max() + 1)[full] / n_hours[full])
 
 
 def _persistence(day_means: np.ndarray) -> float:
@@ -347,6 +533,21 @@ def _persistence(day_means: np.ndarray) -> float:
     denom = float(np.sqrt((a @ a) * (b @ b)))
     rho = float(np.clip((a @ b) / denom, 0.0, 0.9)) if denom > 0 else 0.0
     return (1.0 + rho) / (1.0 - rho)
+
+
+def _residual_weeks(resid: np.ndarray, how: np.ndarray, week: np.ndarray) -> tuple[np.ndarray, int]:
+    """Residuals as (week, hour of week), each day's mean removed; hours without one take
+    the same hour of the nearest week that has one, else 0."""
+    first = int(week[0])
+    grid = np.full((int(week[-1]) - first + 1, WEEK_HOURS), np.nan)
+    grid[week - first, how] = resid
+    days = grid.reshape(len(grid), 7, 24)
+    seen = ~np.isnan(days)
+    n = seen.sum(axis=2, keepdims=True)
+    day_mean = np.divide(np.nansum(days, axis=2, keepdims=True), n, out=np.zeros(n.shape), where=n > 0)
+    grid = (days - day_mean).reshape(len(grid), WEEK_HOURS)
+    grid = pd.DataFrame(grid).ffill().bfill().fillna(0.0).to_numpy()
+    return grid, first
 
 
 def _interruptible_share(y: np.ndarray, yi: np.ndarray, how: np.ndarray) -> np.ndarray:
