@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from gpuladder.errors import DomainError
 from gpuladder.scenarios.schema import ForecastSpec, Horizon
-from gpuladder.solver.forecast import MEAN_MONTH_HOURS, hour_of_week, make_forecast
+from gpuladder.solver.forecast import MEAN_MONTH_HOURS, hour_of_week, make_forecast, student_t_quantile
 from gpuladder.usage.history import profile_from_frames
 
 FAM = "aws/us-east-1/p5.48xlarge"
@@ -379,6 +379,15 @@ def test_lookback_bounds_the_calibration_too():
     cut = make_forecast(profile({FAM: y[-21 * 24:]}, idx[-21 * 24:]), spec(lookback_days=21), Horizon(None, 2))
     for name in ("P10", "P50", "P90"):
         np.testing.assert_allclose(full.path(name).demand_instances[FAM], cut.path(name).demand_instances[FAM])
+
+
+@pytest.mark.parametrize("q, dof, table", [
+    (0.90, 5, 1.476), (0.95, 6, 1.943), (0.975, 5, 2.571), (0.90, 30, 1.310), (0.99, 6, 3.143)])
+def test_student_t_quantile_matches_the_table(q, dof, table):
+    """Printed t-table values (3 decimals), within the expansion's documented 0.5%; the
+    lower tail is the mirror image."""
+    assert student_t_quantile(q, dof) == pytest.approx(table, rel=5e-3)
+    assert student_t_quantile(1 - q, dof) == pytest.approx(-student_t_quantile(q, dof), abs=1e-12)
 
 
 @st.composite
