@@ -19,8 +19,17 @@ from its P10/P50/P90); the optimizer minimises the weighted expected cost. When
 ``forecast.conservative_quantile`` is not 0.10, 0.5 or 0.90, one more path at that
 quantile is built with weight 0 (it only serves the utilization floor).
 
-Each path is ``max(0, level(t) + r(t) + dev_p(h)) x growth(h)`` (``h`` = hours after the
-origin, the first hour after the history):
+Each path is a trajectory, ``max(0, level(t) + dev_p(h) + r(t)) x growth(h)`` (``h`` =
+hours after the origin, the first hour after the history): ``dev_p`` shifts the *level* of
+the whole path, ``r`` (the same in every path) gives it the history's day-to-day and
+hour-to-hour variation around that level. The optimizer reads each path as one scenario of
+the horizon (expected cost on each path's duration curve; the utilization floor, over the
+horizon, on P50 and the conservative path), so P10 is a 1-in-10 *level* with realistic days
+and hours, not the 1-in-10 day repeated every day: that path would be far more adverse than
+a 1-in-10 outcome of the horizon, whose months average the day noise out. Hence the band
+holds only the persistent error (the anchored level's error and its drift), and the i.i.d.
+day noise is replayed, not banded. The P10-P90 band is meant to cover the mean of a week or
+a month about 80% of the time; single days and hours fall outside it more often.
 
 ``level(t) = season(hour of week) + anchor + slope x damped(h)``
   - ``season`` and ``slope``: the OLS fit above. A span shorter than ``TREND_MIN_DAYS``
@@ -40,36 +49,46 @@ origin, the first hour after the history):
     Rule rather than estimate: a 3-4 week history cannot tell how long a slope will last,
     and it is not extrapolated further ahead than the history reaches back.
 
-``r(t)``: the fit's own hourly residuals with each day's mean removed, replayed week by week
-  aligned on the hour of the week (cycling through the fitted weeks). It keeps the
-  history's hour-to-hour variability inside a day, the troughs a committed floor must
-  survive; day-to-day and week-to-week level changes are the band's job (below), so they
-  are not replayed as well (they would count twice in P10 / P90).
+``r(t)``: the fit's own hourly residuals replayed week by week, aligned on the hour of the
+  week (cycling through the fitted weeks), as two parts: each hour's deviation from its
+  day's mean (the troughs inside a day a committed floor must survive) and each day's
+  deviation from its week's mean (days with ``MIN_DAY_HOURS`` observed hours, scaled by
+  ``sqrt(k / (k - 1))`` over the week's ``k`` such days, which restores the variance that
+  removing the mean takes out). The week means are left out: week-to-week changes of the
+  residuals are level changes, which the anchor and the band already carry (replayed too,
+  they would count twice). Each replayed week's day deviations sum to zero, so a path's
+  weekly mean is its level. Hours and days a week lacks take those of the nearest week.
 
-``dev_p(h)``: the level shift of path ``p`` (0 for P50), ``t_p x sigma(h)``, where
-  ``sigma(h)`` is the root mean square error of the day mean ``h`` days ahead, measured
-  on the history itself by rolling origins:
+``dev_p(h)``: the level shift of path ``p`` (0 for P50), ``t_p x sqrt(v(h))``, ``v(h)`` the
+  variance of the level's error ``h`` days ahead, measured on the history by rolling origins:
   - the forecaster as it would have run at each of up to ``MAX_ORIGINS`` (8) origins,
     whole days before the real one, spread evenly over the family's history inside the
     lookback window (the first needs ``MIN_HISTORY_DAYS`` of the family's observed hours
     before it): same anchor, damping and family rules, fitted on the window's hours
     before that origin. The lookback window bounds the calibration as it bounds the fit:
-    a regime the user chose to leave out of the fit (an old step, a migration) does not
-    widen the band either;
-  - each origin's day-mean errors (days with at least ``MIN_DAY_HOURS`` observed hours)
-    at every lead up to the real origin, P50 level against the actual day mean;
-  - ``sigma(h)^2 = c0 + c1 x h`` (``h`` in days, ``c0, c1 >= 0``) fitted to the squared
-    errors by least squares weighted by ``1 / sigma(h)^4`` (a squared normal error has
-    variance ``2 sigma^4``; iterated from equal weights): the forecast-error variance of
-    a local level model, day noise plus a level that drifts as a random walk, so the
-    band widens as the measured errors widen with the lead;
-  - beyond ``H``, the longest lead scored, ``sigma(h)^2 = sigma(H)^2 x (L + h) / (L +
-    H)`` (``L`` = the days fitted): the old rule's square-root growth ``sqrt(1 + h / L)``
-    continued from what was measured. A few weeks of leads cannot show drift slower
-    than that, so a measured absence of drift is not extrapolated over a year; the day
-    noise inside ``sigma(H)`` grows with it, which errs wide. A year ahead is an
+    a regime the user chose to leave out of the fit does not widen the band either;
+  - each origin's day-mean errors ``e(h)`` (days with at least ``MIN_DAY_HOURS`` observed
+    hours) at every lead up to the real origin, P50 level against the actual day mean;
+  - ``E[e(h)^2] = c0 + c1 x h`` (``h`` in days, ``c0, c1 >= 0``) fitted to the squared
+    errors by least squares weighted by ``1 / (c0 + c1 h)^2`` (a squared normal error has
+    variance ``2 sigma^4``; iterated from equal weights): a local level model, day noise
+    plus a level that drifts as a random walk. Root mean square, not a centred spread: an
+    in-sample bias widens the band;
+  - the split: ``e(h) = lambda(h) + eps``, a persistent part (the anchored level's error,
+    variance ``a``, plus the drift, ``c1 h``) and i.i.d. day noise of variance ``s2``, so
+    ``c0 = a + s2``. Two consecutive days of one origin differ by one day of drift and two
+    noises, ``E[(e(h + 1) - e(h))^2] = c1 + 2 s2``: ``s2`` = (mean squared step - c1) / 2,
+    clipped to ``[0, c0 x 7 / 8]`` (the anchor averages a week of the noise, so even pure
+    day noise leaves ``a >= s2 / 7 = c0 / 8``). Day levels scattered i.i.d. give ``a`` near
+    ``c0 / 8``; a random walk gives ``a`` near ``c0`` (a week's mean lags the walk's current
+    level by about ``2 c1``, and there is little noise to remove). Not taken: ``c0 / 7``
+    alone misses that lag; the mean error of each origin's first week rests on at most 8
+    numbers and holds a week of noise too;
+  - ``v(h) = a + c1 h`` up to ``H``, the longest lead scored; beyond it ``v(H) x (L + h) /
+    (L + H)`` (``L`` = the days fitted): the old rule's square-root growth continued from
+    what was measured. A few weeks of leads cannot show drift slower than that, so a
+    measured absence of drift is not extrapolated over a year; a year ahead is an
     extrapolation of what a few weeks showed, nothing more;
-  - root mean square, not a centred spread: an in-sample bias widens the band;
   - ``t_p``: the p-quantile of Student's t with ``origins - 2`` degrees of freedom, not
     the normal one: errors of one origin share its level error, so the variance rests
     on about one independent error per origin, less the two fitted parameters.
@@ -83,11 +102,15 @@ origin, the first hour after the history):
 
   Fallback, when the family's observed history is shorter than ``MIN_HISTORY_DAYS +
   CALIBRATION_MIN_DAYS`` (two weeks: not one week can be scored after the first origin):
-  the p-quantile of the in-sample day-mean residuals (centred on their median, scaled up
-  for the parameters spent on day levels) widened as ``sqrt(1 + h / L)``, in quadrature
-  with ``z_p x se(slope) x damped(h)``. ``Forecast.notes`` names the families that got it.
+  ``q_p x sqrt(1 / n + h / L)`` in quadrature with ``z_p x se(slope) x damped(h)``, where
+  ``q_p`` is the p-quantile of the in-sample day-mean residuals (centred on their median,
+  scaled up for the parameters spent on day levels) and ``n`` the days the anchor averages
+  (7, or the span). It is the old day-level rule ``q_p x sqrt(1 + h / L)`` read the same
+  way: of ``q^2 (1 + h / L)``, ``q^2`` is day noise (now replayed) and ``q^2 h / L`` drift;
+  the anchor's error ``q^2 / n`` is added. ``Forecast.notes`` names the families.
 
-So P10 <= P50 <= P90 at every hour and the band widens with the horizon. A history the
+So P10 <= P50 <= P90 at every hour (one ``r`` for all paths, ``max(0, .)`` monotone) and
+the band widens with the horizon. A history the
 forecaster would have predicted exactly from every origin (a noiseless weekly profile)
 gives three equal paths; a noiseless straight line does not: the damped trend falls
 short of it, the rolling origins measure by how much, and the band says so.
@@ -247,6 +270,11 @@ class _Level:
     day_params: int             # parameters the fit spent on day levels
     note: str
 
+    @property
+    def anchor_days(self) -> float:
+        """Days the anchor averages (a week, or the whole span if shorter)."""
+        return float(np.clip(self.span_hours / 24, 1.0, ANCHOR_DAYS))
+
     def at(self, t: np.ndarray, how: np.ndarray) -> np.ndarray:
         """level(t): the fit before the origin, anchored and damped after it."""
         return self.season[how] + self.slope_per_hour * self.damped(t) + np.where(t >= 0, self.anchor, 0.0)
@@ -258,12 +286,11 @@ class _Level:
 
 @dataclass(frozen=True)
 class _Band:
-    """Calibrated: dev_q(h) = t_q(dof) x sqrt(sigma(h)^2 + (se x damped(h))^2). Fallback
-    (``day_deviations`` set): the in-sample day quantiles widened as sqrt(1 + h / L), in
-    quadrature with z_q x se x damped(h)."""
+    """dev_q(h), the level shift of a path: calibrated, or the in-sample fallback
+    (``day_deviations`` set); see the module docstring."""
 
-    c0: float
-    c1_per_day: float
+    level_c0: float                           # variance of the anchored level's error at lead 0
+    c1_per_day: float                         # drift of the level, variance per day of lead
     measured_days: float                      # the longest lead the calibration scored
     dof: float
     slope_se: float                           # per hour; 0 when the origins' errors hold the slope's
@@ -280,15 +307,15 @@ class _Band:
                                                        + (self.slope_se * level.damped(h)) ** 2))
         z = NormalDist().inv_cdf(q)
         q_day = float(np.quantile(self.day_deviations, q))
-        return np.sign(z) * np.sqrt(q_day ** 2 * (1.0 + h / level.span_hours)
+        return np.sign(z) * np.sqrt(q_day ** 2 * (1.0 / level.anchor_days + h / level.span_hours)
                                     + (z * self.slope_se * level.damped(h)) ** 2)
 
     def variance(self, h_days: np.ndarray, span_days: float) -> np.ndarray:
-        """sigma(h)^2: the fitted line up to the longest lead measured, H; beyond it the
-        variance at H grows in proportion to (L + h) / (L + H)."""
-        at_h = self.c0 + self.c1_per_day * self.measured_days
+        """v(h): the fitted line up to the longest lead measured, H; beyond it the variance
+        at H grows in proportion to (L + h) / (L + H)."""
+        at_h = self.level_c0 + self.c1_per_day * self.measured_days
         growth = (span_days + h_days) / (span_days + self.measured_days)
-        return np.where(h_days <= self.measured_days, self.c0 + self.c1_per_day * h_days, at_h * growth)
+        return np.where(h_days <= self.measured_days, self.level_c0 + self.c1_per_day * h_days, at_h * growth)
 
 
 def student_t_quantile(q: float, dof: float) -> float:
@@ -395,7 +422,7 @@ class _History:
                     f"{MIN_HISTORY_DAYS + CALIBRATION_MIN_DAYS}); P10/P90 from the in-sample day-mean residuals")
             return _Band(0.0, 0.0, 0.0, 0.0, se, deviations), note
         all_sloped = True
-        leads, errors = [], []
+        leads, errors, steps = [], [], []
         origins = np.unique(np.round(np.linspace(1, k_max, MAX_ORIGINS)).astype(int))
         for k in origins:
             origin = -24.0 * k
@@ -409,10 +436,20 @@ class _History:
             full = n_hours >= MIN_DAY_HOURS
             errors.append(np.bincount(day, y[ahead] - pred)[full] / n_hours[full])
             leads.append(np.flatnonzero(full) + 0.5)
+            steps.append(np.diff(errors[-1])[np.diff(leads[-1]) == 1])
         leads = np.concatenate(leads)
         c0, c1 = _variance_by_lead(leads, np.concatenate(errors) ** 2)
+        noise = _day_noise(np.concatenate(steps), c0, c1)
         se = 0.0 if all_sloped or level.slope_per_hour == 0.0 else _in_sample_spread(level)[1]
-        return _Band(c0, c1, float(leads.max()), max(len(origins) - 2, 1), se), ""
+        return _Band(c0 - noise, c1, float(leads.max()), max(len(origins) - 2, 1), se), ""
+
+
+def _day_noise(steps: np.ndarray, c0: float, c1: float) -> float:
+    """s2, the i.i.d. part of c0, from the error steps between consecutive days of an
+    origin: E[step^2] = c1 + 2 s2; at most c0 x 7 / 8. No step scored: 0 (all persistent)."""
+    if not len(steps):
+        return 0.0
+    return float(np.clip((float(steps @ steps) / len(steps) - c1) / 2, 0.0, c0 * ANCHOR_DAYS / (ANCHOR_DAYS + 1)))
 
 
 def _variance_by_lead(h_days: np.ndarray, sq_errors: np.ndarray) -> tuple[float, float]:
@@ -536,18 +573,30 @@ def _persistence(day_means: np.ndarray) -> float:
 
 
 def _residual_weeks(resid: np.ndarray, how: np.ndarray, week: np.ndarray) -> tuple[np.ndarray, int]:
-    """Residuals as (week, hour of week), each day's mean removed; hours without one take
-    the same hour of the nearest week that has one, else 0."""
+    """``r`` as (week, hour of week): within-day deviations plus the day deviations from
+    the week's mean (module docstring), each week's day deviations summing to zero."""
     first = int(week[0])
-    grid = np.full((int(week[-1]) - first + 1, WEEK_HOURS), np.nan)
+    n_weeks = int(week[-1]) - first + 1
+    grid = np.full((n_weeks, WEEK_HOURS), np.nan)
     grid[week - first, how] = resid
-    days = grid.reshape(len(grid), 7, 24)
-    seen = ~np.isnan(days)
-    n = seen.sum(axis=2, keepdims=True)
-    day_mean = np.divide(np.nansum(days, axis=2, keepdims=True), n, out=np.zeros(n.shape), where=n > 0)
-    grid = (days - day_mean).reshape(len(grid), WEEK_HOURS)
-    grid = pd.DataFrame(grid).ffill().bfill().fillna(0.0).to_numpy()
-    return grid, first
+    days = grid.reshape(n_weeks, 7, 24)
+    n = (~np.isnan(days)).sum(axis=2)
+    day_mean = np.divide(np.nansum(days, axis=2), n, out=np.zeros(n.shape), where=n > 0)
+    within = _fill_weeks((days - day_mean[:, :, None]).reshape(n_weeks, WEEK_HOURS))
+    counted = n >= MIN_DAY_HOURS
+    k = counted.sum(axis=1, keepdims=True)
+    week_mean = np.divide(np.where(counted, day_mean, 0.0).sum(axis=1, keepdims=True), k,
+                          out=np.zeros(k.shape), where=k > 0)
+    scale = np.sqrt(np.divide(k, k - 1, out=np.zeros(k.shape), where=k > 1))
+    day_dev = _fill_weeks(np.where(counted & (k > 1), (day_mean - week_mean) * scale, np.nan))
+    day_dev = day_dev - day_dev.mean(axis=1, keepdims=True)
+    return within + np.repeat(day_dev, 24, axis=1), first
+
+
+def _fill_weeks(grid: np.ndarray) -> np.ndarray:
+    """NaN cells of a (week, slot) grid take the same slot of the nearest earlier week that
+    has one, else of the nearest later one, else 0."""
+    return pd.DataFrame(grid).ffill().bfill().fillna(0.0).to_numpy()
 
 
 def _interruptible_share(y: np.ndarray, yi: np.ndarray, how: np.ndarray) -> np.ndarray:

@@ -167,7 +167,7 @@ def test_band_width_comes_from_the_history_errors():
     w1 = band(make_forecast(profile({FAM: signal + noise}, idx), spec(), h))
     w2 = band(make_forecast(profile({FAM: signal + 2 * noise}, idx), spec(), h))
     np.testing.assert_allclose(w2, 2 * w1, rtol=1e-6)  # twice the residuals, twice the band
-    assert w1.iloc[0] > 0.5  # day-level wander of sd 1 shows: not a hard-coded factor of the level
+    assert w1.iloc[0] > 0.5  # the anchor's error (a week of day levels of sd 1) shows: not a factor of the level
 
 
 def test_quantile_paths_are_ordered_and_weighted():
@@ -319,35 +319,103 @@ def random_walk_history(seed: int, days: int, noise: float = 1.0) -> tuple[pd.Da
     return idx, level + weekly_pattern(idx) + rng.normal(0, noise, len(idx))
 
 
-def test_band_calibrated_on_a_random_walk_covers_about_80_percent():
-    """8 weeks of history, the next 4 weeks scored by day means over 40 seeds. Each seed's
-    future is one correlated path (one seed's coverage is often 0% or 100%), so only the
-    pooled share is tested: near 80% inside P10-P90, near 90% at or above P10. Measured:
-    0.70 and 0.83 for these seeds, 0.78 and 0.86 over 200 seeds; the old in-sample band
-    held 0.36 and 0.69 here."""
-    inside, above = [], []
+def iid_days_history(seed: int, days: int, noise: float = 1.0) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """The steady twin: day levels 40 + i.i.d. N(0, 1) instead of a walk."""
+    rng = np.random.default_rng(seed)
+    idx = hours(days)
+    level = 40 + np.repeat(rng.normal(0, 1.0, days), 24)
+    return idx, level + weekly_pattern(idx) + rng.normal(0, noise, len(idx))
+
+
+def coverage(history, seeds: range) -> dict[str, float]:
+    """8 weeks of history, the next 4 weeks scored: share of day / week / month means of the
+    actual usage inside P10-P90 ("in") and at or above P10 ("above"), pooled over seeds."""
     hist, ahead = 56 * 24, 28 * 24
-    for seed in range(40):
-        idx, y = random_walk_history(seed, 56 + 28)
+    hits = {}
+    for seed in seeds:
+        idx, y = history(seed, 56 + 28)
         fc = make_forecast(profile({FAM: y[:hist]}, idx[:hist]), spec(), Horizon(None, 1))
-        actual = y[hist:hist + ahead].reshape(-1, 24).mean(axis=1)
-        p10, p90 = (fc.path(n).demand_instances[FAM].to_numpy()[:ahead].reshape(-1, 24).mean(axis=1)
-                    for n in ("P10", "P90"))
-        inside.append((actual >= p10) & (actual <= p90))
-        above.append(actual >= p10)
-    assert 0.65 <= np.mean(inside) <= 0.90
-    assert 0.80 <= np.mean(above) <= 0.97
+        p10, p90 = (fc.path(n).demand_instances[FAM].to_numpy()[:ahead] for n in ("P10", "P90"))
+        for label, width in (("day", 24), ("week", 168), ("month", ahead)):
+            actual, lo, hi = (v.reshape(-1, width).mean(axis=1) for v in (y[hist:hist + ahead], p10, p90))
+            hits.setdefault(f"{label} in", []).append((actual >= lo) & (actual <= hi))
+            hits.setdefault(f"{label} above", []).append(actual >= lo)
+    return {k: float(np.mean(np.concatenate(v))) for k, v in hits.items()}
 
 
-def test_steady_history_keeps_a_narrow_band_a_year_out_and_a_wandering_one_does_not():
+def test_level_band_covers_week_and_month_means_of_a_random_walk_about_80_percent():
+    """P10/P90 are level trajectories: their band is meant for the mean of a week or a
+    month. Each seed's future is one correlated path (one seed's coverage is often 0% or
+    100%), so only the pooled share over 40 seeds is tested, near 80% inside P10-P90 and
+    near 90% at or above P10. Measured: weeks 0.69 / 0.81, months 0.73 / 0.83 for these
+    seeds; weeks 0.78 / 0.86, months 0.80 / 0.87 over 200 (bench/forecast_accuracy.py)."""
+    c = coverage(random_walk_history, range(40))
+    assert 0.65 <= c["week in"] <= 0.90 and 0.78 <= c["week above"] <= 0.97
+    assert 0.60 <= c["month in"] <= 0.95 and 0.75 <= c["month above"] <= 0.98
+
+
+def test_level_band_of_iid_day_levels_covers_weeks_not_days():
+    """Day levels scattered i.i.d. around a fixed level: the day noise is replayed in every
+    path, not banded, so single days fall outside P10-P90 often (measured 0.49) while week
+    means stay inside (0.88; months 0.95: the t quantile and the slope term err wide). The
+    day-level band this replaces held 0.90 of the days and every week and month."""
+    c = coverage(iid_days_history, range(40))
+    assert c["day in"] < 0.65
+    assert 0.70 <= c["week in"] <= 0.95 and c["week above"] >= 0.85
+
+
+def test_band_starts_at_the_anchors_error_not_the_day_noise():
+    """I.i.d. day levels of sd 1, no hourly noise: the level's error at lead 0 is that of a
+    week's mean, variance 1/7, so P90 - P10 at the first hour is about 2 x t(0.9, 6) x
+    sqrt(1/7) = 2 x 1.44 x 0.38 = 1.09 (measured 1.33 over these seeds: the profile and
+    slope estimates add their own error). Banding the day noise as well would give 2 x 1.44
+    x sqrt(8/7) = 3.1 (the day-level band this replaces: 3.4)."""
+    widths = []
+    for seed in range(10):
+        idx, y = iid_days_history(seed, 56, noise=0.0)
+        widths.append(band(make_forecast(profile({FAM: y}, idx), spec(), Horizon(None, 1))).iloc[0])
+    assert 0.8 <= np.mean(widths) <= 1.8
+
+
+def test_every_path_keeps_the_historys_day_to_day_variation():
+    """The std of the day means (weekly pattern removed) in month 1 and in month 12 of P10,
+    P50 and P90 is within 25% of the history's: each path carries realistic days around its
+    level (measured 0.93-1.11; the day-level band this replaces had removed them, leaving a
+    third of it)."""
+    for seed in range(3):
+        idx, y = iid_days_history(seed, 56)
+        fc = make_forecast(profile({FAM: y}, idx), spec(), Horizon(None, 12))
+        history_sd = (y - weekly_pattern(idx)).reshape(-1, 24).mean(axis=1).std()
+        for name in ("P10", "P50", "P90"):
+            d = fc.path(name).demand_instances[FAM].to_numpy() - weekly_pattern(fc.index)
+            for month in (d[:28 * 24], d[-28 * 24:]):
+                assert month.reshape(-1, 24).mean(axis=1).std() == pytest.approx(history_sd, rel=0.25)
+
+
+def test_paths_differ_by_a_level_shift_only():
+    """The same residuals in every path: away from zero, P90 - P50 and P50 - P10 are smooth
+    functions of the lead (no day or hour pattern), equal a week ahead (symmetric t
+    quantiles) and never narrowing."""
+    idx, y = iid_days_history(4, 56)
+    fc = make_forecast(profile({FAM: y}, idx), spec(), Horizon(None, 6))
+    p10, p50, p90 = (fc.path(n).demand_instances[FAM].to_numpy() for n in ("P10", "P50", "P90"))
+    up, down = p90 - p50, p50 - p10
+    assert p10.min() > 0
+    np.testing.assert_allclose(up, down, rtol=1e-9)
+    assert (np.diff(up) >= -1e-12).all() and np.abs(np.diff(up)).max() < 0.01
+
+
+def test_steady_history_keeps_p10_close_to_p50_a_year_out_and_a_wandering_one_does_not():
     """Day levels that scatter around 40 (sd 1) against day levels that wander (a random walk
-    of sd 1 per day), 4 weeks each: a year out, P10 stays within 20% of P50 for the steady
-    ones and ends much further below for the wandering ones."""
+    of sd 1 per day), 4 weeks each: a year out, P10 stays within 15% of P50 for every steady
+    one (measured 0.89-0.96; the day-level band: 0.84-0.90) and ends much further below for
+    the wandering ones (mean 0.63 over these seeds, 0.00-0.89: four weeks place the drift
+    only roughly)."""
     month = int(MEAN_MONTH_HOURS)
     ratios = {}
     for kind in ("steady", "wandering"):
         ratios[kind] = []
-        for seed in range(5):
+        for seed in range(10):
             rng = np.random.default_rng(seed)
             idx = hours(28)
             steps = rng.normal(0, 1.0, 28)
@@ -356,8 +424,8 @@ def test_steady_history_keeps_a_narrow_band_a_year_out_and_a_wandering_one_does_
             fc = make_forecast(profile({FAM: y}, idx), spec(), Horizon(None, 12))
             p10, p50 = (fc.path(n).demand_instances[FAM].iloc[-month:].mean() for n in ("P10", "P50"))
             ratios[kind].append(p10 / p50)
-    assert min(ratios["steady"]) > 0.8
-    assert np.mean(ratios["wandering"]) < np.mean(ratios["steady"]) - 0.1
+    assert min(ratios["steady"]) > 0.85
+    assert np.mean(ratios["wandering"]) < np.mean(ratios["steady"]) - 0.2
 
 
 def test_short_history_falls_back_to_in_sample_bands_and_says_so():
