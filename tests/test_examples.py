@@ -51,6 +51,8 @@ def test_bursty_training_runs_mostly_on_spot():
     doc = plan("bursty-training")
     assert doc["kpis"]["spot_share"] > 0.3
     assert {p["term_months"] for p in doc["purchases"]} <= {12}
+    p50_floor = plan("bursty-training", "--set", "forecast.conservative_quantile=null")  # the README's small floor
+    assert p50_floor["purchases"] and {p["term_months"] for p in p50_floor["purchases"]} == {12}
 
 
 def test_fast_growth_buys_a_ladder():
