@@ -15,8 +15,8 @@ in k, so an LP fills layers bottom-up by itself. With every kink kept the model 
 exact for any capacity, integer or not; segments whose slopes are equal are merged
 (still exact). When a period has more kinks than ``max_layers``, breakpoints fall
 back to the integer levels (exact for integer capacities, i.e. reservations alone),
-then to an integer grid (approximate; chord of the concave curve, so the model is
-conservative there). The resolution used is reported.
+then to ``max_layers`` integer levels chosen where the curves bend most (approximate;
+chords of the concave curves, so the model is conservative there). The resolution used is reported.
 """
 
 from __future__ import annotations
@@ -73,9 +73,7 @@ def build_layers_sorted(n: np.ndarray, d: np.ndarray, od_usd: float, spot_usd: f
         if len(ints) - 1 <= max_layers:
             points, resolution = _merge_collinear(ints, n, cn, d, cd, od_usd, spot_usd), INTEGER
         else:
-            step = np.ceil(top / max_layers)
-            grid = np.unique(np.concatenate([np.arange(0.0, top, step), [top]]))
-            points, resolution = grid, COARSE
+            points, resolution = _adaptive(ints, n, cn, d, cd, od_usd, spot_usd, max_layers), COARSE
     sav, used = _curves(points, n, cn, d, cd, od_usd, spot_usd)
     width = np.diff(points)
     return Layers(width, np.diff(sav) / width, np.diff(used) / width, resolution)
@@ -85,6 +83,31 @@ def _curves(x, n, cn, d, cd, od, spot):
     un = sum_min(n, cn, x)
     ud = sum_min(d, cd, x)
     return (od - spot) * un + spot * ud, ud
+
+
+def _adaptive(candidates, n, cn, d, cd, od, spot, max_layers):
+    """``max_layers`` segments between candidate points (integer levels), chosen greedily
+    where the chord of the saving or use curve (each scaled by its total) is furthest
+    below the curve; chords of concave curves are below them, so the model is
+    conservative on the coarse cells."""
+    sav, used = _curves(candidates, n, cn, d, cd, od, spot)
+    curves = np.stack([sav / max(sav[-1], 1e-12), used / max(used[-1], 1e-12)])
+    keep = np.zeros(len(candidates), bool)
+    keep[[0, -1]] = True
+    for _ in range(max_layers - 1):
+        idx = np.flatnonzero(keep)
+        seg = np.searchsorted(idx, np.arange(len(candidates)), side="right") - 1
+        seg = np.minimum(seg, len(idx) - 2)
+        a, b = idx[seg], idx[seg + 1]
+        t = (candidates - candidates[a]) / (candidates[b] - candidates[a])
+        chord = curves[:, a] + t * (curves[:, b] - curves[:, a])
+        dev = (curves - chord).max(axis=0)
+        dev[keep] = -1.0
+        best = int(np.argmax(dev))
+        if dev[best] <= 1e-12:
+            break
+        keep[best] = True
+    return candidates[keep]
 
 
 def _merge_collinear(points, n, cn, d, cd, od, spot):

@@ -30,6 +30,7 @@ class SolverOptions:
     backend: str = "highs"
     time_limit_s: float = 60.0
     mip_gap: float = 0.001
+    relax_and_fix_columns: int | None = 50_000   # models this large try relaxation + rounding first
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,13 @@ class LinearProgram:
         nz = counts > 0
         out[nz] = np.add.reduceat(contrib, start[:-1][nz]) if len(contrib) else 0.0
         return out
+
+    def with_columns(self, lb=None, ub=None, integer=None) -> "LinearProgram":
+        """A copy with other column bounds / integrality (same rows, same blocks)."""
+        return LinearProgram(dict(self.blocks), [self.col_lb if lb is None else np.asarray(lb, float)],
+                             [self.col_ub if ub is None else np.asarray(ub, float)], [self.cost],
+                             [self.integrality if integer is None else np.asarray(integer, bool)], list(self._rows),
+                             self.n_cols, self.n_rows, self.constant)
 
     def softened(self, groups, penalty: float) -> tuple["LinearProgram", dict[str, np.ndarray]]:
         """A copy where every row of ``groups`` gets slack columns priced at ``penalty``;

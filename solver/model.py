@@ -18,7 +18,7 @@ from gpuladder.solver.lp import LinearProgram
 from gpuladder.solver.model_cover import (add_dispatch_order, add_hour_type_cover, add_layer_cover,
                                           add_reservation_capacity, add_savings_plan_capacity,
                                           add_savings_plan_split, add_utilization_floor)
-from gpuladder.solver.model_terms import PURCHASES, Entries, terms
+from gpuladder.solver.model_terms import PURCHASES, Entries, add_commitments_in_force
 from gpuladder.solver.modeldata import QUARTER_MONTHS, RES, ModelData, months_between
 
 __all__ = ["BuiltModel", "PURCHASES", "build_model"]
@@ -35,7 +35,7 @@ class BuiltModel:
 def build_model(data: ModelData, cons: Constraints, tie_break_share: float = 1e-7) -> BuiltModel:
     lp = LinearProgram()
     add_purchases(lp, data, tie_break_share)
-    b = Build(lp, data, cons, terms(lp, data))
+    b = Build(lp, data, cons, add_commitments_in_force(lp, data))
     add_layer_cover(b)
     add_hour_type_cover(b)
     add_savings_plan_split(b)

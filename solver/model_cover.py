@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gpuladder.solver.model_terms import (Entries, has_capacity, inv_plan, inv_reserved, plan_bound,
-                                          plan_entries, reserved_bound, reserved_entries)
+from gpuladder.solver.model_terms import (Entries, has_capacity, plan_bound, plan_entries, reserved_bound,
+                                          reserved_entries)
 from gpuladder.solver.modeldata import LAYERS, RES, SP, SPLIT, TYPES
 
 COVER, SPLIT_VARS = "cover", "plan_split"
 T_FIRM, T_ELIG, T_RES, T_PLAN = "type_firm", "type_eligible", "type_reserved", "type_plan"
-RES_FILL, T_RES_FILL = "reserved_fill", "type_reserved_fill"
+T_RES_FILL = "type_reserved_fill"
 ORDER_RES, ORDER_PLAN = "order_reserved", "order_plan"
 
 
@@ -121,16 +121,14 @@ def add_reservation_capacity(b) -> None:
         e = Entries()
         e.add(Lr["row"], Lr["col"], 1.0)
         e.add_triplet(reserved_entries(b.t, cells, -1.0))
-        rhs = inv_reserved(b.t, cells)
         lay = _covering_plans(b, cells[cells["mode"] == LAYERS])
         if len(lay):
             e.add_triplet(plan_entries(b.t, lay.assign(coef=-1.0 / lay["rate_usd_per_hour"])))
-            np.add.at(rhs, lay["row"].to_numpy(), inv_plan(b.t, lay) / lay["rate_usd_per_hour"].to_numpy())
         S = b.tables.get(SPLIT_VARS)
         if S is not None:
             s = S.merge(cells[["family", "q", "w", "row"]], on=["family", "q", "w"])
             e.add(s["row"], s["col"], -1.0 / s["rate_usd_per_hour"].to_numpy())
-        b.lp.add_rows("reservation_capacity", len(cells), *e.arrays(), -np.inf, rhs)
+        b.lp.add_rows("reservation_capacity", len(cells), *e.arrays(), -np.inf, 0.0)
     T = b.tables.get(T_FIRM)
     if T is not None:
         R = T[T["col_r"] >= 0].reset_index(drop=True)
@@ -138,7 +136,7 @@ def add_reservation_capacity(b) -> None:
         e = Entries()
         e.add(R["row"], R["col_r"], 1.0)
         e.add_triplet(reserved_entries(b.t, R, -1.0))
-        b.lp.add_rows("reservation_capacity", len(R), *e.arrays(), -np.inf, inv_reserved(b.t, R))
+        b.lp.add_rows("reservation_capacity", len(R), *e.arrays(), -np.inf, 0.0)
 
 
 def add_savings_plan_capacity(b) -> None:
@@ -152,7 +150,7 @@ def add_savings_plan_capacity(b) -> None:
         e = Entries()
         e.add(s["row"], s["col"], 1.0)
         e.add_triplet(plan_entries(b.t, g, -1.0))
-        b.lp.add_rows("savings_plan_capacity", len(g), *e.arrays(), -np.inf, inv_plan(b.t, g))
+        b.lp.add_rows("savings_plan_capacity", len(g), *e.arrays(), -np.inf, 0.0)
     P = b.tables.get(T_PLAN)
     if P is not None and len(P):
         key = ["product", "component", "q", "w", "t"]
@@ -162,7 +160,7 @@ def add_savings_plan_capacity(b) -> None:
         e = Entries()
         e.add(p["row"], p["col"], p["rate_usd_per_hour"].to_numpy())
         e.add_triplet(plan_entries(b.t, g, -1.0))
-        b.lp.add_rows("savings_plan_capacity", len(g), *e.arrays(), -np.inf, inv_plan(b.t, g))
+        b.lp.add_rows("savings_plan_capacity", len(g), *e.arrays(), -np.inf, 0.0)
 
 
 def _floor_paths(b) -> np.ndarray:
@@ -203,8 +201,7 @@ def add_dispatch_order(b) -> None:
         e.add(n + np.arange(n), R["col_r"], 1.0)
         e.add_triplet(reserved_entries(b.t, R.assign(row=n + np.arange(n)), -1.0))
         e.add(n + np.arange(n), beta, -big)
-        b.lp.add_rows("dispatch_order", 2 * n, *e.arrays(), np.concatenate([R["demand"].to_numpy(),
-                      inv_reserved(b.t, R) - big]), np.inf)
+        b.lp.add_rows("dispatch_order", 2 * n, *e.arrays(), np.concatenate([R["demand"].to_numpy(), -big]), np.inf)
     _plan_order_rows(b, T, P, floored)
 
 
@@ -244,7 +241,7 @@ def _plan_order_rows(b, T, P, floored) -> None:
     need = np.zeros(n)
     np.add.at(need, scope_rows["row"].to_numpy(), rate_j * scope_rows["demand"].to_numpy())
     e.add(n + G["row"], gamma, need)
-    b.lp.add_rows("dispatch_order", 2 * n, *e.arrays(), np.concatenate([inv_plan(b.t, G) - cap, need]), np.inf)
+    b.lp.add_rows("dispatch_order", 2 * n, *e.arrays(), np.concatenate([-cap, need]), np.inf)
 
 
 def add_utilization_floor(b) -> None:
@@ -252,9 +249,9 @@ def add_utilization_floor(b) -> None:
 
     Reservations of family f (families the plan can buy reservations of) [instance-hours]:
         sum_{q} U_q(R[f,q]) >= u sum_q hours_q R[f,q] - A[f,w]
-    where U_q(R) = sum_t min(R, n+e) is read from fill variables z <= R (layers: z_k in
-    [0, width_k], sum_k z_k <= R, U = sum_k used_k z_k; types: z_t in [0, n+e], z_t <= R,
-    U = sum_t h_t z_t) that the floor pushes up to U_q(R) exactly.
+    where U_q(R) = sum_t min(R, n+e): in types cells from fill variables z_t in [0, n+e],
+    z_t <= R, U = sum_t h_t z_t (the floor pushes them up to U_q(R) exactly); in layers and
+    split cells by the lower bound of ``_reserved_fill``.
 
     Savings plan j (products the plan can buy) [$]:
         use_j >= u sum_q hours_q C[j,q] - A[j,w]
@@ -279,10 +276,7 @@ def add_utilization_floor(b) -> None:
         allq = fw.merge(pd.DataFrame({"q": np.arange(len(hours))}), how="cross")
         allq = allq.assign(row=allq["frow"], coef=-u * hours[allq["q"].to_numpy()])
         e.add_triplet(reserved_entries(b.t, allq))
-        inv_h = np.zeros(len(fw))
-        np.add.at(inv_h, allq["frow"].to_numpy(), u * hours[allq["q"].to_numpy()] * inv_reserved(b.t, allq))
-        allow = _allowance(b, RES, fw["family"], fw["w"])
-        rows_lb.append(inv_h - allow)
+        rows_lb.append(-_allowance(b, RES, fw["family"], fw["w"]))
         fill_rows = _reserved_fill(b, fw, e, fill, fill_rhs)
     # ---- savings plans
     floored = _floored_plans(b)
@@ -292,15 +286,32 @@ def add_utilization_floor(b) -> None:
         allq = jw.merge(pd.DataFrame({"q": np.arange(len(hours))}), how="cross")
         allq = allq.assign(row=allq["frow"], coef=-u * hours[allq["q"].to_numpy()])
         e.add_triplet(plan_entries(b.t, allq))
-        inv_c = np.zeros(n_rows + len(jw))
-        np.add.at(inv_c, allq["frow"].to_numpy(), u * hours[allq["q"].to_numpy()] * inv_plan(b.t, allq))
-        rows_lb.append(inv_c[n_rows:] - _allowance(b, SP, jw["product"], jw["w"]) - _plan_use(b, jw, e))
+        _plan_use(b, jw, e)
+        rows_lb.append(-_allowance(b, SP, jw["product"], jw["w"]))
         n_rows += len(jw)
     if n_rows == 0:
         return
     if fill_rows:
         b.lp.add_rows("utilization_floor", fill_rows, *fill.arrays(), -np.inf, np.concatenate(fill_rhs))
-    b.lp.add_rows("utilization_floor", n_rows, *e.arrays(), np.concatenate(rows_lb), np.inf)
+    _add_by_period(b.lp, "utilization_floor", n_rows, e, np.concatenate(rows_lb), np.inf)
+
+
+def _add_by_period(lp, group: str, n_rows: int, e: Entries, lb, ub) -> None:
+    """Rows that sum terms over every period, written as one use variable v[r,q] per row and
+    period (v[r,q] = the row's terms in q) and the row over v: the same constraint, but no
+    row holds every layer of every period (dense rows slow the simplex down badly)."""
+    rows, cols, vals = e.arrays()
+    q = e.periods()
+    per = q >= 0
+    key = rows[per] * (q.max(initial=0) + 1) + q[per]
+    uniq, inv = np.unique(key, return_inverse=True)
+    v = lp.add_vars(f"{group}_by_period", pd.RangeIndex(len(uniq)), lb=-np.inf)
+    n_def = len(uniq)
+    lp.add_rows(group, n_def, np.concatenate([np.arange(n_def), inv]), np.concatenate([v, cols[per]]),
+                np.concatenate([np.ones(n_def), -vals[per]]), 0.0, 0.0)
+    top = uniq // (q.max(initial=0) + 1)
+    lp.add_rows(group, n_rows, np.concatenate([top, rows[~per]]), np.concatenate([v, cols[~per]]),
+                np.concatenate([np.ones(n_def), vals[~per]]), lb, ub)
 
 
 def _allowance(b, kind, keys, ws) -> np.ndarray:
@@ -312,82 +323,74 @@ def _allowance(b, kind, keys, ws) -> np.ndarray:
 
 
 def _reserved_fill(b, fw: pd.DataFrame, e: Entries, fill: Entries, fill_rhs: list) -> int:
-    """Fill variables z of the reservation floor; adds their usage to the floor rows ``e``
-    and their 'z <= R' rows to ``fill``; returns the number of fill rows."""
+    """Adds the reserved use U_q(R) (or its lower bound) of each family to the floor rows
+    ``e``. Layers and split cells: U_q(R) >= sum_k used_k y_k - hours_q P, P = the plan
+    capacity covering the family in the cell (C/rate, or s/rate in split mode), since each
+    unit of capacity is used at most every hour: exact where no plan can be in force,
+    conservative by at most the plans' idle hours elsewhere. Types cells: fill variables
+    z_t in [0, n+e] with z_t <= R (rows added to ``fill``); returns their number."""
+    L = b.tables.get(COVER)
+    hours = b.d.periods["hours"].to_numpy(float)
+    if L is not None:
+        y = L.merge(fw, on=["family", "w"])
+        e.add(y["frow"], y["col"], y["used_hours"].to_numpy(), y["q"].to_numpy())
+        cells = y[["family", "q", "w", "mode", "frow"]].drop_duplicates()
+        lay = _covering_plans(b, cells[cells["mode"] == LAYERS])
+        if len(lay):
+            coef = -hours[lay["q"].to_numpy()] / lay["rate_usd_per_hour"].to_numpy()
+            e.add_triplet(plan_entries(b.t, lay.assign(row=lay["frow"], coef=coef)))
+        S = b.tables.get(SPLIT_VARS)
+        if S is not None:
+            s = S.merge(cells[cells["mode"] == SPLIT], on=["family", "q", "w"])
+            e.add(s["frow"], s["col"], -hours[s["q"].to_numpy()] / s["rate_usd_per_hour"].to_numpy(), s["q"].to_numpy())
     n_fill = 0
-    L = b.d.layers
-    comp = b.d.component.reindex(L["family"]).to_numpy() if len(L) else np.zeros(0)
-    if len(L):
-        modes = b.d.cells.set_index(["component", "q", "w"])["mode"]
-        mode = modes.reindex(pd.MultiIndex.from_arrays([comp, L["q"], L["w"]])).to_numpy()
-        Lz = L[mode != TYPES].merge(fw, on=["family", "w"]).sort_values(["family", "q", "w", "k"])
-        Lz = Lz.reset_index(drop=True)
-        if len(Lz):
-            z = b.lp.add_vars(RES_FILL, pd.MultiIndex.from_frame(Lz[["family", "q", "w", "k"]]),
-                              ub=Lz["width"].to_numpy())
-            e.add(Lz["frow"], z, Lz["used_hours"].to_numpy())
-            cells = Lz[["family", "q", "w"]].drop_duplicates().reset_index(drop=True)
-            cells["row"] = np.arange(len(cells))
-            zc = Lz.merge(cells, on=["family", "q", "w"])
-            fill.add(zc["row"], z, 1.0)
-            fill.add_triplet(reserved_entries(b.t, cells, -1.0))
-            fill_rhs.append(inv_reserved(b.t, cells))
-            n_fill = len(cells)
     T = b.tables.get(T_FIRM)
     if T is not None:
         Tz = T[T["col_r"] >= 0].merge(fw, on=["family", "w"]).reset_index(drop=True)
         if len(Tz):
             z = b.lp.add_vars(T_RES_FILL, pd.MultiIndex.from_frame(Tz[["component", "q", "w", "t", "family"]]),
                               ub=Tz["demand"].to_numpy())
-            e.add(Tz["frow"], z, Tz["hours"].to_numpy())
-            rows = n_fill + np.arange(len(Tz))
+            e.add(Tz["frow"], z, Tz["hours"].to_numpy(), Tz["q"].to_numpy())
+            rows = np.arange(len(Tz))
             fill.add(rows, z, 1.0)
             fill.add_triplet(reserved_entries(b.t, Tz.assign(row=rows), -1.0))
-            fill_rhs.append(inv_reserved(b.t, Tz))
-            n_fill += len(Tz)
+            fill_rhs.append(np.zeros(len(Tz)))
+            n_fill = len(Tz)
     return n_fill
 
 
-def _plan_use(b, jw: pd.DataFrame, e: Entries) -> np.ndarray:
-    """Adds each floored plan's use (or its lower bound) to the floor rows; returns the
-    constants of the lower bound, to move to the right-hand side."""
-    const = np.zeros(len(jw))
-    local = pd.Series(np.arange(len(jw)), index=pd.MultiIndex.from_frame(jw[["product", "w"]]))
+def _plan_use(b, jw: pd.DataFrame, e: Entries) -> None:
+    """Adds each floored plan's use (types cells) or its lower bound (layers and split
+    cells) to the floor rows."""
     P = b.tables.get(T_PLAN)
     if P is not None and len(P):
         p = P.drop(columns="row").merge(jw, on=["product", "w"])
-        e.add(p["frow"], p["col"], p["hours"].to_numpy() * p["rate_usd_per_hour"].to_numpy())
+        e.add(p["frow"], p["col"], p["hours"].to_numpy() * p["rate_usd_per_hour"].to_numpy(), p["q"].to_numpy())
     L = b.tables.get(COVER)
     if L is None:
-        return const
+        return
     hours = b.d.periods["hours"].to_numpy(float)
     cells = L[["family", "q", "w", "mode"]].drop_duplicates()
     pr = b.d.plan_rates
     jc = cells.merge(pr, on="family").merge(jw, on=["product", "w"])   # (j, f, q, w) with a floor
     if jc.empty:
-        return const
+        return
     rj = jc["rate_usd_per_hour"].to_numpy()
     hq = hours[jc["q"].to_numpy()]
     y = L.merge(jc[["product", "family", "q", "w", "frow", "rate_usd_per_hour"]], on=["family", "q", "w"])
-    e.add(y["frow"], y["col"], y["used_hours"].to_numpy() * y["rate_usd_per_hour"].to_numpy())
+    e.add(y["frow"], y["col"], y["used_hours"].to_numpy() * y["rate_usd_per_hour"].to_numpy(), y["q"].to_numpy())
     e.add_triplet(reserved_entries(b.t, jc.assign(row=jc["frow"], coef=-rj * hq)))
-    np.add.at(const, local.reindex(pd.MultiIndex.from_frame(jc[["product", "w"]])).to_numpy(),
-              -rj * hq * inv_reserved(b.t, jc))
     others = jc.merge(pr.rename(columns={"product": "other", "rate_usd_per_hour": "rate_other"}), on="family")
     others = others[others["other"] != others["product"]]
     lay = others[others["mode"] == LAYERS]
     if len(lay):
         coef = -lay["rate_usd_per_hour"].to_numpy() * hours[lay["q"].to_numpy()] / lay["rate_other"].to_numpy()
-        t = pd.DataFrame({"product": lay["other"].to_numpy(), "q": lay["q"].to_numpy(), "row": lay["frow"].to_numpy(),
-                          "coef": coef})
-        e.add_triplet(plan_entries(b.t, t))
-        np.add.at(const, local.reindex(pd.MultiIndex.from_frame(lay[["product", "w"]])).to_numpy(),
-                  coef * inv_plan(b.t, t))
+        e.add_triplet(plan_entries(b.t, pd.DataFrame({"product": lay["other"].to_numpy(), "q": lay["q"].to_numpy(),
+                                                       "row": lay["frow"].to_numpy(), "coef": coef})))
     S = b.tables.get(SPLIT_VARS)
     spl = others[others["mode"] == SPLIT]
     if S is not None and len(spl):
         s = spl.merge(S[["product", "family", "q", "w", "col"]].rename(columns={"product": "other"}),
                       on=["other", "family", "q", "w"])
-        coef = -s["rate_usd_per_hour"].to_numpy() * hours[s["q"].to_numpy()] / s["rate_other"].to_numpy()
-        e.add(s["frow"], s["col"], coef)
-    return const
+        e.add(s["frow"], s["col"], -s["rate_usd_per_hour"].to_numpy() * hours[s["q"].to_numpy()]
+              / s["rate_other"].to_numpy(), s["q"].to_numpy())

@@ -29,7 +29,7 @@ from gpuladder.solver.simulate import DispatchRules, SimulationResult, simulate
 from gpuladder.units import AVERAGE_MONTH_HOURS
 
 MATCH_TOLERANCE_SHARE = 1e-3
-SP_QUANTUM_USD_PER_HOUR = 0.001   # savings plans are bought in $0.001/h steps
+SP_QUANTUM_USD_PER_HOUR = 0.001   # savings plans are bought in $0.001/h steps, rounded down (keeps floors met)
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ def _purchases_from_solution(x: pd.Series, data: ModelData) -> pd.DataFrame:
     o = data.options_.assign(value=x.to_numpy())
     res = o["kind"] == "reservation"
     qty = np.where(res, np.round(o["value"]),
-                   np.floor(o["value"] / SP_QUANTUM_USD_PER_HOUR + 0.5) * SP_QUANTUM_USD_PER_HOUR)
+                   np.floor(o["value"] / SP_QUANTUM_USD_PER_HOUR + 1e-6) * SP_QUANTUM_USD_PER_HOUR)
     o = o.assign(quantity=qty)
     o = o[o["quantity"] > 1e-9]
     return pd.DataFrame({"product": o["product"].to_numpy(), "family": o["family"].to_numpy(),

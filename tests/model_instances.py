@@ -101,7 +101,8 @@ class RandomInstance:
 
 
 def random_instance(seed: int, *, n_families: int | None = None, months: int | None = None,
-                    plans: str = "one", floors: bool | None = None, two_paths: bool | None = None) -> RandomInstance:
+                    plans: str = "one", floors: bool | None = None, two_paths: bool | None = None,
+                    max_demand=3) -> RandomInstance:
     """A small random instance: 2-3 families, 2-3 monthly steps, a reservation per family
     (term 1-3 months), savings plans (``plans``: 'none', 'one' multi-family plan, or
     'mixed' = a single-family plan plus a multi-family one), spot for some families with a
@@ -128,7 +129,8 @@ def random_instance(seed: int, *, n_families: int | None = None, months: int | N
     cat = catalog(list(od), spot, products)
     index = horizon(nm)
     n_pat = int(rng.integers(2, 4))
-    pats = [rng.integers(0, 4, size=(n_pat, nf)).astype(float) for _ in range(nm)]
+    top = np.broadcast_to(np.asarray(max_demand), (nf,))
+    pats = [np.floor(rng.random((n_pat, nf)) * (top + 1)).astype(float) for _ in range(nm)]
     demand = patterned(index, pats)
     inter = np.where(np.array(has_spot)[None, :], np.floor(demand * rng.uniform(0, 1, nf)[None, :]), 0.0)
     use_two = bool(rng.random() < 0.3) if two_paths is None else two_paths

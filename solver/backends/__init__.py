@@ -7,14 +7,26 @@ MIP interface with SCIP).
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
+import numpy as np
+
 from gpuladder.errors import InputError
-from gpuladder.solver.lp import LinearProgram, Solution, SolverOptions
+from gpuladder.solver.lp import LinearProgram, Solution, SolveStatus, SolverOptions
 
 BACKENDS = ("highs", "cbc", "ortools")
 
 
 def solve(lp: LinearProgram, options: SolverOptions) -> Solution:
-    name = options.backend
+    fn = _backend(options.backend)
+    big = options.relax_and_fix_columns is not None and lp.n_cols >= options.relax_and_fix_columns
+    if big and lp.integrality.any() and options.backend != "highs":   # HiGHS does it warm-started
+        return relax_and_fix(lp, options, fn)
+    return fn(lp, options)
+
+
+def _backend(name: str):
     if name == "highs":
         from gpuladder.solver.backends.highs import solve_highs as fn
     elif name == "cbc":
@@ -24,7 +36,46 @@ def solve(lp: LinearProgram, options: SolverOptions) -> Solution:
     else:
         raise InputError(f"unknown solver backend '{name}'", column="solver.backend",
                          hint=f"choosing one of {', '.join(BACKENDS)}.")
-    return fn(lp, options)
+    return fn
+
+
+def relax_and_fix(lp: LinearProgram, options: SolverOptions, fn) -> Solution:
+    """Large models: solve the LP relaxation (a bound), round its integer columns (to the
+    nearest integer, else down) and re-solve with them fixed. When an incumbent is within
+    ``mip_gap`` of the bound it is returned as optimal (the same promise a MIP solver's
+    'optimal' makes); otherwise the full MIP runs with the time left, starting over, and
+    the better of the two plans is returned."""
+    t0 = time.perf_counter()
+
+    def left() -> float:
+        return max(options.time_limit_s - (time.perf_counter() - t0), 1.0)
+
+    relaxed = fn(lp.with_columns(integer=np.zeros(lp.n_cols, bool)), replace(options, time_limit_s=left()))
+    if relaxed.status in (SolveStatus.INFEASIBLE, SolveStatus.UNBOUNDED):
+        return replace(relaxed, seconds=time.perf_counter() - t0)
+    best = None
+    if relaxed.has_solution:
+        bound = float(relaxed.objective)
+        ints = np.flatnonzero(lp.integrality)
+        for rounded in (np.round(relaxed.x[ints]), np.floor(relaxed.x[ints] + 1e-6)):
+            lb, ub = lp.col_lb.copy(), lp.col_ub.copy()
+            lb[ints] = ub[ints] = np.clip(rounded, lp.col_lb[ints], lp.col_ub[ints])
+            fixed = fn(lp.with_columns(lb, ub, np.zeros(lp.n_cols, bool)), replace(options, time_limit_s=left()))
+            if fixed.status != SolveStatus.OPTIMAL:
+                continue
+            gap = max(0.0, (fixed.objective - bound) / max(abs(fixed.objective), 1e-9))
+            if best is None or fixed.objective < best.objective:
+                best = replace(fixed, gap=gap)
+            if gap <= options.mip_gap:
+                return replace(best, status=SolveStatus.OPTIMAL, seconds=time.perf_counter() - t0,
+                               message="relaxation rounded within the gap")
+    full = fn(lp, replace(options, time_limit_s=left()))
+    if full.has_solution and (best is None or full.objective <= best.objective):
+        return replace(full, seconds=time.perf_counter() - t0)
+    if best is not None:
+        return replace(best, status=SolveStatus.TIME_LIMIT, seconds=time.perf_counter() - t0,
+                       message="time limit: best rounded plan")
+    return replace(full, seconds=time.perf_counter() - t0)
 
 
 def available_backends() -> list[str]:
