@@ -87,16 +87,17 @@ class ModelData:
 
 
 def allowed_products(catalog: PriceCatalog, flt: ProductFilter) -> pd.DataFrame:
-    prod = catalog.products()
-    keep = pd.Series(True, index=prod.index)
-    if flt.providers is not None:
-        keep &= prod["provider"].isin(flt.providers)
-    if flt.terms_months is not None:
-        keep &= prod["term_months"].isin(flt.terms_months)
-    if flt.payments is not None:
-        keep &= prod["payment"].isin(flt.payments)
-    if flt.kinds is not None:
-        keep &= prod["kind"].isin(flt.kinds)
+    """product -> provider, kind, term_months, payment, upfront_share, for the products the
+    filter allows."""
+    com = catalog.commitments
+    prod = com.drop_duplicates("product").set_index("product")[
+        ["provider", "kind", "term_months", "payment", "upfront_share"]]
+    keep = np.ones(len(prod), bool)
+    for attr, col in (("providers", "provider"), ("terms_months", "term_months"), ("payments", "payment"),
+                      ("kinds", "kind")):
+        allowed = getattr(flt, attr)
+        if allowed is not None:
+            keep &= prod[col].isin(allowed).to_numpy()
     if flt.ids is not None:
         keep &= prod.index.isin(flt.ids)
     return prod[keep]
@@ -112,7 +113,7 @@ def _offers(catalog: PriceCatalog, prods: pd.DataFrame, peak: pd.Series, cons: C
     with_demand = peak.index[peak.to_numpy() > 0]
     com = catalog.commitments[catalog.commitments["product"].isin(prods.index)
                               & catalog.commitments["family"].isin(with_demand)]
-    meta = prods[["provider", "term_months", "payment", "upfront_share", "estimate"]]
+    meta = prods[["provider", "term_months", "payment", "upfront_share"]]
     res = com[com["kind"] == RES][["product", "family", "rate_usd_per_hour"]].join(meta, on="product")
     rates = com[com["kind"] == SP][["product", "family", "rate_usd_per_hour"]].reset_index(drop=True)
     sp = pd.DataFrame({"product": sorted(set(rates["product"]))}).join(meta, on="product")
@@ -133,8 +134,10 @@ def _dominated_plans(rates: pd.DataFrame, sp: pd.DataFrame) -> set[str]:
     """Plans b for which another plan a of the same provider and term covers every family
     of b at a rate no higher (strictly lower somewhere, or equal with a smaller id)."""
     out: set[str] = set()
-    wide = rates.pivot(index="product", columns="family", values="rate_usd_per_hour")
     key = sp.set_index("product")[["provider", "term_months"]]
+    if not key.duplicated().any():
+        return out
+    wide = rates.pivot(index="product", columns="family", values="rate_usd_per_hour")
     for _, grp in key.groupby(["provider", "term_months"]):
         names = list(grp.index)
         if len(names) < 2:

@@ -152,10 +152,12 @@ def simulated_cost(problem, purchases: pd.DataFrame) -> float:
     return total
 
 
-def floors_hold(problem, book, tol: float = 1e-6) -> bool:
+def floors_hold(problem, book, tol: float = 1e-9, simulated: dict | None = None) -> bool:
     """The utilization floors as the billing simulator measures them: per family, reserved
     instance-hours used / reserved instance-hours; per savings-plan product bought by the
-    plan, $ used / $ committed; on the expected and conservative paths."""
+    plan, $ used / $ committed; on the expected and conservative paths. Plans are bought
+    in $0.001/h steps, so a binding plan floor holds up to one quantum per hour of each
+    commitment. ``simulated``: path name -> simulation already run on ``book``."""
     u = problem.constraints.min_utilization
     if u is None:
         return True
@@ -165,7 +167,8 @@ def floors_hold(problem, book, tol: float = 1e-6) -> bool:
     for p in fc.paths:
         if p.name not in {fc.expected, fc.conservative}:
             continue
-        sim = simulate(book, p.demand_instances, p.interruptible_instances, problem.catalog, rules)
+        sim = (simulated or {}).get(p.name) or simulate(book, p.demand_instances, p.interruptible_instances,
+                                                        problem.catalog, rules)
         cap = sim.hourly.reserved_capacity_instances.sum(axis=0)
         use = sim.hourly.reserved_instances.sum(axis=0)
         for f in set(bought.loc[bought["kind"] == "reservation", "family"]):
@@ -175,7 +178,7 @@ def floors_hold(problem, book, tol: float = 1e-6) -> bool:
         for j in set(bought.loc[bought["kind"] == "savings_plan", "product"]):
             rows = bc[bc["product"] == j]
             fee = rows["amortized_fee_usd"].sum()
-            if rows["used_usd"].sum() < u * fee - tol * max(1.0, fee):
+            if rows["used_usd"].sum() < u * fee - QUANTUM * rows["hours_in_horizon"].sum() - tol * max(1.0, fee):
                 return False
     return True
 
