@@ -116,7 +116,7 @@ def _offers(catalog: PriceCatalog, prods: pd.DataFrame, peak: pd.Series, cons: C
     meta = prods[["provider", "term_months", "payment", "upfront_share"]]
     res = com[com["kind"] == RES][["product", "family", "rate_usd_per_hour"]].join(meta, on="product")
     rates = com[com["kind"] == SP][["product", "family", "rate_usd_per_hour"]].reset_index(drop=True)
-    sp = pd.DataFrame({"product": sorted(set(rates["product"]))}).join(meta, on="product")
+    sp = pd.DataFrame({"product": pd.Series(sorted(set(rates["product"])), dtype=object)}).join(meta, on="product")
     sp["family"], sp["rate_usd_per_hour"] = "", 1.0
     free = (cons.max_upfront_usd_per_quarter is None and cons.max_expiring_share_per_quarter is None
             and cons.max_bought_share_per_step is None)
@@ -158,6 +158,15 @@ def _dominated_plans(rates: pd.DataFrame, sp: pd.DataFrame) -> set[str]:
 
 
 def _options(offers: pd.DataFrame, steps: pd.DatetimeIndex, h_end: pd.Timestamp) -> pd.DataFrame:
+    if offers.empty:
+        stamp = pd.Series(pd.DatetimeIndex([], tz="UTC"))
+        num = pd.Series(dtype=float)
+        return pd.DataFrame({"product": pd.Series(dtype=object), "family": pd.Series(dtype=object),
+                             "rate_usd_per_hour": num, "provider": pd.Series(dtype=object),
+                             "term_months": pd.Series(dtype=int), "payment": pd.Series(dtype=object),
+                             "upfront_share": num, "kind": pd.Series(dtype=object), "step": pd.Series(dtype=int),
+                             "start": stamp, "end": stamp, "unit_usd_per_hour": num, "hours_in_horizon": num,
+                             "term_hours": num, "fee_usd": num, "upfront_usd": num})
     opts = offers.merge(pd.DataFrame({"step": np.arange(len(steps))}), how="cross")
     pairs = opts[["step", "term_months"]].drop_duplicates()
     ends = pd.Series([add_months(steps[s], t) for s, t in zip(pairs["step"], pairs["term_months"])],
@@ -263,11 +272,11 @@ def _bound_and_prune(opts: pd.DataFrame, rates: pd.DataFrame, arrays: DemandArra
     ub[~res] = cap.reindex(opts.loc[~res, "product"]).fillna(0.0).to_numpy()
     opts = opts.assign(ub=ub)
     keep = ub > 0
-    if prune and cons.max_expiring_share_per_quarter is None and cons.max_bought_share_per_step is None:
+    if prune and len(opts) and cons.max_expiring_share_per_quarter is None and cons.max_bought_share_per_step is None:
         first_unit = arrays.first_unit_saving_cumsum   # hours+1 x families, expected $ of one instance
         fam_pos = arrays.families.get_indexer(opts["family"].where(res, arrays.families[0]))
         i0 = arrays.hour_position(opts["start"])
-        i1 = arrays.hour_position(np.minimum(opts["end"], arrays.horizon_end))
+        i1 = arrays.hour_position(opts["end"].clip(upper=arrays.horizon_end))
         bound = first_unit[i1, fam_pos] - first_unit[i0, fam_pos]
         keep &= ~(res & (opts["fee_usd"].to_numpy() >= bound))
     pruned = int((~keep).sum())

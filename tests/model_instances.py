@@ -48,7 +48,9 @@ def catalog(od: list[float], spot: list[float | None], products: list[Product]):
     rows = [{"product": p.name, "provider": "t", "kind": p.kind, "term_months": p.term_months,
              "payment": p.payment, "upfront_share": p.upfront_share, "family": f, "rate_usd_per_hour": r,
              "source": "test", "as_of": "2026-01-01"} for p in products for f, r in p.rates.items()]
-    return catalog_from_frames(fams, pd.DataFrame(rows), origin="test")
+    cols = ["product", "provider", "kind", "term_months", "payment", "upfront_share", "family", "rate_usd_per_hour",
+            "source", "as_of"]
+    return catalog_from_frames(fams, pd.DataFrame(rows, columns=cols), origin="test")
 
 
 def horizon(months: int) -> pd.DatetimeIndex:

@@ -1,0 +1,269 @@
+"""Every constraint group of DESIGN.md sections 5 and 7: off when null, hand-checked when on,
+and the infeasible ones named (exit code 3).
+
+Unless said otherwise: family f0 with on-demand $4/h, January 2026 (744 h) or a few months
+from it, reservations with a one-month term."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from model_instances import (EXACT_SOLVE, Product, START, catalog, family, forecast, horizon, problem)
+from gpuladder.errors import EXIT_INFEASIBLE, InfeasibleError
+from gpuladder.scenarios.schema import Constraints, FrozenMap, ProductFilter
+from gpuladder.solver.book import make_purchases
+from gpuladder.solver.coupling import greedy_is_optimal
+from gpuladder.solver.model import build_model
+from gpuladder.solver.modeldata import prepare
+from gpuladder.solver.plan import plan_problem
+from gpuladder.units import HOUR, add_months
+
+NONE = Constraints(min_utilization=None, spot_cap=None, spot_rework_overhead=0.0)
+HOURS = 744
+
+
+def _cons(**kw) -> Constraints:
+    base = dict(min_utilization=None, spot_cap=None, spot_rework_overhead=0.0)
+    base.update(kw)
+    return Constraints(**base)
+
+
+def _flat(months: int, level: float, n: int = 1) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    idx = horizon(months)
+    return idx, np.full((len(idx), n), level)
+
+
+def _upfront_catalog():
+    return catalog([4.0], [None], [
+        Product("ri-all", "reservation", 1, {family(0): 2.3}, "all_upfront", 1.0),
+        Product("ri-none", "reservation", 1, {family(0): 2.5}, "no_upfront", 0.0)])
+
+
+# ---------------------------------------------------------------- groups on and off
+
+
+def test_every_optional_group_is_off_when_null_and_on_when_set():
+    idx, d = _flat(3, 2.0)
+    cat = _upfront_catalog()
+    off = build_model(prepare(problem(forecast(idx, d), cat)), NONE).lp.groups()
+    assert not {"utilization_floor", "budget_upfront", "budget_committed", "ladder_expiring",
+                "ladder_bought"} & set(off)
+    on_cons = _cons(min_utilization=0.9, max_upfront_usd_per_quarter=1e6, max_committed_usd_per_hour=100.0,
+                    max_expiring_share_per_quarter=0.6, max_bought_share_per_step=0.6)
+    on = build_model(prepare(problem(forecast(idx, d), cat, constraints=on_cons)), on_cons).lp.groups()
+    assert {"utilization_floor", "budget_upfront", "budget_committed", "ladder_expiring", "ladder_bought"} <= set(on)
+
+
+# ---------------------------------------------------------------- spot
+
+
+def _spot_catalog():
+    """Two families at $4/h, spot $1.5; a reservation at on-demand price (never pays)."""
+    return catalog([4.0, 4.0], [1.5, 1.5], [Product("ri", "reservation", 1, {family(0): 4.0, family(1): 4.0})])
+
+
+def test_spot_cap_number_and_map_with_default():
+    """Two families, all demand interruptible (4/h each), spot $1.5 < on-demand $4. Cap
+    0.5 -> half of each family on spot. Map {f0: 0.2, *: 0.7} -> 20% and 70%."""
+    cat = _spot_catalog()
+    idx, d = _flat(1, 4.0, 2)
+    for cap, shares in ((0.5, (0.5, 0.5)), (FrozenMap({family(0): 0.2, "*": 0.7}), (0.2, 0.7))):
+        plan = plan_problem(problem(forecast(idx, d, d), cat, constraints=_cons(spot_cap=cap)), EXACT_SOLVE)
+        bf = plan.simulation.by_family
+        assert bf["spot_share"].tolist() == pytest.approx(list(shares))
+        expected = sum(HOURS * 4 * (s * 1.5 + (1 - s) * 4.0) for s in shares)
+        assert plan.simulation.kpis.cost_usd == pytest.approx(expected, rel=1e-12)
+        assert plan.solver.model_objective_usd == pytest.approx(expected, rel=1e-12)
+
+
+def test_only_interruptible_demand_goes_to_spot_and_rework_overhead_by_bucket():
+    """f0: 4/h, 1/h of it interruptible, cap 0.5 -> spot 1/h (25%). f1 is in bucket '<5%'
+    with overhead 2.0: effective spot 1.5 x 3 = 4.5 >= on-demand, so no spot at all."""
+    cat = _spot_catalog()
+    idx, d = _flat(1, 4.0, 2)
+    inter = np.column_stack([np.full(len(idx), 1.0), np.full(len(idx), 4.0)])
+    over = FrozenMap({"<5%": 0.0})
+    plan = plan_problem(problem(forecast(idx, d, inter), cat, constraints=_cons(spot_cap=0.5, spot_rework_overhead=over)),
+                        EXACT_SOLVE)
+    assert plan.simulation.by_family["spot_share"].tolist() == pytest.approx([0.25, 0.5])
+    over = FrozenMap({"<5%": 2.0})
+    plan = plan_problem(problem(forecast(idx, d, inter), cat, constraints=_cons(spot_cap=0.5, spot_rework_overhead=over)),
+                        EXACT_SOLVE)
+    assert plan.simulation.by_family["spot_share"].tolist() == pytest.approx([0.0, 0.0])
+    assert plan.simulation.kpis.cost_usd == pytest.approx(2 * HOURS * 16.0)
+
+
+# ---------------------------------------------------------------- budgets
+
+
+def test_upfront_budget_per_quarter():
+    """Demand 2/h. Unconstrained: 2 all-upfront reservations ($2.3/h effective, $1,711.2
+    upfront each). With $2,000 per quarter: 1 all-upfront + 1 no-upfront ($2.5/h)."""
+    idx, d = _flat(1, 2.0)
+    cat = _upfront_catalog()
+    free = plan_problem(problem(forecast(idx, d), cat), EXACT_SOLVE)
+    assert free.purchases.groupby("product")["quantity"].sum().to_dict() == {"ri-all": 2.0}
+    plan = plan_problem(problem(forecast(idx, d), cat, constraints=_cons(max_upfront_usd_per_quarter=2000.0)),
+                        EXACT_SOLVE)
+    assert plan.purchases.groupby("product")["quantity"].sum().to_dict() == {"ri-all": 1.0, "ri-none": 1.0}
+    assert plan.purchases["upfront_usd"].sum() == pytest.approx(2.3 * HOURS)
+    assert plan.simulation.kpis.cost_usd == pytest.approx((2.3 + 2.5) * HOURS)
+
+
+def test_committed_rate_budget():
+    """Demand 2/h, cap $3/h of amortized fees in force: one reservation only."""
+    idx, d = _flat(2, 2.0)
+    cat = _upfront_catalog()
+    plan = plan_problem(problem(forecast(idx, d), cat, constraints=_cons(max_committed_usd_per_hour=3.0)), EXACT_SOLVE)
+    book = plan.book.items
+    rate = book["recurring_usd_per_hour"] + book["upfront_usd"] / ((book["end"] - book["start"]) / HOUR)
+    for hour in (idx[0], idx[-1]):
+        assert rate[(book["start"] <= hour) & (book["end"] > hour)].sum() <= 3.0 + 1e-9
+    assert plan.purchases["quantity"].sum() == 2   # one per month
+
+
+def _inventory(cat, product, quantity, start, end):
+    buy = make_purchases(cat, pd.DataFrame({"product": [product], "family": [family(0)], "quantity": [quantity],
+                                            "start": [start]}), origin="inventory", id_prefix="inv")
+    items = buy.items.assign(end=pd.Timestamp(end, tz="UTC") if isinstance(end, str) else end)
+    return type(buy)(items)
+
+
+def test_infeasible_committed_rate_below_inventory_names_the_setting():
+    idx, d = _flat(1, 2.0)
+    cat = _upfront_catalog()
+    inv = _inventory(cat, "ri-none", 2.0, START, add_months(START, 1))      # $5/h in force
+    with pytest.raises(InfeasibleError) as err:
+        plan_problem(problem(forecast(idx, d), cat, inventory=inv, constraints=_cons(max_committed_usd_per_hour=3.0)),
+                     EXACT_SOLVE)
+    assert err.value.exit_code == EXIT_INFEASIBLE == 3
+    assert "constraints.max_committed_usd_per_hour" in str(err.value)
+    assert "max_upfront" not in str(err.value)
+
+
+def test_infeasible_upfront_budget_below_inventory_upfront_names_the_setting():
+    """An existing all-upfront commitment that starts inside the horizon pays $3,422.4 in
+    the first quarter; a $2,000 budget cannot hold."""
+    idx, d = _flat(1, 2.0)
+    cat = _upfront_catalog()
+    inv = _inventory(cat, "ri-all", 2.0, START, add_months(START, 1))
+    cons = _cons(max_upfront_usd_per_quarter=2000.0)
+    with pytest.raises(InfeasibleError) as err:
+        plan_problem(problem(forecast(idx, d), cat, inventory=inv, constraints=cons), EXACT_SOLVE)
+    assert "constraints.max_upfront_usd_per_quarter" in str(err.value)
+    both = _cons(max_upfront_usd_per_quarter=2000.0, max_committed_usd_per_hour=3.0)
+    with pytest.raises(InfeasibleError) as err:
+        plan_problem(problem(forecast(idx, d), cat, inventory=inv, constraints=both), EXACT_SOLVE)
+    assert err.value.groups == ["constraints.max_committed_usd_per_hour", "constraints.max_upfront_usd_per_quarter"]
+
+
+# ---------------------------------------------------------------- ladder
+
+
+def _ladder_catalog():
+    return catalog([4.0], [None], [Product("ri-1m", "reservation", 1, {family(0): 2.6}),
+                                   Product("ri-3m", "reservation", 3, {family(0): 2.2}),
+                                   Product("ri-6m", "reservation", 6, {family(0): 2.0})])
+
+
+def _shares(book, h_start, key):
+    it = book.items[book.items["origin"] == "purchase"]
+    rate = it["recurring_usd_per_hour"] + it["upfront_usd"] / ((it["end"] - it["start"]) / HOUR)
+    when = it["end"] if key == "end" else it["start"]
+    months = (when.dt.year - h_start.year) * 12 + when.dt.month - h_start.month
+    group = months // 3 if key == "end" else months
+    return rate.groupby(group.to_numpy()).sum() / rate.sum()
+
+
+def test_expiring_share_per_quarter():
+    """Demand 4/h for 6 months. Unconstrained: 4 six-month reservations, all expiring in
+    the same quarter. At most 50% may expire in any quarter."""
+    idx, d = _flat(6, 4.0)
+    cat = _ladder_catalog()
+    free = plan_problem(problem(forecast(idx, d), cat), EXACT_SOLVE)
+    assert _shares(free.book, START, "end").max() == pytest.approx(1.0)
+    plan = plan_problem(problem(forecast(idx, d), cat, constraints=_cons(max_expiring_share_per_quarter=0.5)),
+                        EXACT_SOLVE)
+    assert _shares(plan.book, START, "end").max() <= 0.5 + 1e-9
+    assert plan.simulation.kpis.cost_usd > free.simulation.kpis.cost_usd
+
+
+def test_bought_share_per_step():
+    """Demand 4/h for 6 months: unconstrained everything is bought at the first step; with
+    at most 40% of the $/h bought at any one step, purchases spread over steps."""
+    idx, d = _flat(6, 4.0)
+    cat = _ladder_catalog()
+    plan = plan_problem(problem(forecast(idx, d), cat, constraints=_cons(max_bought_share_per_step=0.4)),
+                        EXACT_SOLVE)
+    shares = _shares(plan.book, START, "start")
+    assert shares.max() <= 0.4 + 1e-9
+    assert len(shares) >= 3
+
+
+# ---------------------------------------------------------------- products
+
+
+def test_allowed_providers_kinds_terms_and_payments():
+    cat = catalog([4.0], [None], [
+        Product("ri-1m-none", "reservation", 1, {family(0): 2.5}),
+        Product("ri-2m-all", "reservation", 2, {family(0): 2.2}, "all_upfront", 1.0),
+        Product("sp-1m-none", "savings_plan", 1, {family(0): 2.6})])
+    idx, d = _flat(2, 3.0)
+    fc = forecast(idx, d)
+    for flt, allowed in ((ProductFilter(terms_months=None), {"ri-2m-all"}),
+                         (ProductFilter(terms_months=(1,)), {"ri-1m-none"}),
+                         (ProductFilter(terms_months=None, payments=("no_upfront",)), {"ri-1m-none"}),
+                         (ProductFilter(terms_months=None, kinds=("savings_plan",)), {"sp-1m-none"}),
+                         (ProductFilter(terms_months=None, providers=("other",)), set())):
+        plan = plan_problem(problem(fc, cat, products=flt), EXACT_SOLVE)
+        assert set(plan.purchases["product"]) == allowed, flt
+
+
+# ---------------------------------------------------------------- inventory
+
+
+def test_inventory_is_used_first_and_planned_around():
+    """Demand 3/h for 2 months; inventory: 2 reservations ending after month 1. The plan
+    buys 1 in month 1 and 3 in month 2 (renewing the expiry)."""
+    idx, d = _flat(2, 3.0)
+    cat = catalog([4.0], [None], [Product("ri", "reservation", 1, {family(0): 2.5})])
+    inv = _inventory(cat, "ri", 2.0, START, add_months(START, 1))
+    plan = plan_problem(problem(forecast(idx, d), cat, inventory=inv), EXACT_SOLVE)
+    got = plan.purchases.groupby("date")["quantity"].sum()
+    assert got.to_dict() == {START: 1.0, add_months(START, 1): 3.0}
+    assert plan.expiring["renew"].tolist() == [True]
+    assert plan.simulation.kpis.cost_usd == pytest.approx(3 * 2.5 * len(idx))
+
+
+def test_floor_applies_to_what_the_plan_adds():
+    """Inventory of 3 with demand 2,2,2,1 misses a 0.9 floor on its own (7/12 used); that is
+    sunk: the plan is feasible and buys nothing more."""
+    idx = horizon(1)
+    d = np.tile([2.0, 2, 2, 1], len(idx) // 4)[:, None]
+    cat = catalog([4.0], [None], [Product("ri", "reservation", 1, {family(0): 2.5})])
+    inv = _inventory(cat, "ri", 3.0, START, add_months(START, 1))
+    plan = plan_problem(problem(forecast(idx, d), cat, inventory=inv, constraints=_cons(min_utilization=0.9)),
+                        EXACT_SOLVE)
+    assert plan.purchases.empty
+
+
+# ---------------------------------------------------------------- plan order
+
+
+def test_greedy_order_conditions():
+    rates = pd.DataFrame({"product": ["a", "a", "b", "b", "b", "c", "c"],
+                          "family": ["f0", "f1", "f0", "f1", "f2", "f1", "f2"],
+                          "rate_usd_per_hour": [1.0, 2.0, 1.5, 3.0, 1.0, 2.0, 2.0]})
+
+    def plans(names, ranks):
+        scope = rates.groupby("product")["family"].agg(lambda s: tuple(sorted(s)))
+        return pd.DataFrame({"rank": ranks, "scope": [scope[n] for n in names]}, index=names)
+
+    assert greedy_is_optimal(plans(["a"], [0]), rates)                    # one plan
+    assert greedy_is_optimal(plans(["a", "b"], [0, 1]), rates)            # nested, b proportional to a on {f0,f1}
+    assert not greedy_is_optimal(plans(["a", "c"], [0, 1]), rates)        # crossing scopes
+    r2 = rates.copy()
+    r2.loc[(r2["product"] == "b") & (r2["family"] == "f1"), "rate_usd_per_hour"] = 2.5
+    assert not greedy_is_optimal(plans(["a", "b"], [0, 1]), r2)           # b not proportional to a
