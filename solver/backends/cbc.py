@@ -36,6 +36,23 @@ def to_pulp(lp: LinearProgram):
     return prob, xs
 
 
+def map_status(status: int, sol_status: int) -> SolveStatus:
+    """PuLP's (status, sol_status) after CBC -> SolveStatus. CBC stopped by its time limit
+    with an integer solution reports status 1 and sol_status 2 (integer feasible)."""
+    import pulp
+
+    if status == pulp.LpStatusOptimal and sol_status == pulp.LpSolutionOptimal:
+        return SolveStatus.OPTIMAL
+    if sol_status == pulp.LpSolutionIntegerFeasible or (status == pulp.LpStatusOptimal
+                                                        and sol_status != pulp.LpSolutionNoSolutionFound):
+        return SolveStatus.TIME_LIMIT
+    if status == pulp.LpStatusInfeasible or sol_status == pulp.LpSolutionInfeasible:
+        return SolveStatus.INFEASIBLE
+    if status == pulp.LpStatusUnbounded or sol_status == pulp.LpSolutionUnbounded:
+        return SolveStatus.UNBOUNDED
+    return SolveStatus.NO_SOLUTION
+
+
 def solve_cbc(lp: LinearProgram, options: SolverOptions) -> Solution:
     import pulp
 
@@ -43,22 +60,12 @@ def solve_cbc(lp: LinearProgram, options: SolverOptions) -> Solution:
     prob, xs = to_pulp(lp)
     solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=options.time_limit_s, gapRel=options.mip_gap)
     prob.solve(solver)
-    status = pulp.LpStatus[prob.status]
-    sol_status = prob.sol_status
+    st = map_status(prob.status, prob.sol_status)
     x = np.array([v.varValue if v.varValue is not None else 0.0 for v in xs], float)
-    if prob.status == pulp.LpStatusOptimal and sol_status == pulp.LpSolutionOptimal:
-        st = SolveStatus.OPTIMAL
-    elif sol_status in (pulp.LpSolutionIntegerFeasible,) or (
-            prob.status == pulp.LpStatusOptimal and sol_status != pulp.LpSolutionOptimal):
-        st = SolveStatus.TIME_LIMIT
-    elif prob.status == pulp.LpStatusInfeasible:
-        st, x = SolveStatus.INFEASIBLE, None
-    elif prob.status == pulp.LpStatusUnbounded:
-        st, x = SolveStatus.UNBOUNDED, None
-    else:
-        st, x = SolveStatus.NO_SOLUTION, None
+    if st not in (SolveStatus.OPTIMAL, SolveStatus.TIME_LIMIT):
+        x = None
     if lp.n_cols == 0:
         st, x = SolveStatus.OPTIMAL, np.zeros(0)
     obj = float(lp.cost @ x + lp.constant) if x is not None else None
     gap = 0.0 if st == SolveStatus.OPTIMAL else None
-    return Solution(st, x, obj, gap, time.perf_counter() - t0, "cbc", status)
+    return Solution(st, x, obj, gap, time.perf_counter() - t0, "cbc", pulp.LpStatus[prob.status])

@@ -10,6 +10,15 @@ from gpuladder.errors import DomainError
 from gpuladder.solver.lp import LinearProgram, Solution, SolveStatus, SolverOptions
 
 
+def map_status(code: int) -> SolveStatus:
+    """pywraplp result code -> SolveStatus (FEASIBLE: stopped by the time limit with a plan)."""
+    from ortools.linear_solver import pywraplp
+
+    return {pywraplp.Solver.OPTIMAL: SolveStatus.OPTIMAL, pywraplp.Solver.FEASIBLE: SolveStatus.TIME_LIMIT,
+            pywraplp.Solver.INFEASIBLE: SolveStatus.INFEASIBLE, pywraplp.Solver.UNBOUNDED: SolveStatus.UNBOUNDED,
+            pywraplp.Solver.NOT_SOLVED: SolveStatus.NO_SOLUTION}.get(code, SolveStatus.ERROR)
+
+
 def solve_ortools(lp: LinearProgram, options: SolverOptions) -> Solution:
     from ortools.linear_solver import pywraplp
 
@@ -37,11 +46,9 @@ def solve_ortools(lp: LinearProgram, options: SolverOptions) -> Solution:
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, float(options.mip_gap))
     code = solver.Solve(params)
-    x = np.array([v.solution_value() for v in xs], float) if code in (
-        pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE) else None
-    st = {pywraplp.Solver.OPTIMAL: SolveStatus.OPTIMAL, pywraplp.Solver.FEASIBLE: SolveStatus.TIME_LIMIT,
-          pywraplp.Solver.INFEASIBLE: SolveStatus.INFEASIBLE, pywraplp.Solver.UNBOUNDED: SolveStatus.UNBOUNDED,
-          pywraplp.Solver.NOT_SOLVED: SolveStatus.NO_SOLUTION}.get(code, SolveStatus.ERROR)
+    st = map_status(code)
+    x = np.array([v.solution_value() for v in xs], float) if st in (SolveStatus.OPTIMAL,
+                                                                    SolveStatus.TIME_LIMIT) else None
     if lp.n_cols == 0:
         st, x = SolveStatus.OPTIMAL, np.zeros(0)
     obj = float(lp.cost @ x + lp.constant) if x is not None else None
