@@ -95,13 +95,13 @@ def test_time_limit_returns_the_best_plan_found_marked_as_such():
 def test_relax_and_fix_is_certified_by_the_relaxation_bound():
     """The large-model path: its plan is within mip_gap of the LP bound and no worse than
     the full MIP's by more than that gap."""
-    prob = bench_fleet(8, 6, 12, seed=4)
+    prob = bench_fleet(10, 12, 12, seed=4)
     lp = build_model(prepare(prob), prob.constraints).lp
     fast = solve(lp, SolverOptions(mip_gap=1e-3, relax_and_fix_columns=1))
-    full = solve(lp, SolverOptions(mip_gap=1e-5, relax_and_fix_columns=None))
+    full = solve(lp, SolverOptions(mip_gap=1e-4, relax_and_fix_columns=None))
     assert fast.status == full.status == SolveStatus.OPTIMAL
     assert fast.message == "relaxation rounded within the gap"
     assert 0 <= fast.gap <= 1e-3
-    assert full.objective <= fast.objective + 1e-5 * abs(full.objective)
+    assert full.objective <= fast.objective + 1e-4 * abs(full.objective)
     assert fast.objective <= full.objective + 1.1e-3 * abs(full.objective)
     assert np.allclose(fast.x[lp.integrality], np.round(fast.x[lp.integrality]))
