@@ -25,8 +25,8 @@ NO_OVERHEAD = {b: 0.0 for b in ("<5%", "5-10%", "10-15%", "15-20%", ">20%")}
 EXACT_SOLVE = SolverOptions(backend="highs", time_limit_s=60.0, mip_gap=1e-9)
 
 
-def family(i: int) -> str:
-    return f"t/r1/f{i}"
+def family(i: int, names=None) -> str:
+    return f"t/r1/f{i if names is None else names[i]}"
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,11 @@ class Product:
     upfront_share: float = 0.0
 
 
-def catalog(od: list[float], spot: list[float | None], products: list[Product]):
+def catalog(od: list[float], spot: list[float | None], products: list[Product], names=None):
+    keys = [family(i, names) for i in range(len(od))]
     fams = pd.DataFrame({
-        "family": [family(i) for i in range(len(od))], "provider": "t", "region": "r1",
-        "instance_type": [f"f{i}" for i in range(len(od))], "gpu_model": "X", "gpus_per_instance": 8,
+        "family": keys, "provider": "t", "region": "r1",
+        "instance_type": [k.split("/")[-1] for k in keys], "gpu_model": "X", "gpus_per_instance": 8,
         "on_demand_usd_per_hour": od, "spot_usd_per_hour": [np.nan if s is None else s for s in spot],
         "interruption_bucket": "<5%", "source": "test", "as_of": "2026-01-01"})
     rows = [{"product": p.name, "provider": "t", "kind": p.kind, "term_months": p.term_months,
@@ -70,10 +71,10 @@ def patterned(index: pd.DatetimeIndex, patterns_by_month: list[np.ndarray]) -> n
 
 
 def forecast(index, demand: np.ndarray, interruptible: np.ndarray | None = None,
-             conservative: np.ndarray | None = None, weights=(1.0, 0.0)) -> Forecast:
+             conservative: np.ndarray | None = None, weights=(1.0, 0.0), names=None) -> Forecast:
     """Replay-like forecast; with ``conservative`` a second path used by the floor (and
     weighted by ``weights``)."""
-    cols = [family(i) for i in range(demand.shape[1])]
+    cols = [family(i, names) for i in range(demand.shape[1])]
     inter = np.zeros_like(demand) if interruptible is None else interruptible
     main = DemandPath("P50", weights[0], pd.DataFrame(demand, index=index, columns=cols),
                       pd.DataFrame(np.minimum(inter, demand), index=index, columns=cols))
@@ -104,11 +105,14 @@ class RandomInstance:
 
 def random_instance(seed: int, *, n_families: int | None = None, months: int | None = None,
                     plans: str = "one", floors: bool | None = None, two_paths: bool | None = None,
-                    max_demand=3) -> RandomInstance:
+                    max_demand=3, price_scale: float = 1.0, names=None, zero_family: int | None = None,
+                    constraints: dict | None = None) -> RandomInstance:
     """A small random instance: 2-3 families, 2-3 monthly steps, a reservation per family
     (term 1-3 months), savings plans (``plans``: 'none', 'one' multi-family plan, or
     'mixed' = a single-family plan plus a multi-family one), spot for some families with a
-    cap, utilization floors on some seeds, a conservative path on some seeds."""
+    cap, utilization floors on some seeds, a conservative path on some seeds. ``price_scale``
+    multiplies every price, ``names`` renames family i to f<names[i]>, ``zero_family`` has
+    no demand, ``constraints`` overrides Constraints fields."""
     rng = np.random.default_rng(seed)
     nf = n_families or int(rng.integers(2, 4))
     nm = months or int(rng.integers(2, 4))
@@ -116,19 +120,25 @@ def random_instance(seed: int, *, n_families: int | None = None, months: int | N
     spot_share = rng.uniform(0.3, 0.7, nf)
     has_spot = rng.random(nf) < 0.6
     spot = [float(np.round(o * s, 3)) if h else None for o, s, h in zip(od, spot_share, has_spot)]
+    fam = [family(i, names) for i in range(nf)]
     products = []
     for i in range(nf):
         term = int(rng.integers(1, nm + 1))
         disc = rng.uniform(0.45, 0.8)
-        products.append(Product(f"ri-f{i}-{term}m", "reservation", term, {family(i): float(np.round(od[i] * disc, 3))}))
+        products.append(Product(f"ri-f{i}-{term}m", "reservation", term, {fam[i]: float(np.round(od[i] * disc, 3))}))
     if plans in ("one", "mixed"):
         disc = rng.uniform(0.55, 0.85, nf) if rng.random() < 0.5 else np.full(nf, rng.uniform(0.55, 0.85))
         term = int(rng.integers(1, nm + 1))
         products.append(Product(f"sp-all-{term}m", "savings_plan", term,
-                                {family(i): float(np.round(od[i] * disc[i], 3)) for i in range(nf)}))
+                                {fam[i]: float(np.round(od[i] * disc[i], 3)) for i in range(nf)}))
     if plans == "mixed":
-        products.append(Product("sp-f0-1m", "savings_plan", 1, {family(0): float(np.round(od[0] * 0.7, 3))}))
-    cat = catalog(list(od), spot, products)
+        products.append(Product("sp-f0-1m", "savings_plan", 1, {fam[0]: float(np.round(od[0] * 0.7, 3))}))
+    if price_scale != 1.0:
+        od = od * price_scale
+        spot = [None if v is None else v * price_scale for v in spot]
+        products = [Product(p.name, p.kind, p.term_months, {f: r * price_scale for f, r in p.rates.items()},
+                            p.payment, p.upfront_share) for p in products]
+    cat = catalog(list(od), spot, products, names)
     index = horizon(nm)
     n_pat = int(rng.integers(2, 4))
     top = np.broadcast_to(np.asarray(max_demand), (nf,))
@@ -138,10 +148,16 @@ def random_instance(seed: int, *, n_families: int | None = None, months: int | N
     use_two = bool(rng.random() < 0.3) if two_paths is None else two_paths
     low = np.maximum(demand - patterned(index, [rng.integers(0, 2, size=(n_pat, nf)).astype(float)
                                                 for _ in range(nm)]), 0.0) if use_two else None
-    fc = forecast(index, demand, inter, low, weights=(0.7, 0.3))
+    if zero_family is not None:
+        demand[:, zero_family] = 0.0
+        inter[:, zero_family] = 0.0
+        if low is not None:
+            low[:, zero_family] = 0.0
+    fc = forecast(index, demand, inter, low, weights=(0.7, 0.3), names=names)
     floor_on = bool(rng.random() < 0.5) if floors is None else floors
     cap = float(np.round(rng.uniform(0.3, 1.0), 2)) if rng.random() < 0.7 else None
-    cons = Constraints(min_utilization=float(np.round(rng.uniform(0.6, 0.95), 2)) if floor_on else None,
-                       spot_cap=cap, spot_rework_overhead=float(np.round(rng.uniform(0.0, 0.2), 2)))
-    return RandomInstance(problem(fc, cat, constraints=cons), seed,
+    kw = dict(min_utilization=float(np.round(rng.uniform(0.6, 0.95), 2)) if floor_on else None,
+              spot_cap=cap, spot_rework_overhead=float(np.round(rng.uniform(0.0, 0.2), 2)))
+    kw.update(constraints or {})
+    return RandomInstance(problem(fc, cat, constraints=Constraints(**kw)), seed,
                           {"families": nf, "months": nm, "plans": plans, "floors": floor_on, "two_paths": use_two})
