@@ -19,7 +19,8 @@ GROUP_SETTINGS = {
     "ladder_expiring": "constraints.max_expiring_share_per_quarter",
     "ladder_bought": "constraints.max_bought_share_per_step",
 }
-STRUCTURAL = {"reservation_capacity", "savings_plan_capacity", "type_balance", "dispatch_order"}
+STRUCTURAL = {"reservation_capacity", "savings_plan_capacity", "type_balance", "dispatch_order",
+              "commitment_balance"}
 
 
 def diagnose_infeasible(lp: LinearProgram, options: SolverOptions) -> list[str]:

@@ -331,8 +331,7 @@ def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.Data
     """What existing commitments alone miss the utilization floor by, per (kind, key, floor
     path): the floor applies to what the plan adds, not to sunk inventory. Reservations:
     u x reserved hours - sum_t min(R_inv, d_t) [instance-hours]; savings plans: u x
-    commitment $ - sum_t min(C_inv, sum_f rate_f d_ft) [$] (an upper bound on what the
-    inventory plan alone can use, so the allowance is never too generous)."""
+    commitment $ of the inventory (its whole share waived, see below) [$]."""
     u = cons.min_utilization
     out: dict = {}
     if u is None:
@@ -351,13 +350,10 @@ def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.Data
                 avail += r * hours[q]
             out[(RES, f, w)] = max(0.0, u * avail - used)
         for j, grp in inv_sp[inv_sp["product"].isin(sp_p)].groupby("product"):
-            rj = rates[rates["product"] == j]
-            cols = [fpos[f] for f in rj["family"]]
-            need = d[:, cols] @ rj["rate_usd_per_hour"].to_numpy(float)
-            used = avail = 0.0
-            for q, c in zip(grp["q"], grp["usd_per_hour"]):
-                v = np.sort(need[periods["i0"][q]:periods["i1"][q]])
-                used += float(sum_min(v, np.cumsum(v), np.array([c]))[0])
-                avail += c * hours[q]
-            out[(SP, j, w)] = max(0.0, u * avail - used)
+            # The model reads a plan's use through a lower bound wherever other commitments
+            # can cover the same families, so an allowance sized on the plan's exact use
+            # alone could leave even "buy nothing" infeasible. The whole inventory share of
+            # the floor is waived instead: what the plan adds must be used u of its hours
+            # by the product's total use (the objective still makes every purchase pay).
+            out[(SP, j, w)] = u * float((grp["usd_per_hour"].to_numpy(float) * hours[grp["q"].to_numpy()]).sum())
     return pd.Series(out, dtype=float)
