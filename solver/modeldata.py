@@ -40,6 +40,7 @@ class ModelOptions:
     max_hour_types: int = 64        # distinct joint hours per (component, period, path) for exact plans
     tie_break_share: float = 1e-7   # relative cost nudge: shorter terms, then later purchases
     prune_options: bool = True      # drop purchase options that are dominated or can never pay
+    waive_inventory_floor: bool = False  # waive the inventory's whole share of every floor (fallback)
 
 
 @dataclass(frozen=True)
@@ -244,7 +245,8 @@ def prepare(problem: PlanningProblem) -> ModelData:
     res_families = set(opts.loc[opts["kind"] == RES, "family"]) | set(inv_res["family"])
     cells, layers, types, resolution, notes = build_cells(arrays, periods, comp, plans, res_families, cons, mo)
 
-    allowance = _floor_allowance(inv_res, inv_sp, rates, periods, arrays, opts, cons)
+    allowance = _floor_allowance(inv_res, inv_sp, rates, periods, arrays, opts, cons,
+                                 problem.options.waive_inventory_floor)
     upfront_q, expiring_q, ladder_rate = _inventory_ladder(inv, h_start, h_end)
     return ModelData(families, h_start, h_end, periods, steps, arrays.paths, prices, opts, active, plans,
                      rates, comp, cells, layers, types, inv_res, inv_sp, allowance, arrays.baseline_usd,
@@ -327,7 +329,7 @@ def _inventory_ladder(inv: pd.DataFrame, h_start, h_end):
 
 
 def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.DataFrame, periods: pd.DataFrame,
-                     arrays: DemandArrays, opts: pd.DataFrame, cons: Constraints) -> pd.Series:
+                     arrays: DemandArrays, opts: pd.DataFrame, cons: Constraints, waive: bool = False) -> pd.Series:
     """What existing commitments alone miss the utilization floor by, per (kind, key, floor
     path): the floor applies to what the plan adds, not to sunk inventory. Reservations:
     u x reserved hours - sum_t min(R_inv, d_t) [instance-hours]; savings plans: u x
@@ -348,7 +350,7 @@ def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.Data
                 v = np.sort(d[periods["i0"][q]:periods["i1"][q], fpos[f]])
                 used += float(sum_min(v, np.cumsum(v), np.array([r]))[0])
                 avail += r * hours[q]
-            out[(RES, f, w)] = max(0.0, u * avail - used)
+            out[(RES, f, w)] = u * avail if waive else max(0.0, u * avail - used)
         for j, grp in inv_sp[inv_sp["product"].isin(sp_p)].groupby("product"):
             # The model reads a plan's use through a lower bound wherever other commitments
             # can cover the same families, so an allowance sized on the plan's exact use

@@ -11,7 +11,7 @@ difference is reported.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,21 @@ def dispatch_rules(problem: PlanningProblem) -> DispatchRules:
 def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: str = "scenario",
                  horizon_months: int | None = None, warnings: tuple[str, ...] = ()) -> Plan:
     """Solve one planning problem and simulate the resulting plan on every forecast path."""
+    try:
+        return _plan_once(problem, solver, scenario, horizon_months, warnings)
+    except InfeasibleError:
+        if len(problem.inventory) == 0 or problem.options.waive_inventory_floor:
+            raise
+    # Sunk commitments the forecast cannot use: the model reads their use through bounds, so
+    # the floor on the margin can be unreachable even for "buy nothing". Waive their share.
+    waived = replace(problem, options=replace(problem.options, waive_inventory_floor=True))
+    note = ("existing commitments are used less than the utilization floor on the forecast; their share "
+            "of the floor was waived, so new purchases are held to the floor by the total use")
+    return _plan_once(waived, solver, scenario, horizon_months, warnings + (note,))
+
+
+def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, horizon_months: int | None,
+               warnings: tuple[str, ...]) -> Plan:
     t0 = time.perf_counter()
     data = prepare(problem)
     built = build_model(data, problem.constraints, problem.options.tie_break_share)
