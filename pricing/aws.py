@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from gpuladder.awserrors import aws_errors
 from gpuladder.errors import DomainError, InputError
 from gpuladder.pricing.catalog import PriceCatalog, catalog_from_frames, embedded_catalog
 from gpuladder.pricing.estimates import TERM_LABEL, UPFRONT_SHARE, aws_instance_family, interruption_buckets
@@ -45,9 +45,6 @@ LEASE_MONTHS = {"1yr": 12, "3yr": 36}
 PLAN_TYPES = ("Compute", "EC2Instance")
 SECONDS_PER_YEAR = pd.Timedelta(days=365).total_seconds()
 BOX_USAGE = re.compile(r"(^|-)BoxUsage:")  # shared-tenancy instance usage, e.g. USE1-BoxUsage:p5.48xlarge
-ACCESS_ERRORS = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
-                 "InvalidClientTokenId", "AuthFailure", "ExpiredToken", "ExpiredTokenException",
-                 "SignatureDoesNotMatch", "OptInRequired"}
 # Accelerator of instance families the embedded snapshot may lack.
 GPU_MODEL_BY_FAMILY = {
     "p6-b300": "B300", "p6-b200": "B200", "p5en": "H200", "p5e": "H200", "p5": "H100-80GB",
@@ -124,33 +121,8 @@ def _client(factory: ClientFactory, service: str, region: str):
         return factory(service, region)
 
 
-@contextmanager
-def _aws_errors(what: str) -> Iterator[None]:
-    from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError,
-                                     NoCredentialsError, NoRegionError, PartialCredentialsError)
-
-    try:
-        yield
-    except (NoCredentialsError, PartialCredentialsError):
-        raise InputError(f"no AWS credentials found while {what}",
-                         hint="configuring credentials (`aws configure`, AWS_PROFILE, or "
-                              "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).") from None
-    except NoRegionError:
-        raise InputError(f"no AWS region configured while {what}",
-                         hint="passing --region R or setting AWS_DEFAULT_REGION.") from None
-    except ClientError as exc:
-        err = exc.response.get("Error", {})
-        code, message = err.get("Code", "?"), err.get("Message", "")
-        if code in ACCESS_ERRORS:
-            raise DomainError(f"AWS refused access while {what} ({code}: {message}). You can fix this by "
-                              "using credentials allowed pricing:GetProducts, "
-                              "savingsplans:DescribeSavingsPlansOfferingRates and "
-                              "ec2:DescribeSpotPriceHistory.") from None
-        raise DomainError(f"AWS error while {what} ({code}: {message})") from None
-    except EndpointConnectionError as exc:
-        raise DomainError(f"could not reach AWS while {what} ({exc}); check the network and the region name.") from None
-    except BotoCoreError as exc:
-        raise DomainError(f"AWS client error while {what} ({exc})") from None
+def _aws_errors(what: str):
+    return aws_errors(what, "pricing:GetProducts, savingsplans:DescribeSavingsPlansOfferingRates and ec2:DescribeSpotPriceHistory")
 
 
 def _paginate(client, operation: str, result_key: str, token_in: str, token_out: str, what: str,

@@ -8,21 +8,19 @@ from exports (``usage/inventory_export.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from gpuladder.errors import DomainError, InputError
+from gpuladder.awserrors import aws_errors
+from gpuladder.errors import InputError
 from gpuladder.usage.inventory_export import (FoundCommitment, payment_key, term_months_between)
 
 ClientFactory = Callable[[str, str], object]
 SAVINGS_PLANS_REGION = "us-east-1"
 YEAR_SECONDS = 365 * 24 * 3600
 SP_TYPES = {"Compute": "compute", "EC2Instance": "ec2_instance"}
-ACCESS_ERRORS = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
-                 "InvalidClientTokenId", "AuthFailure", "ExpiredToken")
 
 
 @dataclass(frozen=True)
@@ -111,29 +109,5 @@ def _session_factory() -> tuple[ClientFactory, str | None]:
     return (lambda service, region: session.client(service, region_name=region)), session.region_name
 
 
-@contextmanager
-def _aws_errors(what: str) -> Iterator[None]:
-    from botocore.exceptions import (BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError,
-                                     NoRegionError, PartialCredentialsError)
-
-    try:
-        yield
-    except (NoCredentialsError, PartialCredentialsError):
-        raise InputError(f"no AWS credentials found while {what}",
-                         hint="configuring credentials (`aws configure`, AWS_PROFILE, or "
-                              "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).") from None
-    except NoRegionError:
-        raise InputError(f"no AWS region configured while {what}",
-                         hint="passing --region R or setting AWS_DEFAULT_REGION.") from None
-    except ClientError as exc:
-        err = exc.response.get("Error", {})
-        code, message = err.get("Code", "?"), err.get("Message", "")
-        if code in ACCESS_ERRORS:
-            raise DomainError(f"AWS refused access while {what} ({code}: {message}). You can fix this by "
-                              "using credentials allowed ec2:DescribeReservedInstances and "
-                              "savingsplans:DescribeSavingsPlans.") from None
-        raise DomainError(f"AWS error while {what} ({code}: {message})") from None
-    except EndpointConnectionError as exc:
-        raise DomainError(f"could not reach AWS while {what} ({exc}); check the network and the region.") from None
-    except BotoCoreError as exc:
-        raise DomainError(f"AWS client error while {what} ({exc})") from None
+def _aws_errors(what: str):
+    return aws_errors(what, "ec2:DescribeReservedInstances and savingsplans:DescribeSavingsPlans")
