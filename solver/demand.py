@@ -28,7 +28,7 @@ from gpuladder.pricing.catalog import INTERRUPTION_BUCKETS, PriceCatalog
 from gpuladder.scenarios.schema import Constraints
 from gpuladder.solver.coupling import hour_types
 from gpuladder.solver.forecast import Forecast
-from gpuladder.solver.layers import build_layers_sorted, worst_resolution
+from gpuladder.solver.layers import build_layers_paths, worst_resolution
 from gpuladder.units import HOUR
 
 LAYERS, TYPES, SPLIT = "layers", "types", "split"
@@ -97,7 +97,9 @@ def demand_arrays(fc: Forecast, cat: PriceCatalog, cons: Constraints, families: 
 
 def build_cells(arrays: DemandArrays, periods: pd.DataFrame, comp: pd.Series, plans: pd.DataFrame,
                 res_families: set, cons: Constraints, mo):
-    """(cells, layers, types, resolution, compressions) for every component x period x path."""
+    """(cells, layers, layer_use, types, resolution, compressions) for every component x
+    period x path; layers merge the paths of a (family, period) written in layers or split
+    mode (solver/layers.py)."""
     fams = arrays.families
     members = {c: np.flatnonzero(comp.to_numpy() == c) for c in np.unique(comp.to_numpy())}
     ordered = _order_needing_singletons(fams, plans, res_families, cons)
@@ -119,17 +121,17 @@ def build_cells(arrays: DemandArrays, periods: pd.DataFrame, comp: pd.Series, pl
                         mode = TYPES
                         type_parts.append(_type_rows(c, q, w, fams[idx], *got))
                 cell_rows.append((c, q, w, mode))
-                if mode != TYPES:
+                if mode != TYPES and (arrays.paths["weight"][w] > 0 or floor[w]):
                     layer_jobs.append((q, w, idx))
     cells = pd.DataFrame(cell_rows, columns=["component", "q", "w", "mode"])
-    layers, resolution = _layers(arrays, periods, layer_jobs, mo.max_layers)
+    layers, layer_use, resolution = _layers(arrays, periods, layer_jobs, mo.max_layers)
     types = (pd.concat(type_parts, ignore_index=True) if type_parts else
              pd.DataFrame({c: pd.Series(dtype=t) for c, t in
                            (("component", int), ("q", int), ("w", int), ("t", int), ("family", object),
                             ("hours", float), ("firm", float), ("eligible", float))}))
     if resolution != "exact":
         notes.add(f"layers-{resolution}")
-    return cells, layers, types, resolution, tuple(sorted(notes))
+    return cells, layers, layer_use, types, resolution, tuple(sorted(notes))
 
 
 def _order_needing_singletons(fams: pd.Index, plans: pd.DataFrame, res_families: set, cons: Constraints) -> set:
@@ -154,37 +156,55 @@ def _type_rows(c, q, w, names, firm, elig, hours) -> pd.DataFrame:
 
 
 def _layers(arrays: DemandArrays, periods: pd.DataFrame, jobs, max_layers: int):
-    """Layers of every (family, period, path) listed in ``jobs`` [(q, w, family positions)]."""
-    cols = {c: [] for c in ("family", "q", "w", "k", "width", "saving_usd", "used_hours", "resolution")}
-    resolutions = []
-    by_cell: dict[tuple[int, int], list[int]] = {}
+    """Merged layers of every (family, period) over the paths listed in ``jobs``
+    [(q, w, family positions)], and the use per floor path of each layer.
+    Returns (layers, layer_use, resolution)."""
+    paths_of: dict[int, dict[int, list[int]]] = {}
     for q, w, idx in jobs:
-        by_cell.setdefault((q, w), []).extend(int(i) for i in idx)
-    for (q, w), idx in by_cell.items():
-        idx = np.asarray(sorted(idx))
+        for f in idx:
+            paths_of.setdefault(q, {}).setdefault(int(f), []).append(w)
+    weights = arrays.paths["weight"].to_numpy(float)
+    floor = arrays.paths["floor"].to_numpy()
+    lay_cols = {c: [] for c in ("family", "q", "k", "width", "saving_usd", "resolution")}
+    use_cols = {c: [] for c in ("family", "q", "k", "w", "used_hours")}
+    resolutions = []
+    for q, fam_paths in paths_of.items():
         i0, i1 = periods["i0"][q], periods["i1"][q]
-        d = arrays.demand[w][i0:i1, idx]
-        top = d.max(axis=0, initial=0.0)
-        live = top > 0
-        if not live.any():
-            continue
-        idx, d = idx[live], d[:, live]
-        n_sorted = np.sort(d - arrays.eligible[w][i0:i1, idx], axis=0)
-        d_sorted = np.sort(d, axis=0)
-        for j, f in enumerate(idx):
-            lay = build_layers_sorted(n_sorted[:, j], d_sorted[:, j], arrays.od[f], arrays.spot[f], max_layers)
+        fams = np.array(sorted(fam_paths))
+        sorted_n, sorted_d = {}, {}
+        for w in sorted({w for ws in fam_paths.values() for w in ws}):
+            d = arrays.demand[w][i0:i1, fams]
+            sorted_d[w] = np.sort(d, axis=0)
+            sorted_n[w] = np.sort(d - arrays.eligible[w][i0:i1, fams], axis=0)
+        for j, f in enumerate(fams):
+            ws = sorted(fam_paths[f])
+            lay = build_layers_paths([sorted_n[w][:, j] for w in ws], [sorted_d[w][:, j] for w in ws],
+                                     weights[ws], arrays.od[f], arrays.spot[f], max_layers)
             m = len(lay.width)
+            if m == 0:
+                continue
             resolutions.append(lay.resolution)
-            cols["family"].append(np.full(m, f))
-            cols["q"].append(np.full(m, q))
-            cols["w"].append(np.full(m, w))
-            cols["k"].append(np.arange(m))
-            cols["width"].append(lay.width)
-            cols["saving_usd"].append(lay.saving_usd)
-            cols["used_hours"].append(lay.used_hours)
-            cols["resolution"].append(np.full(m, lay.resolution, dtype=object))
+            lay_cols["family"].append(np.full(m, f))
+            lay_cols["q"].append(np.full(m, q))
+            lay_cols["k"].append(np.arange(m))
+            lay_cols["width"].append(lay.width)
+            lay_cols["saving_usd"].append(lay.saving_usd)
+            lay_cols["resolution"].append(np.full(m, lay.resolution, dtype=object))
+            for r, w in enumerate(ws):
+                if floor[w]:
+                    use_cols["family"].append(np.full(m, f))
+                    use_cols["q"].append(np.full(m, q))
+                    use_cols["k"].append(np.arange(m))
+                    use_cols["w"].append(np.full(m, w))
+                    use_cols["used_hours"].append(lay.used_hours[r])
+    layers = _frame(lay_cols, arrays.families, ("family", "q", "k"))
+    use = _frame(use_cols, arrays.families, ("family", "q", "k", "w"))
+    return layers, use, worst_resolution(resolutions)
+
+
+def _frame(cols: dict, families: pd.Index, ints) -> pd.DataFrame:
     out = pd.DataFrame({c: (np.concatenate(v) if v else np.zeros(0)) for c, v in cols.items()})
-    for c in ("family", "q", "w", "k"):
+    for c in ints:
         out[c] = out[c].astype(int)
-    out["family"] = arrays.families[out["family"].to_numpy()] if len(out) else pd.Series(dtype=object)
-    return out.sort_values(["family", "q", "w", "k"]).reset_index(drop=True), worst_resolution(resolutions)
+    out["family"] = families[out["family"].to_numpy()] if len(out) else pd.Series(dtype=object)
+    return out.sort_values(list(ints)).reset_index(drop=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuladder.solver.lp import LinearProgram, SolverOptions
+from gpuladder.solver.lp import LinearProgram, SolverOptions  # noqa: F401
 
 # constraint group -> the scenario setting that controls it
 GROUP_SETTINGS = {
@@ -29,9 +29,7 @@ def diagnose_infeasible(lp: LinearProgram, options: SolverOptions) -> list[str]:
     soft = [g for g in lp.groups() if g not in STRUCTURAL]
     penalty = 1e6 * max(1.0, float(np.abs(lp.cost).max(initial=0.0)))
     relaxed, slacks = lp.softened(soft, penalty)
-    relaxed_lp = LinearProgram(relaxed.blocks, relaxed._lb, relaxed._ub, relaxed._cost,
-                               [np.zeros_like(i) for i in relaxed._int], relaxed._rows,
-                               relaxed.n_cols, relaxed.n_rows, relaxed.constant)
+    relaxed_lp = relaxed.with_columns(integer=np.zeros(relaxed.n_cols, bool))
     sol = solve(relaxed_lp, SolverOptions("highs", options.time_limit_s, options.mip_gap))
     if sol.x is None:
         return [GROUP_SETTINGS.get(g, g) for g in soft] or ["the scenario's constraints"]

@@ -11,12 +11,18 @@ and is used for U(x) = sum_t min(x, d_t) instance-hours. Both are concave piecew
 linear in x with kinks only at the levels taken by n_t and d_t, so the hours can be
 replaced by segments between consecutive kinks ("layers"): segment k has a width
 w_k, a saving per unit of width and used hours per unit of width, both non-increasing
-in k, so an LP fills layers bottom-up by itself. With every kink kept the model is
-exact for any capacity, integer or not; segments whose slopes are equal are merged
-(still exact). When a period has more kinks than ``max_layers``, breakpoints fall
-back to the integer levels (exact for integer capacities, i.e. reservations alone),
-then to ``max_layers`` integer levels chosen where the curves bend most (approximate;
-chords of the concave curves, so the model is conservative there). The resolution used is reported.
+in k, so an LP fills layers bottom-up by itself.
+
+Several forecast paths that see the same capacity (a family's reservations and plans do
+not depend on the path) merge into one set of layers: the expected saving sum_w pi_w
+Sav_w(x) is again concave piecewise linear, with kinks at the union of the paths' kinks,
+and each path's use U_w is linear on every merged segment (kept per path, for the
+utilization floors). With every kink kept the model is exact for any capacity, integer
+or not; segments whose slopes are all equal are merged (still exact). When a period has
+more kinks than ``max_layers``, breakpoints fall back to the integer levels (exact for
+integer capacities, i.e. reservations alone), then to ``max_layers`` integer levels
+chosen where the curves bend most (approximate; chords of the concave curves, so the
+model is conservative there). The resolution used is reported.
 """
 
 from __future__ import annotations
@@ -31,11 +37,11 @@ _RANK = {EXACT: 0, INTEGER: 1, COARSE: 2}
 
 @dataclass(frozen=True)
 class Layers:
-    """Segments of one (family, period, path): arrays of equal length."""
+    """Segments of one (family, period) over one or more paths."""
 
     width: np.ndarray              # instances
-    saving_usd: np.ndarray         # $ saved over the period per instance of width
-    used_hours: np.ndarray         # instance-hours used over the period per instance of width
+    saving_usd: np.ndarray         # expected $ saved over the period per instance of width (weights applied)
+    used_hours: np.ndarray         # paths x segments: instance-hours used per instance of width
     resolution: str
 
 
@@ -53,71 +59,76 @@ def worst_resolution(values) -> str:
 
 def build_layers(firm: np.ndarray, total: np.ndarray, od_usd: float, spot_usd: float,
                  max_layers: int) -> Layers:
-    """Layers of one family over one period from hourly firm and total demand."""
-    return build_layers_sorted(np.sort(firm), np.sort(total), od_usd, spot_usd, max_layers)
+    """Layers of one family over one period of one path from hourly firm and total demand
+    (``used_hours`` is then 1-D)."""
+    lay = build_layers_paths([np.sort(firm)], [np.sort(total)], np.ones(1), od_usd, spot_usd, max_layers)
+    return Layers(lay.width, lay.saving_usd, lay.used_hours[0], lay.resolution)
 
 
-def build_layers_sorted(n: np.ndarray, d: np.ndarray, od_usd: float, spot_usd: float,
-                        max_layers: int) -> Layers:
-    """As ``build_layers`` from firm and total demand already sorted ascending."""
-    top = float(d[-1]) if len(d) else 0.0
+def build_layers_paths(firm_sorted, total_sorted, weights: np.ndarray, od_usd: float, spot_usd: float,
+                       max_layers: int) -> Layers:
+    """Merged layers of one family over one period from each path's firm and total demand,
+    sorted ascending, and the paths' weights."""
+    top = max((float(d[-1]) for d in total_sorted if len(d)), default=0.0)
     if top <= 0.0:
         z = np.zeros(0)
-        return Layers(z, z, z, EXACT)
-    cn, cd = np.cumsum(n), np.cumsum(d)
-    kinks = np.unique(np.concatenate([[0.0], n, d]))
+        return Layers(z, z, np.zeros((len(total_sorted), 0)), EXACT)
+    curves = _Curves(firm_sorted, total_sorted, np.asarray(weights, float), od_usd, spot_usd)
+    kinks = np.unique(np.concatenate([[0.0], *firm_sorted, *total_sorted]))
     resolution = EXACT
-    points = _merge_collinear(kinks, n, cn, d, cd, od_usd, spot_usd)
+    points = curves.merge_collinear(kinks)
     if len(points) - 1 > max_layers:
         ints = np.unique(np.concatenate([np.arange(0.0, np.floor(top) + 1.0), [top]]))
         if len(ints) - 1 <= max_layers:
-            points, resolution = _merge_collinear(ints, n, cn, d, cd, od_usd, spot_usd), INTEGER
+            points, resolution = curves.merge_collinear(ints), INTEGER
         else:
-            points, resolution = _adaptive(ints, n, cn, d, cd, od_usd, spot_usd, max_layers), COARSE
-    sav, used = _curves(points, n, cn, d, cd, od_usd, spot_usd)
+            points, resolution = curves.adaptive(ints, max_layers), COARSE
+    sav, used = curves.at(points)
     width = np.diff(points)
-    return Layers(width, np.diff(sav) / width, np.diff(used) / width, resolution)
+    return Layers(width, np.diff(sav) / width, np.diff(used, axis=1) / width, resolution)
 
 
-def _curves(x, n, cn, d, cd, od, spot):
-    un = sum_min(n, cn, x)
-    ud = sum_min(d, cd, x)
-    return (od - spot) * un + spot * ud, ud
+class _Curves:
+    """Expected saving and per-path use as functions of the capacity."""
 
+    def __init__(self, firm_sorted, total_sorted, weights, od, spot):
+        self.n, self.d, self.w, self.od, self.spot = firm_sorted, total_sorted, weights, od, spot
+        self.cn = [np.cumsum(v) for v in firm_sorted]
+        self.cd = [np.cumsum(v) for v in total_sorted]
 
-def _adaptive(candidates, n, cn, d, cd, od, spot, max_layers):
-    """``max_layers`` segments between candidate points (integer levels), chosen greedily
-    where the chord of the saving or use curve (each scaled by its total) is furthest
-    below the curve; chords of concave curves are below them, so the model is
-    conservative on the coarse cells."""
-    sav, used = _curves(candidates, n, cn, d, cd, od, spot)
-    curves = np.stack([sav / max(sav[-1], 1e-12), used / max(used[-1], 1e-12)])
-    keep = np.zeros(len(candidates), bool)
-    keep[[0, -1]] = True
-    for _ in range(max_layers - 1):
-        idx = np.flatnonzero(keep)
-        seg = np.searchsorted(idx, np.arange(len(candidates)), side="right") - 1
-        seg = np.minimum(seg, len(idx) - 2)
-        a, b = idx[seg], idx[seg + 1]
-        t = (candidates - candidates[a]) / (candidates[b] - candidates[a])
-        chord = curves[:, a] + t * (curves[:, b] - curves[:, a])
-        dev = (curves - chord).max(axis=0)
-        dev[keep] = -1.0
-        best = int(np.argmax(dev))
-        if dev[best] <= 1e-12:
-            break
-        keep[best] = True
-    return candidates[keep]
+    def at(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        used = np.array([sum_min(d, cd, x) for d, cd in zip(self.d, self.cd)])
+        firm = np.array([sum_min(n, cn, x) for n, cn in zip(self.n, self.cn)])
+        sav = self.w @ ((self.od - self.spot) * firm + self.spot * used)
+        return sav, used
 
+    def merge_collinear(self, points: np.ndarray) -> np.ndarray:
+        """Drop interior points where every curve has the same slope on either side."""
+        if len(points) <= 2:
+            return points
+        sav, used = self.at(points)
+        w = np.diff(points)
+        slopes = np.vstack([np.diff(sav) / w, np.diff(used, axis=1) / w])
+        same = np.isclose(slopes[:, 1:], slopes[:, :-1], rtol=1e-12, atol=1e-9).all(axis=0)
+        return points[np.concatenate([[True], ~same, [True]])]
 
-def _merge_collinear(points, n, cn, d, cd, od, spot):
-    """Drop interior points where both curves have the same slope on either side."""
-    if len(points) <= 2:
-        return points
-    sav, used = _curves(points, n, cn, d, cd, od, spot)
-    w = np.diff(points)
-    s1, s2 = np.diff(sav) / w, np.diff(used) / w
-    same = (np.isclose(s1[1:], s1[:-1], rtol=1e-12, atol=1e-9)
-            & np.isclose(s2[1:], s2[:-1], rtol=1e-12, atol=1e-9))
-    keep = np.concatenate([[True], ~same, [True]])
-    return points[keep]
+    def adaptive(self, candidates: np.ndarray, max_layers: int) -> np.ndarray:
+        """``max_layers`` segments between candidate points, chosen greedily where a chord
+        of the saving or use curves (each scaled by its total) is furthest below the curve;
+        chords of concave curves lie below them, so the model is conservative there."""
+        sav, used = self.at(candidates)
+        curves = np.vstack([sav / max(sav[-1], 1e-12), used / np.maximum(used[:, -1:], 1e-12)])
+        keep = np.zeros(len(candidates), bool)
+        keep[[0, -1]] = True
+        for _ in range(max_layers - 1):
+            idx = np.flatnonzero(keep)
+            seg = np.minimum(np.searchsorted(idx, np.arange(len(candidates)), side="right") - 1, len(idx) - 2)
+            a, b = idx[seg], idx[seg + 1]
+            t = (candidates - candidates[a]) / (candidates[b] - candidates[a])
+            dev = (curves - (curves[:, a] + t * (curves[:, b] - curves[:, a]))).max(axis=0)
+            dev[keep] = -1.0
+            best = int(np.argmax(dev))
+            if dev[best] <= 1e-12:
+                break
+            keep[best] = True
+        return candidates[keep]

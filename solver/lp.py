@@ -30,7 +30,7 @@ class SolverOptions:
     backend: str = "highs"
     time_limit_s: float = 60.0
     mip_gap: float = 0.001
-    relax_and_fix_columns: int | None = 50_000   # models this large try relaxation + rounding first
+    relax_and_fix_columns: int | None = 5_000   # MILPs this large try relaxation + rounding first
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,17 @@ class LinearProgram:
     _cost: list[np.ndarray] = field(default_factory=list)
     _int: list[np.ndarray] = field(default_factory=list)
     _rows: list[_Rows] = field(default_factory=list)
+    _group: list[np.ndarray] = field(default_factory=list)
     n_cols: int = 0
     n_rows: int = 0
     constant: float = 0.0
 
     # ---------------------------------------------------------------- variables
     def add_vars(self, name: str, index: pd.Index, *, lb=0.0, ub=np.inf, cost=0.0,
-                 integer=False) -> np.ndarray:
-        """Add one variable per entry of ``index``; returns their column numbers."""
+                 integer=False, group=-1) -> np.ndarray:
+        """Add one variable per entry of ``index``; returns their column numbers. ``group``
+        (>= 0) tags integer columns that belong together (one family's purchases), for
+        solution heuristics."""
         if name in self.blocks:
             raise ValueError(f"variable block {name} exists")
         n = len(index)
@@ -84,6 +87,7 @@ class LinearProgram:
         self._ub.append(np.broadcast_to(np.asarray(ub, float), (n,)).copy())
         self._cost.append(np.broadcast_to(np.asarray(cost, float), (n,)).copy())
         self._int.append(np.broadcast_to(np.asarray(integer, bool), (n,)).copy())
+        self._group.append(np.broadcast_to(np.asarray(group, np.int64), (n,)).copy())
         cols = np.arange(self.n_cols, self.n_cols + n)
         self.n_cols += n
         return cols
@@ -131,6 +135,12 @@ class LinearProgram:
         return np.concatenate(self._int) if self._int else np.zeros(0, bool)
 
     @property
+    def col_group(self) -> np.ndarray:
+        n = sum(len(g) for g in self._group)
+        out = np.concatenate(self._group) if self._group else np.zeros(0, np.int64)
+        return out if n == self.n_cols else np.full(self.n_cols, -1, np.int64)
+
+    @property
     def row_lb(self) -> np.ndarray:
         return np.concatenate([r.lb for r in self._rows]) if self._rows else np.zeros(0)
 
@@ -146,7 +156,17 @@ class LinearProgram:
         return sorted({r.group for r in self._rows})
 
     def csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(start, index, value) of A in compressed row form, duplicates summed."""
+        """(start, index, value) of A in compressed row form, duplicates summed (cached
+        until rows or columns are added)."""
+        key = (self.n_rows, self.n_cols, len(self._rows))
+        cached = self.__dict__.get("_csr_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        out = self._csr()
+        self.__dict__["_csr_cache"] = (key, out)
+        return out
+
+    def _csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if not self._rows:
             return np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros(0)
         row = np.concatenate([r.row for r in self._rows])
@@ -178,13 +198,55 @@ class LinearProgram:
         return LinearProgram(dict(self.blocks), [self.col_lb if lb is None else np.asarray(lb, float)],
                              [self.col_ub if ub is None else np.asarray(ub, float)], [self.cost],
                              [self.integrality if integer is None else np.asarray(integer, bool)], list(self._rows),
-                             self.n_cols, self.n_rows, self.constant)
+                             [self.col_group], self.n_cols, self.n_rows, self.constant)
+
+    def components(self) -> np.ndarray:
+        """Block label per column: columns linked through any row share a label (label
+        propagation over the rows, numpy only)."""
+        start, index, _ = self.csr()
+        counts = np.diff(start)
+        nz = counts > 0
+        label = np.arange(self.n_cols)
+        if not len(index):
+            return label
+        while True:
+            row_min = np.minimum.reduceat(label[index], start[:-1][nz])
+            new = label.copy()
+            np.minimum.at(new, index, np.repeat(row_min, counts[nz]))
+            while True:                     # follow labels to their root
+                nxt = new[new]
+                if np.array_equal(nxt, new):
+                    break
+                new = nxt
+            if np.array_equal(new, label):
+                return label
+            label = new
+
+    def subproblem(self, cols: np.ndarray) -> "LinearProgram":
+        """The columns ``cols`` (a union of blocks of ``components``) with the rows over them;
+        no constant."""
+        cols = np.asarray(cols)
+        start, index, value = self.csr()
+        row_of = np.repeat(np.arange(self.n_rows), np.diff(start))
+        pos = np.full(self.n_cols, -1, np.int64)
+        pos[cols] = np.arange(len(cols))
+        keep = pos[index] >= 0
+        rows = np.unique(row_of[keep])
+        rpos = np.full(self.n_rows, -1, np.int64)
+        rpos[rows] = np.arange(len(rows))
+        sub = LinearProgram()
+        sub.add_vars("sub", pd.RangeIndex(len(cols)), lb=self.col_lb[cols], ub=self.col_ub[cols],
+                     cost=self.cost[cols], integer=self.integrality[cols], group=self.col_group[cols])
+        sub.add_rows("sub", len(rows), rpos[row_of[keep]], pos[index[keep]], value[keep],
+                     self.row_lb[rows], self.row_ub[rows])
+        return sub
 
     def softened(self, groups, penalty: float) -> tuple["LinearProgram", dict[str, np.ndarray]]:
         """A copy where every row of ``groups`` gets slack columns priced at ``penalty``;
         returns the copy and, per group, the slack columns."""
         lp = LinearProgram(dict(self.blocks), list(self._lb), list(self._ub), list(self._cost),
-                           list(self._int), list(self._rows), self.n_cols, self.n_rows, self.constant)
+                           list(self._int), list(self._rows), list(self._group), self.n_cols, self.n_rows,
+                           self.constant)
         slacks: dict[str, np.ndarray] = {}
         for rows in self._rows:
             if rows.group not in groups:

@@ -74,8 +74,10 @@ def add_purchases(lp: LinearProgram, d: ModelData, tie_break_share: float) -> No
     n_steps = max(len(d.steps), 1)
     nudge = tie_break_share * (o["term_months"] / 12.0 + (n_steps - o["step"]) / n_steps)
     cost = o["fee_usd"].to_numpy() * (1.0 + nudge.to_numpy())
+    res = (o["kind"] == RES).to_numpy()
     lp.add_vars(PURCHASES, pd.MultiIndex.from_frame(o[["product", "family", "step"]]), cost=cost,
-                ub=o["ub"].to_numpy(float), integer=(o["kind"] == RES).to_numpy())
+                ub=o["ub"].to_numpy(float), integer=res,
+                group=np.where(res, d.families.get_indexer(o["family"]), -1))
 
 
 def add_budget_limits(b: Build) -> None:

@@ -27,26 +27,27 @@ def _covering_plans(b, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def add_layer_cover(b) -> None:
-    """y[f,q,w,k] in [0, width_k]: instances of layer k of family f covered by commitments in
-    period q on path w (cells in layers or split mode). Cost: -weight_w x saving_k [$ per
-    instance of width]. Layers of cells where no commitment can be in force are left out."""
+    """y[f,q,k] in [0, width_k]: instances of layer k of family f covered by commitments in
+    period q, the forecast paths of cells in layers or split mode merged (solver/layers.py).
+    Cost: -saving_k [expected $ per instance of width]. Layers of periods where no
+    commitment can be in force are left out."""
     d = b.d
     L = d.layers
     if L.empty:
         return
     comp = d.component.reindex(L["family"]).to_numpy()
-    modes = d.cells.set_index(["component", "q", "w"])["mode"]
-    L = L.assign(component=comp, mode=modes.reindex(pd.MultiIndex.from_arrays([comp, L["q"], L["w"]])).to_numpy())
+    cells = d.cells[d.cells["mode"] != TYPES].drop_duplicates(["component", "q"]).set_index(["component", "q"])
+    L = L.assign(component=comp,
+                 mode=cells["mode"].reindex(pd.MultiIndex.from_arrays([comp, L["q"]])).to_numpy())
     fq = L[["family", "q"]].drop_duplicates()
     ok = fq[has_capacity(b.t, fq, RES)]
     plan_fq = _covering_plans(b, fq)[["family", "q"]].drop_duplicates()
     ok = pd.concat([ok, plan_fq]).drop_duplicates()
-    L = L.merge(ok, on=["family", "q"]).sort_values(["family", "q", "w", "k"]).reset_index(drop=True)
+    L = L.merge(ok, on=["family", "q"]).sort_values(["family", "q", "k"]).reset_index(drop=True)
     if L.empty:
         return
-    weight = d.paths["weight"].to_numpy()[L["w"].to_numpy()]
-    cols = b.lp.add_vars(COVER, pd.MultiIndex.from_frame(L[["family", "q", "w", "k"]]),
-                         ub=L["width"].to_numpy(), cost=-weight * L["saving_usd"].to_numpy())
+    cols = b.lp.add_vars(COVER, pd.MultiIndex.from_frame(L[["family", "q", "k"]]),
+                         ub=L["width"].to_numpy(), cost=-L["saving_usd"].to_numpy())
     b.tables[COVER] = L.assign(col=cols)
 
 
@@ -94,30 +95,31 @@ def add_hour_type_cover(b) -> None:
 
 
 def add_savings_plan_split(b) -> None:
-    """Cells in split mode: s[j,f,q,w] >= 0, the $/h of plan j's commitment given to family f
-    for the whole period (a documented compression: the billing rules re-split every hour,
-    so the model is conservative there; the simulator measures the difference)."""
+    """Cells in split mode: s[j,f,q] >= 0, the $/h of plan j's commitment given to family f
+    for the whole period and every path merged in its layers (a documented compression:
+    the billing rules re-split every hour, so the model is conservative there; the
+    simulator measures the difference)."""
     L = b.tables.get(COVER)
     if L is None:
         return
-    cells = L.loc[L["mode"] == SPLIT, ["family", "q", "w"]].drop_duplicates()
+    cells = L.loc[L["mode"] == SPLIT, ["family", "q"]].drop_duplicates()
     if cells.empty:
         return
-    S = _covering_plans(b, cells).sort_values(["product", "family", "q", "w"]).reset_index(drop=True)
-    cols = b.lp.add_vars(SPLIT_VARS, pd.MultiIndex.from_frame(S[["product", "family", "q", "w"]]))
+    S = _covering_plans(b, cells).sort_values(["product", "family", "q"]).reset_index(drop=True)
+    cols = b.lp.add_vars(SPLIT_VARS, pd.MultiIndex.from_frame(S[["product", "family", "q"]]))
     b.tables[SPLIT_VARS] = S.assign(col=cols)
 
 
 def add_reservation_capacity(b) -> None:
-    """Layers and split cells, per (f, q, w):
-        sum_k y[f,q,w,k] <= R[f,q] + sum_j C[j,q] / rate[j,f]    (layers: plans covering f alone)
-        sum_k y[f,q,w,k] <= R[f,q] + sum_j s[j,f,q,w] / rate[j,f]   (split)
+    """Layers and split cells, per (f, q):
+        sum_k y[f,q,k] <= R[f,q] + sum_j C[j,q] / rate[j,f]    (layers: plans covering f alone)
+        sum_k y[f,q,k] <= R[f,q] + sum_j s[j,f,q] / rate[j,f]   (split)
     Types cells, per (f, t):  r[f,t] <= R[f,q]. [instances]"""
     L = b.tables.get(COVER)
     if L is not None:
-        cells = L[["family", "q", "w", "mode"]].drop_duplicates().reset_index(drop=True)
+        cells = L[["family", "q", "mode"]].drop_duplicates().reset_index(drop=True)
         cells["row"] = np.arange(len(cells))
-        Lr = L.merge(cells[["family", "q", "w", "row"]], on=["family", "q", "w"])
+        Lr = L.merge(cells[["family", "q", "row"]], on=["family", "q"])
         e = Entries()
         e.add(Lr["row"], Lr["col"], 1.0)
         e.add_triplet(reserved_entries(b.t, cells, -1.0))
@@ -126,7 +128,7 @@ def add_reservation_capacity(b) -> None:
             e.add_triplet(plan_entries(b.t, lay.assign(coef=-1.0 / lay["rate_usd_per_hour"])))
         S = b.tables.get(SPLIT_VARS)
         if S is not None:
-            s = S.merge(cells[["family", "q", "w", "row"]], on=["family", "q", "w"])
+            s = S.merge(cells[["family", "q", "row"]], on=["family", "q"])
             e.add(s["row"], s["col"], -1.0 / s["rate_usd_per_hour"].to_numpy())
         b.lp.add_rows("reservation_capacity", len(cells), *e.arrays(), -np.inf, 0.0)
     T = b.tables.get(T_FIRM)
@@ -140,13 +142,13 @@ def add_reservation_capacity(b) -> None:
 
 
 def add_savings_plan_capacity(b) -> None:
-    """Split cells, per (j, q, w):  sum_f s[j,f,q,w] <= C[j,q].
+    """Split cells, per (j, q):  sum_f s[j,f,q] <= C[j,q].
     Types cells, per (j, t):  sum_f rate[j,f] p[j,f,t] <= C[j,q]. [$/h]"""
     S = b.tables.get(SPLIT_VARS)
     if S is not None:
-        g = S[["product", "q", "w"]].drop_duplicates().reset_index(drop=True)
+        g = S[["product", "q"]].drop_duplicates().reset_index(drop=True)
         g["row"] = np.arange(len(g))
-        s = S.merge(g, on=["product", "q", "w"])
+        s = S.merge(g, on=["product", "q"])
         e = Entries()
         e.add(s["row"], s["col"], 1.0)
         e.add_triplet(plan_entries(b.t, g, -1.0))
@@ -192,7 +194,7 @@ def add_dispatch_order(b) -> None:
     R = T[on_floor & (T["col_r"] >= 0) & T["family"].isin(covered)].reset_index(drop=True)
     if len(R):
         beta = b.lp.add_vars(ORDER_RES, pd.MultiIndex.from_frame(R[["component", "q", "w", "t", "family"]]),
-                             ub=1.0, integer=True)
+                             ub=1.0, integer=True, group=b.d.families.get_indexer(R["family"]))
         n = len(R)
         big = reserved_bound(b.t, R)
         e = Entries()
@@ -332,7 +334,7 @@ def _reserved_fill(b, fw: pd.DataFrame, e: Entries, fill: Entries, fill_rhs: lis
     L = b.tables.get(COVER)
     hours = b.d.periods["hours"].to_numpy(float)
     if L is not None:
-        y = L.merge(fw, on=["family", "w"])
+        y = L.merge(b.d.layer_use, on=["family", "q", "k"]).merge(fw, on=["family", "w"])
         e.add(y["frow"], y["col"], y["used_hours"].to_numpy(), y["q"].to_numpy())
         cells = y[["family", "q", "w", "mode", "frow"]].drop_duplicates()
         lay = _covering_plans(b, cells[cells["mode"] == LAYERS])
@@ -341,7 +343,7 @@ def _reserved_fill(b, fw: pd.DataFrame, e: Entries, fill: Entries, fill_rhs: lis
             e.add_triplet(plan_entries(b.t, lay.assign(row=lay["frow"], coef=coef)))
         S = b.tables.get(SPLIT_VARS)
         if S is not None:
-            s = S.merge(cells[cells["mode"] == SPLIT], on=["family", "q", "w"])
+            s = S.merge(cells[cells["mode"] == SPLIT], on=["family", "q"])
             e.add(s["frow"], s["col"], -hours[s["q"].to_numpy()] / s["rate_usd_per_hour"].to_numpy(), s["q"].to_numpy())
     n_fill = 0
     T = b.tables.get(T_FIRM)
@@ -370,14 +372,15 @@ def _plan_use(b, jw: pd.DataFrame, e: Entries) -> None:
     if L is None:
         return
     hours = b.d.periods["hours"].to_numpy(float)
-    cells = L[["family", "q", "w", "mode"]].drop_duplicates()
+    Lw = L.merge(b.d.layer_use, on=["family", "q", "k"])
+    cells = Lw[["family", "q", "w", "mode"]].drop_duplicates()
     pr = b.d.plan_rates
     jc = cells.merge(pr, on="family").merge(jw, on=["product", "w"])   # (j, f, q, w) with a floor
     if jc.empty:
         return
     rj = jc["rate_usd_per_hour"].to_numpy()
     hq = hours[jc["q"].to_numpy()]
-    y = L.merge(jc[["product", "family", "q", "w", "frow", "rate_usd_per_hour"]], on=["family", "q", "w"])
+    y = Lw.merge(jc[["product", "family", "q", "w", "frow", "rate_usd_per_hour"]], on=["family", "q", "w"])
     e.add(y["frow"], y["col"], y["used_hours"].to_numpy() * y["rate_usd_per_hour"].to_numpy(), y["q"].to_numpy())
     e.add_triplet(reserved_entries(b.t, jc.assign(row=jc["frow"], coef=-rj * hq)))
     others = jc.merge(pr.rename(columns={"product": "other", "rate_usd_per_hour": "rate_other"}), on="family")
@@ -390,7 +393,7 @@ def _plan_use(b, jw: pd.DataFrame, e: Entries) -> None:
     S = b.tables.get(SPLIT_VARS)
     spl = others[others["mode"] == SPLIT]
     if S is not None and len(spl):
-        s = spl.merge(S[["product", "family", "q", "w", "col"]].rename(columns={"product": "other"}),
-                      on=["other", "family", "q", "w"])
+        s = spl.merge(S[["product", "family", "q", "col"]].rename(columns={"product": "other"}),
+                      on=["other", "family", "q"])
         e.add(s["frow"], s["col"], -s["rate_usd_per_hour"].to_numpy() * hours[s["q"].to_numpy()]
               / s["rate_other"].to_numpy(), s["q"].to_numpy())

@@ -29,10 +29,12 @@ PURCHASES, RESERVED, COMMITTED = "buy", "reserved_in_force", "plan_in_force"
 @dataclass(frozen=True)
 class Terms:
     x0: int                      # first purchase column
-    res_col: pd.Series           # (family, q) -> column of R[f,q]
-    plan_col: pd.Series          # (product, q) -> column of C[j,q]
-    res_ub: pd.Series            # (family, q) -> largest R[f,q]
-    plan_ub: pd.Series           # (product, q) -> largest C[j,q]
+    families: pd.Index           # row labels of res_col
+    products: pd.Index           # row labels of plan_col
+    res_col: np.ndarray          # family x period -> column of R[f,q] (-1: nothing can be in force)
+    plan_col: np.ndarray         # plan x period -> column of C[j,q]
+    res_ub: np.ndarray           # family x period -> largest R[f,q]
+    plan_ub: np.ndarray          # plan x period -> largest C[j,q]
 
 
 def add_commitments_in_force(lp: LinearProgram, d: ModelData) -> Terms:
@@ -40,71 +42,84 @@ def add_commitments_in_force(lp: LinearProgram, d: ModelData) -> Terms:
     purchase or inventory can be in force, defined as above (group ``commitment_balance``;
     inventory enters as a constant)."""
     o = d.options_
-    act = d.active.merge(o[["product", "family", "kind", "ub"]], left_on="o", right_index=True)
+    n_q = len(d.periods)
     x0 = int(lp.cols(PURCHASES)[0]) if len(o) else 0
-    out = {}
-    for kind, key, inv, name in ((RES, "family", d.inv_reserved, RESERVED), (SP, "product", d.inv_plans, COMMITTED)):
-        inv_col = "instances" if kind == RES else "usd_per_hour"
-        a = act[act["kind"] == kind]
-        inv_t = inv.rename(columns={inv_col: "inv"})[[key, "q", "inv"]] if len(inv) else \
-            pd.DataFrame({key: pd.Series(dtype=object), "q": pd.Series(dtype=int), "inv": pd.Series(dtype=float)})
-        cells = pd.concat([a[[key, "q"]], inv_t[[key, "q"]]]).drop_duplicates().sort_values([key, "q"])
-        cells = cells.reset_index(drop=True)
-        if cells.empty:
-            out[kind] = (pd.Series(dtype=int), pd.Series(dtype=float))
-            continue
-        cells = cells.merge(inv_t, on=[key, "q"], how="left").fillna({"inv": 0.0})
-        ub = cells[[key, "q"]].merge(a.groupby([key, "q"], as_index=False)["ub"].sum(), on=[key, "q"], how="left")
-        ub = ub["ub"].fillna(0.0).to_numpy() + cells["inv"].to_numpy()
-        cols = lp.add_vars(name, pd.MultiIndex.from_frame(cells[[key, "q"]]), ub=ub)
-        cells["col"] = cols
-        cells["row"] = np.arange(len(cells))
-        m = a[["o", key, "q"]].merge(cells[[key, "q", "row"]], on=[key, "q"])
-        lp.add_rows("commitment_balance", len(cells), np.concatenate([cells["row"].to_numpy(), m["row"].to_numpy()]),
-                    np.concatenate([cols, x0 + m["o"].to_numpy()]),
-                    np.concatenate([np.ones(len(cells)), -np.ones(len(m))]), cells["inv"].to_numpy(),
-                    cells["inv"].to_numpy())
-        idx = pd.MultiIndex.from_frame(cells[[key, "q"]])
-        out[kind] = (pd.Series(cols, index=idx), pd.Series(ub, index=idx))
-    return Terms(x0, out[RES][0], out[SP][0], out[RES][1], out[SP][1])
+    o_idx, q_idx = d.active["o"].to_numpy(), d.active["q"].to_numpy()
+    kind = o["kind"].to_numpy()[o_idx]
+    products = pd.Index(sorted(set(d.plans.index)))
+    out = []
+    for k, labels, key, inv, inv_col, name in (
+            (RES, d.families, "family", d.inv_reserved, "instances", RESERVED),
+            (SP, products, "product", d.inv_plans, "usd_per_hour", COMMITTED)):
+        sel = kind == k
+        o_k, q_k = o_idx[sel], q_idx[sel]
+        r_k = labels.get_indexer(o[key].to_numpy()[o_k])
+        inv_amount = np.zeros((len(labels), n_q))
+        if len(inv):
+            ri = labels.get_indexer(inv[key])
+            ok = ri >= 0
+            np.add.at(inv_amount, (ri[ok], inv["q"].to_numpy()[ok]), inv[inv_col].to_numpy(float)[ok])
+        ub = inv_amount.copy()
+        np.add.at(ub, (r_k, q_k), o["ub"].to_numpy(float)[o_k])
+        live = np.zeros((len(labels), n_q), bool)
+        live[r_k, q_k] = True
+        live |= inv_amount > 0
+        rr, qq = np.nonzero(live)
+        col = np.full((len(labels), n_q), -1, np.int64)
+        if len(rr):
+            cols = lp.add_vars(name, pd.MultiIndex.from_arrays([labels[rr], qq], names=[key, "q"]), ub=ub[rr, qq])
+            col[rr, qq] = cols
+            row_of = np.full((len(labels), n_q), -1, np.int64)
+            row_of[rr, qq] = np.arange(len(rr))
+            rhs = inv_amount[rr, qq]
+            lp.add_rows("commitment_balance", len(rr), np.concatenate([np.arange(len(rr)), row_of[r_k, q_k]]),
+                        np.concatenate([cols, x0 + o_k]), np.concatenate([np.ones(len(rr)), -np.ones(len(o_k))]),
+                        rhs, rhs)
+        out.append((col, ub))
+    return Terms(x0, d.families, products, out[0][0], out[1][0], out[0][1], out[1][1])
 
 
-def _lookup(series: pd.Series, table: pd.DataFrame, key: str) -> np.ndarray:
-    if not len(series) or not len(table):
-        return np.full(len(table), np.nan)
-    return series.reindex(pd.MultiIndex.from_frame(table[[key, "q"]])).to_numpy(float)
+def _lookup(t: Terms, table: pd.DataFrame, kind: str, what: str) -> np.ndarray:
+    labels = t.families if kind == RES else t.products
+    grid = {("col", RES): t.res_col, ("col", SP): t.plan_col, ("ub", RES): t.res_ub, ("ub", SP): t.plan_ub}[
+        (what, kind)]
+    if not len(table):
+        return np.zeros(0, grid.dtype)
+    r = labels.get_indexer(table["family" if kind == RES else "product"].to_numpy())
+    q = table["q"].to_numpy().astype(np.int64)
+    fill = -1 if what == "col" else 0.0
+    return np.where(r >= 0, grid[np.maximum(r, 0), q], fill)
+
+
+def _entries(t: Terms, table: pd.DataFrame, kind: str, coef):
+    col = _lookup(t, table, kind, "col")
+    ok = col >= 0
+    c = (table["coef"].to_numpy(float) if "coef" in table else np.ones(len(table))) * coef
+    return table["row"].to_numpy()[ok], col[ok], c[ok], table["q"].to_numpy()[ok]
 
 
 def reserved_entries(t: Terms, table: pd.DataFrame, coef=1.0):
     """R[f,q] for each row of ``table`` (columns family, q, row[, coef])."""
-    col = _lookup(t.res_col, table, "family")
-    ok = ~np.isnan(col)
-    c = (table["coef"].to_numpy(float) if "coef" in table else np.ones(len(table))) * coef
-    return table["row"].to_numpy()[ok], col[ok].astype(np.int64), c[ok], table["q"].to_numpy()[ok]
+    return _entries(t, table, RES, coef)
 
 
 def plan_entries(t: Terms, table: pd.DataFrame, coef=1.0):
     """C[j,q] for each row of ``table`` (columns product, q, row[, coef])."""
-    col = _lookup(t.plan_col, table, "product")
-    ok = ~np.isnan(col)
-    c = (table["coef"].to_numpy(float) if "coef" in table else np.ones(len(table))) * coef
-    return table["row"].to_numpy()[ok], col[ok].astype(np.int64), c[ok], table["q"].to_numpy()[ok]
+    return _entries(t, table, SP, coef)
 
 
 def reserved_bound(t: Terms, table: pd.DataFrame) -> np.ndarray:
     """Largest R[f,q] per row (0 where nothing can be in force)."""
-    return np.nan_to_num(_lookup(t.res_ub, table, "family"))
+    return _lookup(t, table, RES, "ub")
 
 
 def plan_bound(t: Terms, table: pd.DataFrame) -> np.ndarray:
-    return np.nan_to_num(_lookup(t.plan_ub, table, "product"))
+    return _lookup(t, table, SP, "ub")
 
 
 def has_capacity(t: Terms, table: pd.DataFrame, kind: str) -> np.ndarray:
     """Per row (family, q) or (product, q): can a reservation / plan be in force there?"""
-    if kind == RES:
-        return ~np.isnan(_lookup(t.res_col, table, "family"))
-    return ~np.isnan(_lookup(t.plan_col, table, "product"))
+    return _lookup(t, table, kind, "col") >= 0
 
 
 class Entries:

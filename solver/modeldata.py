@@ -4,7 +4,7 @@
 products, constraints) into ``ModelData``: periods (spans in which the set of
 commitments in force does not change), purchase options (product x family x ladder
 step), and the demand of every (family, period, path) compressed either into layers
-(solver/layers.py) or, for families coupled by savings plans, into hour types
+(solver/layers.py, paths merged) or, for families coupled by savings plans, into hour types
 (solver/coupling.py). The model (solver/model.py) only reads these tables; the
 notation is in docs/model.md.
 """
@@ -68,7 +68,8 @@ class ModelData:
     plan_rates: pd.DataFrame   # product, family, rate_usd_per_hour (model scope only)
     component: pd.Series       # family -> component id
     cells: pd.DataFrame        # (component, q, w) -> mode (layers | types | split)
-    layers: pd.DataFrame       # (family, q, w, k) -> width, saving_usd, used_hours
+    layers: pd.DataFrame       # (family, q, k) -> width, saving_usd (paths merged, weights applied), resolution
+    layer_use: pd.DataFrame    # (family, q, k, w) -> used_hours per unit of width, on floor paths
     types: pd.DataFrame        # (component, q, w, t, family) -> hours, firm, eligible
     inv_reserved: pd.DataFrame  # (family, q) -> instances reserved by inventory
     inv_plans: pd.DataFrame     # (product, q) -> $/h of inventory savings plans
@@ -243,13 +244,14 @@ def prepare(problem: PlanningProblem) -> ModelData:
     comp = components(families, plans)
     plans["component"] = [int(comp[s[0]]) if s else -1 for s in plans["scope"]]
     res_families = set(opts.loc[opts["kind"] == RES, "family"]) | set(inv_res["family"])
-    cells, layers, types, resolution, notes = build_cells(arrays, periods, comp, plans, res_families, cons, mo)
+    cells, layers, layer_use, types, resolution, notes = build_cells(arrays, periods, comp, plans, res_families,
+                                                                     cons, mo)
 
     allowance = _floor_allowance(inv_res, inv_sp, rates, periods, arrays, opts, cons,
                                  problem.options.waive_inventory_floor)
     upfront_q, expiring_q, ladder_rate = _inventory_ladder(inv, h_start, h_end)
     return ModelData(families, h_start, h_end, periods, steps, arrays.paths, prices, opts, active, plans,
-                     rates, comp, cells, layers, types, inv_res, inv_sp, allowance, arrays.baseline_usd,
+                     rates, comp, cells, layers, layer_use, types, inv_res, inv_sp, allowance, arrays.baseline_usd,
                      inv_fee, inv_rate, upfront_q, expiring_q, ladder_rate, resolution, notes, pruned)
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from model_instances import EXACT_SOLVE, family, random_instance
 from gpuladder.scenarios.schema import Constraints, ProductFilter
 from gpuladder.solver.book import make_purchases
-from gpuladder.solver.layers import build_layers, sum_min
+from gpuladder.solver.layers import build_layers, build_layers_paths, sum_min
 from gpuladder.solver.modeldata import PlanningProblem
 from gpuladder.solver.plan import plan_problem
 from gpuladder.units import add_months
@@ -185,3 +185,23 @@ def test_layer_compression_equals_the_hourly_evaluation(total, firm_share, od, s
         assert used <= hourly_used + 1e-7
     ds = np.sort(d)
     assert float(sum_min(ds, np.cumsum(ds), np.array([x]))[0]) == pytest.approx(hourly_used, rel=1e-12, abs=1e-9)
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(st.lists(st.lists(st.integers(0, 20), min_size=1, max_size=60), min_size=2, max_size=3),
+       st.lists(st.floats(0.05, 1.0), min_size=3, max_size=3), st.floats(0.0, 25.0), st.floats(0.0, 0.9))
+def test_merged_path_layers_equal_the_weighted_hourly_evaluation(paths, weights, x, eligible_share):
+    """Paths that see the same capacity merge into one set of layers: the expected saving
+    sum_w pi_w Sav_w(x) and each path's use U_w(x) are exact at every capacity."""
+    od, spot = 5.0, 2.0
+    ds = [np.asarray(p, float) for p in paths]
+    ns = [np.floor(d * (1 - eligible_share)) for d in ds]
+    w = np.asarray(weights[:len(ds)])
+    lay = build_layers_paths([np.sort(n) for n in ns], [np.sort(d) for d in ds], w, od, spot, 200)
+    starts = np.concatenate([[0.0], np.cumsum(lay.width)[:-1]])
+    fill = np.clip(x - starts, 0.0, lay.width)
+    expected = sum(wi * float(((od - spot) * np.minimum(x, n) + spot * np.minimum(x, d)).sum())
+                   for wi, n, d in zip(w, ns, ds))
+    assert float(fill @ lay.saving_usd) == pytest.approx(expected, rel=1e-9, abs=1e-7)
+    for r, d in enumerate(ds):
+        assert float(fill @ lay.used_hours[r]) == pytest.approx(float(np.minimum(x, d).sum()), rel=1e-9, abs=1e-7)

@@ -4,6 +4,7 @@ family keys never become solver names."""
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
@@ -16,9 +17,9 @@ def to_pulp(lp: LinearProgram):
 
     prob = pulp.LpProblem("gpuladder", pulp.LpMinimize)
     lb, ub, integ = lp.col_lb, lp.col_ub, lp.integrality
-    xs = [pulp.LpVariable(f"x{i}", lowBound=None if np.isinf(lb[i]) else float(lb[i]),
-                          upBound=None if np.isinf(ub[i]) else float(ub[i]),
-                          cat=pulp.LpInteger if integ[i] else pulp.LpContinuous) for i in range(lp.n_cols)]
+    xs = [prob.add_variable(f"x{i}", None if np.isinf(lb[i]) else float(lb[i]),
+                            None if np.isinf(ub[i]) else float(ub[i]),
+                            pulp.LpInteger if integ[i] else pulp.LpContinuous) for i in range(lp.n_cols)]
     c = lp.cost
     nz = np.flatnonzero(c)
     prob += pulp.LpAffineExpression([(xs[i], float(c[i])) for i in nz]) + lp.constant
@@ -58,7 +59,9 @@ def solve_cbc(lp: LinearProgram, options: SolverOptions) -> Solution:
 
     t0 = time.perf_counter()
     prob, xs = to_pulp(lp)
-    solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=options.time_limit_s, gapRel=options.mip_gap)
+    with warnings.catch_warnings():   # the CBC bundled with PuLP 3.x (DESIGN.md section 5: pulp<4)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=options.time_limit_s, gapRel=options.mip_gap)
     prob.solve(solver)
     st = map_status(prob.status, prob.sol_status)
     x = np.array([v.varValue if v.varValue is not None else 0.0 for v in xs], float)

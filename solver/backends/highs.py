@@ -3,9 +3,11 @@
 Large MILPs (``SolverOptions.relax_and_fix_columns``) are first solved by relax-and-fix
 on one HiGHS instance: the LP relaxation by interior point + crossover (about twice as
 fast as dual simplex on the layer models), then the integer columns rounded and fixed
-and the LP re-solved by dual simplex warm-started from that basis. If the rounded plan
-is within ``mip_gap`` of the relaxation's bound it is optimal within the gap, as a MIP
-solver's answer would be; otherwise the full MIP runs with the time left.
+and the LP re-solved by dual simplex warm-started from that basis; if that misses, a
+small MIP where only the purchases of families with a fractional one are free. A plan within
+``mip_gap`` of the relaxation's bound is optimal within the gap, as a MIP solver's
+answer would be; otherwise the full MIP runs with the time left, seeded with the best
+plan found, which is returned (marked time_limit) if the MIP finds nothing better.
 """
 
 from __future__ import annotations
@@ -28,18 +30,33 @@ def solve_highs(lp: LinearProgram, options: SolverOptions) -> Solution:
     h = _model(highspy, lp, options)
     integ = np.flatnonzero(lp.integrality)
     big = options.relax_and_fix_columns is not None and lp.n_cols >= options.relax_and_fix_columns
+    start = None
     if len(integ) and big:
         sol = _relax_and_fix(highspy, h, lp, options, integ, t0)
-        if sol is not None:
+        if isinstance(sol, Solution) and sol.status != SolveStatus.TIME_LIMIT:
             return sol
+        start = sol
         h = _model(highspy, lp, replace_time(options, options.time_limit_s - (time.perf_counter() - t0)))
     elif not len(integ) and lp.n_cols >= LARGE_LP_COLUMNS:
         h.setOptionValue("solver", "ipm")
     if len(integ):
         h.changeColsIntegrality(len(integ), integ.astype(np.int32),
                                 np.full(len(integ), highspy.HighsVarType.kInteger.value, np.uint8))
+    if start is not None:
+        h.setSolution(_highs_solution(highspy, start.x))
     h.run()
-    return _read(highspy, h, lp, len(integ) > 0, t0)
+    sol = _read(highspy, h, lp, len(integ) > 0, t0)
+    if start is not None and (not sol.has_solution or sol.objective > start.objective):
+        return Solution(SolveStatus.TIME_LIMIT, start.x, start.objective, start.gap, time.perf_counter() - t0,
+                        "highs", "time limit: best relax-and-fix plan")
+    return sol
+
+
+def _highs_solution(highspy, x: np.ndarray):
+    sol = highspy.HighsSolution()
+    sol.col_value = list(x)
+    sol.value_valid = True
+    return sol
 
 
 def replace_time(options: SolverOptions, seconds: float) -> SolverOptions:
@@ -98,6 +115,8 @@ def _read(highspy, h, lp: LinearProgram, is_mip: bool, t0: float, gap=None, mess
 
 
 def _relax_and_fix(highspy, h, lp: LinearProgram, options: SolverOptions, integ: np.ndarray, t0: float):
+    """Returns an optimal (within the gap) Solution, the relaxation's INFEASIBLE/UNBOUNDED
+    Solution, the best incumbent found marked TIME_LIMIT (to seed the full MIP), or None."""
     h.setOptionValue("solver", "ipm")
     h.run()
     relaxed = _read(highspy, h, lp, False, t0)
@@ -108,22 +127,49 @@ def _relax_and_fix(highspy, h, lp: LinearProgram, options: SolverOptions, integ:
     bound = relaxed.objective
     h.setOptionValue("solver", "simplex")
     best = None
-    for rounded in (np.round(relaxed.x[integ]), np.floor(relaxed.x[integ] + 1e-6)):
-        fixed = np.clip(rounded, lp.col_lb[integ], lp.col_ub[integ])
-        h.setOptionValue("time_limit", max(options.time_limit_s - (time.perf_counter() - t0), 1.0))
-        h.changeColsBounds(len(integ), integ.astype(np.int32), fixed, fixed)
-        h.run()
-        sol = _read(highspy, h, lp, False, t0)
-        if sol.status != SolveStatus.OPTIMAL:
-            continue
+
+    def left() -> float:
+        return max(options.time_limit_s - (time.perf_counter() - t0), 1.0)
+
+    def consider(sol: Solution):
+        nonlocal best
+        if not sol.has_solution:
+            return False
         gap = max(0.0, (sol.objective - bound) / max(abs(sol.objective), 1e-9))
         if best is None or sol.objective < best.objective:
-            best = Solution(SolveStatus.OPTIMAL, sol.x, sol.objective, gap, sol.seconds, "highs",
-                            "relaxation rounded within the gap")
-        if gap <= options.mip_gap:
-            return Solution(SolveStatus.OPTIMAL, best.x, best.objective, best.gap, time.perf_counter() - t0,
-                            "highs", best.message)
-    return None
+            best = Solution(SolveStatus.TIME_LIMIT, sol.x, sol.objective, gap, sol.seconds, "highs", "")
+        return gap <= options.mip_gap
+
+    lb0, ub0 = lp.col_lb[integ], lp.col_ub[integ]
+    xi = relaxed.x[integ]
+    for rounded in (np.round(xi), np.floor(xi + 1e-6)):
+        fixed = np.clip(rounded, lb0, ub0)
+        h.setOptionValue("time_limit", left())
+        h.changeColsBounds(len(integ), integ.astype(np.int32), fixed, fixed)
+        h.run()
+        if consider(_read(highspy, h, lp, False, t0)):
+            return _certified(best, t0, "relaxation rounded within the gap")
+    # a small MIP: the integer columns of every group (family) with a fractional one are free,
+    # the others stay at their (integral) relaxation values
+    frac = np.abs(xi - np.round(xi)) > 1e-6
+    group = lp.col_group[integ]
+    frac |= np.isin(group, group[frac & (group >= 0)]) & (group >= 0)
+    lo = np.where(frac, lb0, np.clip(np.round(xi), lb0, ub0))
+    hi = np.where(frac, ub0, np.clip(np.round(xi), lb0, ub0))
+    h.changeColsBounds(len(integ), integ.astype(np.int32), lo, hi)
+    free = integ[frac]
+    h.changeColsIntegrality(len(free), free.astype(np.int32),
+                            np.full(len(free), highspy.HighsVarType.kInteger.value, np.uint8))
+    h.setOptionValue("time_limit", left() / 2)
+    h.setOptionValue("mip_rel_gap", float(options.mip_gap) / 2)
+    h.run()
+    if consider(_read(highspy, h, lp, True, t0)):
+        return _certified(best, t0, "relaxation with its fractional purchases solved as a MIP, within the gap")
+    return best
+
+
+def _certified(best: Solution, t0: float, message: str) -> Solution:
+    return Solution(SolveStatus.OPTIMAL, best.x, best.objective, best.gap, time.perf_counter() - t0, "highs", message)
 
 
 def _quiet_highs(highspy):
