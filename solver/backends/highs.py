@@ -4,7 +4,9 @@ Large MILPs (``SolverOptions.relax_and_fix_columns``) are first solved by relax-
 on one HiGHS instance: the LP relaxation by interior point + crossover (about twice as
 fast as dual simplex on the layer models), then the integer columns rounded and fixed
 and the LP re-solved by dual simplex warm-started from that basis; if that misses, a
-small MIP where only the purchases of families with a fractional one are free. A plan within
+dive (fix the integral purchases and the least fractional half of the others, re-solve,
+repeat), then a small MIP where only the purchases of families with a fractional one (or, if that is
+more than a quarter of them, only the fractional purchases) are free. A plan within
 ``mip_gap`` of the relaxation's bound is optimal within the gap, as a MIP solver's
 answer would be; otherwise the full MIP runs with the time left, seeded with the best
 plan found, which is returned (marked time_limit) if the MIP finds nothing better.
@@ -149,11 +151,15 @@ def _relax_and_fix(highspy, h, lp: LinearProgram, options: SolverOptions, integ:
         h.run()
         if consider(_read(highspy, h, lp, False, t0)):
             return _certified(best, t0, "relaxation rounded within the gap")
+    if consider(_dive(highspy, h, lp, integ, relaxed.x, lb0, ub0, left, t0)):
+        return _certified(best, t0, "relaxation dived to integers within the gap")
     # a small MIP: the integer columns of every group (family) with a fractional one are free,
     # the others stay at their (integral) relaxation values
     frac = np.abs(xi - np.round(xi)) > 1e-6
     group = lp.col_group[integ]
-    frac |= np.isin(group, group[frac & (group >= 0)]) & (group >= 0)
+    families = frac | (np.isin(group, group[frac & (group >= 0)]) & (group >= 0))
+    if families.sum() <= 0.25 * len(integ):   # whole families when that keeps the MIP small
+        frac = families
     lo = np.where(frac, lb0, np.clip(np.round(xi), lb0, ub0))
     hi = np.where(frac, ub0, np.clip(np.round(xi), lb0, ub0))
     h.changeColsBounds(len(integ), integ.astype(np.int32), lo, hi)
@@ -162,10 +168,41 @@ def _relax_and_fix(highspy, h, lp: LinearProgram, options: SolverOptions, integ:
                             np.full(len(free), highspy.HighsVarType.kInteger.value, np.uint8))
     h.setOptionValue("time_limit", left() / 2)
     h.setOptionValue("mip_rel_gap", float(options.mip_gap) / 2)
+    if best is not None:
+        h.setSolution(_highs_solution(highspy, best.x))
     h.run()
     if consider(_read(highspy, h, lp, True, t0)):
         return _certified(best, t0, "relaxation with its fractional purchases solved as a MIP, within the gap")
     return best
+
+
+def _dive(highspy, h, lp: LinearProgram, integ: np.ndarray, x: np.ndarray, lb0, ub0, left, t0,
+          rounds: int = 8) -> Solution:
+    """Fix the integer columns that are integral, round the least fractional half of the
+    others, re-solve the LP warm-started, and repeat; the last round rounds the rest."""
+    lo, hi = lb0.copy(), ub0.copy()
+    sol = None
+    for r in range(rounds):
+        xi = x[integ]
+        dist = np.abs(xi - np.round(xi))
+        frac = dist > 1e-6
+        fix = ~frac
+        if frac.any() and r < rounds - 1:
+            cut = np.quantile(dist[frac], 0.5)
+            fix |= frac & (dist <= cut)
+        else:
+            fix[:] = True
+        val = np.clip(np.round(xi), lb0, ub0)
+        lo = np.where(fix, val, lo)
+        hi = np.where(fix, val, hi)
+        h.setOptionValue("time_limit", left())
+        h.changeColsBounds(len(integ), integ.astype(np.int32), lo, hi)
+        h.run()
+        sol = _read(highspy, h, lp, False, t0)
+        if sol.status != SolveStatus.OPTIMAL or fix.all():
+            return sol
+        x = sol.x
+    return sol
 
 
 def _certified(best: Solution, t0: float, message: str) -> Solution:
