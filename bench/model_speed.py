@@ -35,7 +35,6 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 def run_one(spec: dict) -> dict:
     from fleets import fleet
     from gpuladder.solver.backends import solve
-    from gpuladder.solver.exactness import plan_is_exact  # noqa: F401  (imported for timing parity)
     from gpuladder.solver.lp import SolverOptions
     from gpuladder.solver.model import build_model
     from gpuladder.solver.modeldata import prepare
@@ -59,7 +58,6 @@ def run_one(spec: dict) -> dict:
         out["hourly_status"] = ref.status
         out["hourly_vars"] = ref.n_variables
     elif spec.get("mode") == "size":
-        from hourly_reference import solve_hourly  # noqa: F401
         data = prepare(prob)
         lp = build_model(data, prob.constraints).lp
         out.update(vars=lp.n_cols, rows=lp.n_rows, layers=len(data.layers),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gpuladder.solver.lp import LinearProgram, SolverOptions  # noqa: F401
+from gpuladder.solver.lp import LinearProgram, SolverOptions
 
 # constraint group -> the scenario setting that controls it
 GROUP_SETTINGS = {

@@ -12,7 +12,6 @@ notation is in docs/model.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 import pandas as pd

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_instances import EXACT_SOLVE, random_instance
+from model_instances import random_instance
 from gpuladder.errors import InputError
 from gpuladder.solver.backends import available_backends, solve
 from gpuladder.solver.backends.cbc import map_status as cbc_status
