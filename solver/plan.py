@@ -130,7 +130,7 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
     sim = sims[expected]
     notes = list(warnings) + _warnings(purchases, problem.catalog, report, sol.status)
     prods = problem.catalog.products()
-    estimated = frozenset(set(purchases["product"]) & set(prods.index[prods["estimate"]]))
+    estimated = frozenset(set(purchases["product"]) & _estimated(prods))
     return Plan(scenario, problem.forecast.method, data.horizon_start, data.horizon_end,
                 horizon_months or int(round(len(problem.forecast.index) / AVERAGE_MONTH_HOURS)),
                 _purchase_table(book), _expiring(problem.inventory, book, data), _mix(sim),
@@ -222,10 +222,17 @@ def _mix(sim: SimulationResult) -> pd.DataFrame:
     }).rename_axis("family").sort_index()
 
 
+def _estimated(prods: pd.DataFrame) -> set[str]:
+    """Products with an estimated rate (none when the catalog has no commitment products)."""
+    if prods.empty or "estimate" not in prods:
+        return set()
+    return set(prods.index[prods["estimate"].astype(bool)])
+
+
 def _warnings(purchases: pd.DataFrame, catalog: PriceCatalog, report: SolverReport, status) -> list[str]:
     out = []
     prods = catalog.products()
-    est = sorted(set(purchases["product"]) & set(prods.index[prods["estimate"]]))
+    est = sorted(set(purchases["product"]) & _estimated(prods))
     if est:
         out.append("this plan relies on estimated commitment rates (no public rate file): "
                    + ", ".join(est) + "; refresh them with `gpuladder catalog fetch aws` before buying")
