@@ -193,12 +193,14 @@ class LinearProgram:
         out[nz] = np.add.reduceat(contrib, start[:-1][nz]) if len(contrib) else 0.0
         return out
 
-    def with_columns(self, lb=None, ub=None, integer=None) -> "LinearProgram":
-        """A copy with other column bounds / integrality (same rows, same blocks)."""
+    def with_columns(self, lb=None, ub=None, integer=None, cost=None) -> "LinearProgram":
+        """A copy with other column bounds / integrality / costs (same rows, same blocks); a
+        new cost vector drops the constant."""
         return LinearProgram(dict(self.blocks), [self.col_lb if lb is None else np.asarray(lb, float)],
-                             [self.col_ub if ub is None else np.asarray(ub, float)], [self.cost],
+                             [self.col_ub if ub is None else np.asarray(ub, float)],
+                             [self.cost if cost is None else np.asarray(cost, float)],
                              [self.integrality if integer is None else np.asarray(integer, bool)], list(self._rows),
-                             [self.col_group], self.n_cols, self.n_rows, self.constant)
+                             [self.col_group], self.n_cols, self.n_rows, self.constant if cost is None else 0.0)
 
     def components(self) -> np.ndarray:
         """Block label per column: columns linked through any row share a label (label

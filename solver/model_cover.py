@@ -17,6 +17,7 @@ from gpuladder.solver.modeldata import LAYERS, RES, SP, SPLIT, TYPES
 COVER, SPLIT_VARS = "cover", "plan_split"
 T_FIRM, T_ELIG, T_RES, T_PLAN = "type_firm", "type_eligible", "type_reserved", "type_plan"
 T_RES_FILL = "type_reserved_fill"
+FLOOR_WAIVER = "floor_waiver"
 ORDER_RES, ORDER_PLAN = "order_reserved", "order_plan"
 
 
@@ -260,7 +261,11 @@ def add_utilization_floor(b) -> None:
     use_j: types cells sum_t h_t sum_f rate[j,f] p[j,f,t] (exact, with add_dispatch_order);
     layers / split cells: the lower bound rate[j,f] (sum_k used_k y_k - hours_q (cover
     capacity of f other than j's)), exact when j is the only commitment able to cover f.
-    A: what inventory alone misses the floor by (the floor binds what the plan adds)."""
+    A: what inventory alone misses the floor by (the floor binds what the plan adds).
+
+    With inventory, each row also gets a waiver column fixed at 0 (FLOOR_WAIVER, indexed by
+    kind, key, path): plan.py frees them, with nothing bought, to measure what the sunk
+    commitments miss the floor by when a plan is infeasible."""
     u = b.cons.min_utilization
     if u is None or b.d.options_.empty:
         return
@@ -293,6 +298,10 @@ def add_utilization_floor(b) -> None:
         n_rows += len(jw)
     if n_rows == 0:
         return
+    if len(b.d.inv_reserved) or len(b.d.inv_plans):
+        keys = [(RES, f, w) for f, w in zip(fw["family"], fw["w"])] + [(SP, j, w) for j, w in zip(jw["product"], jw["w"])]
+        waiver = b.lp.add_vars(FLOOR_WAIVER, pd.MultiIndex.from_tuples(keys, names=["kind", "key", "w"]), ub=0.0)
+        e.add(np.arange(n_rows), waiver, 1.0)
     if fill_rows:
         b.lp.add_rows("utilization_floor", fill_rows, *fill.arrays(), -np.inf, np.concatenate(fill_rhs))
     _add_by_period(b.lp, "utilization_floor", n_rows, e, np.concatenate(rows_lb), np.inf)

@@ -39,7 +39,9 @@ class ModelOptions:
     max_hour_types: int = 64        # distinct joint hours per (component, period, path) for exact plans
     tie_break_share: float = 1e-7   # relative cost nudge: shorter terms, then later purchases
     prune_options: bool = True      # drop purchase options that are dominated or can never pay
-    waive_inventory_floor: bool = False  # waive the inventory's whole share of every floor (fallback)
+    # (kind, key, floor path) -> extra allowance: what sunk commitments miss the utilization
+    # floor by even when nothing is bought (plan.py measures it when a plan is infeasible)
+    sunk_floor_shortfall: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -247,7 +249,7 @@ def prepare(problem: PlanningProblem) -> ModelData:
                                                                      cons, mo)
 
     allowance = _floor_allowance(inv_res, inv_sp, rates, periods, arrays, opts, cons,
-                                 problem.options.waive_inventory_floor)
+                                 problem.options.sunk_floor_shortfall)
     upfront_q, expiring_q, ladder_rate = _inventory_ladder(inv, h_start, h_end)
     return ModelData(families, h_start, h_end, periods, steps, arrays.paths, prices, opts, active, plans,
                      rates, comp, cells, layers, layer_use, types, inv_res, inv_sp, allowance, arrays.baseline_usd,
@@ -330,11 +332,13 @@ def _inventory_ladder(inv: pd.DataFrame, h_start, h_end):
 
 
 def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.DataFrame, periods: pd.DataFrame,
-                     arrays: DemandArrays, opts: pd.DataFrame, cons: Constraints, waive: bool = False) -> pd.Series:
+                     arrays: DemandArrays, opts: pd.DataFrame, cons: Constraints, shortfall: tuple = ()) -> pd.Series:
     """What existing commitments alone miss the utilization floor by, per (kind, key, floor
     path): the floor applies to what the plan adds, not to sunk inventory. Reservations:
     u x reserved hours - sum_t min(R_inv, d_t) [instance-hours]; savings plans: u x
-    commitment $ of the inventory (its whole share waived, see below) [$]."""
+    commitment $ of the inventory (its whole share waived, see below) [$]. Plus ``shortfall``:
+    what the inventory misses the floor by even when nothing is bought, as the model reads
+    its use (measured by plan.py when a plan with inventory is infeasible)."""
     u = cons.min_utilization
     out: dict = {}
     if u is None:
@@ -351,7 +355,7 @@ def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.Data
                 v = np.sort(d[periods["i0"][q]:periods["i1"][q], fpos[f]])
                 used += float(sum_min(v, np.cumsum(v), np.array([r]))[0])
                 avail += r * hours[q]
-            out[(RES, f, w)] = u * avail if waive else max(0.0, u * avail - used)
+            out[(RES, f, w)] = max(0.0, u * avail - used)
         for j, grp in inv_sp[inv_sp["product"].isin(sp_p)].groupby("product"):
             # The model reads a plan's use through a lower bound wherever other commitments
             # can cover the same families, so an allowance sized on the plan's exact use
@@ -359,4 +363,6 @@ def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.Data
             # the floor is waived instead: what the plan adds must be used u of its hours
             # by the product's total use (the objective still makes every purchase pay).
             out[(SP, j, w)] = u * float((grp["usd_per_hour"].to_numpy(float) * hours[grp["q"].to_numpy()]).sum())
+    for key, extra in shortfall:
+        out[key] = out.get(key, 0.0) + float(extra)
     return pd.Series(out, dtype=float)

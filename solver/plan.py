@@ -24,6 +24,7 @@ from gpuladder.solver.diagnose import diagnose_infeasible
 from gpuladder.solver.exactness import plan_is_exact
 from gpuladder.solver.lp import SolveStatus, SolverOptions
 from gpuladder.solver.model import PURCHASES, build_model
+from gpuladder.solver.model_cover import FLOOR_WAIVER
 from gpuladder.solver.modeldata import ModelData, PlanningProblem, prepare, spot_cap_series
 from gpuladder.solver.simulate import DispatchRules, SimulationResult, simulate
 from gpuladder.units import AVERAGE_MONTH_HOURS
@@ -81,14 +82,50 @@ def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: s
     try:
         return _plan_once(problem, solver, scenario, horizon_months, warnings)
     except InfeasibleError:
-        if len(problem.inventory) == 0 or problem.options.waive_inventory_floor:
+        if len(problem.inventory) == 0 or problem.options.sunk_floor_shortfall:
             raise
-    # Sunk commitments the forecast cannot use: the model reads their use through bounds, so
-    # the floor on the margin can be unreachable even for "buy nothing". Waive their share.
-    waived = replace(problem, options=replace(problem.options, waive_inventory_floor=True))
-    note = ("existing commitments are used less than the utilization floor on the forecast; their share "
-            "of the floor was waived, so new purchases are held to the floor by the total use")
-    return _plan_once(waived, solver, scenario, horizon_months, warnings + (note,))
+        shortfall = sunk_floor_shortfall(problem, solver)
+        if shortfall is None:
+            raise
+    # Sunk commitments the forecast cannot use at the floor: even "buy nothing" misses it (the
+    # model reads their use through bounds). Lower each floor by exactly that shortfall, so
+    # what the plan adds is still held to the floor.
+    waived = replace(problem, options=replace(problem.options, sunk_floor_shortfall=tuple(shortfall.items())))
+    return _plan_once(waived, solver, scenario, horizon_months, warnings + (_shortfall_note(shortfall),))
+
+
+def sunk_floor_shortfall(problem: PlanningProblem, solver: SolverOptions) -> pd.Series | None:
+    """What the existing commitments miss the utilization floor by when nothing is bought:
+    the model with every purchase fixed at 0 and the floor rows' waiver columns free,
+    minimizing the total waiver. (kind, key, path) -> instance-hours (reservations) or $
+    (savings plans), only the positive ones; None when buying nothing is infeasible anyway
+    (another constraint group is at fault) or nothing needs waiving."""
+    built = build_model(prepare(problem), problem.constraints, problem.options.tie_break_share)
+    lp = built.lp
+    if FLOOR_WAIVER not in lp.blocks:
+        return None
+    ub, cost = lp.col_ub.copy(), np.zeros(lp.n_cols)
+    ub[lp.cols(PURCHASES)] = 0.0
+    ub[lp.cols(FLOOR_WAIVER)] = np.inf
+    cost[lp.cols(FLOOR_WAIVER)] = 1.0
+    sol = solve(lp.with_columns(ub=ub, cost=cost), solver)
+    if not sol.has_solution:
+        return None
+    s = lp.values(FLOOR_WAIVER, sol.x)
+    s = s[s > 1e-9]
+    # a hair above the measured shortfall, so that "buy nothing" stays feasible after rounding
+    return None if s.empty else s * (1.0 + 1e-7) + 1e-6
+
+
+def _shortfall_note(shortfall: pd.Series) -> str:
+    parts = []
+    for (kind, key), group in shortfall.groupby(level=[0, 1]):
+        worst = float(group.max())
+        parts.append(f"reservations of {key}: {worst:,.0f} instance-hours" if kind == "reservation"
+                     else f"savings plan {key}: ${worst:,.0f} of commitment")
+    return ("existing commitments miss the utilization floor on the forecast even if nothing is bought ("
+            + "; ".join(parts) + "); the floor was lowered by exactly that much, so what the plan buys is "
+            "still held to it")
 
 
 def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, horizon_months: int | None,
