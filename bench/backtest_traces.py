@@ -9,7 +9,12 @@ reservations and savings plans, 1- and 3-year terms, every payment option) with 
 shortest lookback the forecast accepts for Helios (7 days: span 24 days) and 14 days for
 Philly (span 60 days).
 
-Run: python bench/backtest_traces.py [../shared/data/traces]     (about a minute)
+Run: python bench/backtest_traces.py [../shared/data/traces]          (about 30 s)
+     python bench/backtest_traces.py --grid [../shared/data/traces]   (sensitivity, about 90 s)
+
+--grid prints gpuladder's capture for every utilization floor (none, 0.8, 0.9, 0.95) x
+conservative quantile (none, 0.10) x re-plan cadence (1M, 7D): a sensitivity table, reported
+whole; no setting is picked from it.
 """
 
 from __future__ import annotations
@@ -76,32 +81,38 @@ def write_inputs(traces: Path, folder: Path) -> dict[str, Path]:
 
 
 def policy_table(results) -> list[str]:
-    lines = ["| trace | variant | policy | cost $ | savings $ | eff. savings rate | utilization | waste $ | capture |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| trace | variant | policy | cost $ | savings $ | eff. savings rate | utilization | waste $ | capture "
+             "| capture (rules) | fees after span $M |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for trace, label, bt in results:
         for p in bt.policies:
             k = p.kpis.__class__(**{f: round(v, 6) + 0.0 for f, v in p.kpis.as_dict().items()})
             util = f"{k.commitment_utilization:.1%}" if k.commitment_fees_usd > 0 else "-"
             cap = "-" if p.capture is None else f"{round(p.capture, 6) + 0.0:.1%}"
+            rules = "-" if p.capture_within_rules is None else f"{round(p.capture_within_rules, 6) + 0.0:.1%}"
             name = f"**{p.name}**" if p.name == "gpuladder" else p.name
             lines.append(f"| {trace} | {label} | {name} | {k.cost_usd:,.0f} | {k.savings_usd:,.0f} | "
-                         f"{k.effective_savings_rate:.1%} | {util} | {k.waste_usd:,.0f} | {cap} |")
+                         f"{k.effective_savings_rate:.1%} | {util} | {k.waste_usd:,.0f} | {cap} | {rules} | "
+                         f"{p.fees_after_span_usd / 1e6:,.1f} |")
     return lines
 
 
 def summary_table(results) -> list[str]:
-    lines = ["| trace | variant | gpuladder capture | best provider_lookback (window) | >= 85%? | beats every window? |",
-             "|---|---|---:|---:|---|---|"]
+    lines = ["| trace | variant | gpuladder capture | capture (rules) | best provider_lookback (window) | >= 85%? "
+             "| beats every window? | fees after span $M: gpuladder / that window |",
+             "|---|---|---:|---:|---:|---|---|---:|"]
     for trace, label, bt in results:
-        g = bt.policy("gpuladder").kpis.savings_usd
+        g = bt.policy("gpuladder")
         hind = bt.policy("hindsight").kpis.savings_usd
-        prov = sorted((p.kpis.savings_usd, p.name.rsplit("_", 1)[1]) for p in bt.policies
+        prov = sorted((p.kpis.savings_usd, p.name.rsplit("_", 1)[1], p.fees_after_span_usd) for p in bt.policies
                       if p.name.startswith("provider"))
-        best, window = prov[-1]
+        best, window, tail = prov[-1]
         margin = TIE_SHARE * abs(best)
-        beats = "yes" if g > best + margin else ("tie" if g >= best - margin else "no")
-        lines.append(f"| {trace} | {label} | {g / hind:.1%} | {best / hind:.1%} ({window}) | "
-                     f"{'yes' if g >= 0.85 * hind else 'no'} | {beats} |")
+        s = g.kpis.savings_usd
+        beats = "yes" if s > best + margin else ("tie" if s >= best - margin else "no")
+        lines.append(f"| {trace} | {label} | {s / hind:.1%} | {g.capture_within_rules:.1%} | {best / hind:.1%} ({window}) | "
+                     f"{'yes' if s >= 0.85 * hind else 'no'} | {beats} | "
+                     f"{g.fees_after_span_usd / 1e6:,.1f} / {tail / 1e6:,.1f} |")
     return lines
 
 
@@ -125,11 +136,35 @@ def forecast_table(paths: dict[str, Path]) -> list[str]:
     return lines
 
 
-def main(traces: Path) -> None:
+GRID = [(u, cq, every) for u in ("null", "0.8", "0.9", "0.95") for cq in ("null", "0.10") for every in ("1M", "7D")]
+
+
+def grid_table(paths: dict[str, Path]) -> list[str]:
+    lines = ["| trace | min_utilization | conservative_quantile | re-plan | gpuladder capture | capture (rules) "
+             "| best provider_lookback (window) | gpuladder - best window | fees after span $M: gpuladder / that window |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|"]
+    for trace, path in paths.items():
+        for u, cq, every in GRID:
+            sets = (f"constraints.min_utilization={u}", f"forecast.conservative_quantile={cq}")
+            bt = backtest_scenario(load_scenario(path, sets), BacktestOptions(replan_every=every))
+            g = bt.policy("gpuladder")
+            prov = max((p for p in bt.policies if p.name.startswith("provider")), key=lambda p: p.kpis.savings_usd)
+            lines.append(f"| {trace} | {u} | {cq} | {every} | {g.capture:.1%} | {g.capture_within_rules:.1%} | "
+                         f"{prov.capture:.1%} ({prov.name.rsplit('_', 1)[1]}) | "
+                         f"{(g.capture - prov.capture) * 100:+.1f} pt | "
+                         f"{g.fees_after_span_usd / 1e6:,.1f} / {prov.fees_after_span_usd / 1e6:,.1f} |")
+    return lines
+
+
+def main(traces: Path, grid: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_inputs(traces, Path(tmp))
-        results = []
         t0 = time.perf_counter()
+        if grid:
+            print("\n".join(grid_table(paths)))
+            print(f"\n({len(GRID) * len(paths)} backtests in {time.perf_counter() - t0:.0f} s)")
+            return
+        results = []
         for trace, path in paths.items():
             for label, sets, every in VARIANTS:
                 bt = backtest_scenario(load_scenario(path, sets), BacktestOptions(replan_every=every))
@@ -148,4 +183,5 @@ def main(traces: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data" / "traces")
+    args = [a for a in sys.argv[1:] if a != "--grid"]
+    main(Path(args[0]) if args else ROOT.parent / "shared" / "data" / "traces", grid="--grid" in sys.argv[1:])

@@ -25,16 +25,23 @@ the scenario's inventory in force for all of them:
   between that level and the family's reservations in force at ``t``. Families with no
   allowed reservation product get nothing (savings plans in force are not netted).
 * ``on_demand``: nothing bought (interruptible work still runs on spot within the cap).
-* ``hindsight``: the actual usage known in advance (``replay``), same products and
-  constraints: the better (by simulated savings) of one plan of the whole span (it buys at
-  the model's ladder steps) and re-plans at the same dates as ``gpuladder`` on the actual
-  usage of the rest of the span (the same purchase cadence). The limit a forecast can
-  reach; the backtest notes when the re-plans won.
+* ``hindsight``: the actual usage known in advance (``replay``) with the scenario's products
+  and none of the limits on buying (no utilization floor, budget or ladder limit: they guard
+  against an unknown future or pace the cash, and the limit must bound every policy, the
+  baselines included, which keep none of them): the better (by simulated savings) of one
+  plan of the whole span (it buys at the model's ladder steps) and re-plans at the same
+  dates as ``gpuladder`` on the actual usage of the rest of the span (the same purchase
+  cadence). The limit a forecast can reach; the backtest notes when the re-plans won.
+* ``hindsight_within_rules``: the same, under all of the scenario's constraints: the limit
+  for a policy that keeps the scenario's rules (gpuladder does). Identical to ``hindsight``
+  (and not solved twice) when the scenario sets none of those limits.
 
 Per policy: cost, savings vs all on-demand, effective savings rate, commitment
-utilization, waste, and ``capture`` = savings / hindsight savings (None when hindsight
-saves nothing). Savings include spot: with interruptible demand ``on_demand`` captures
-more than 0.
+utilization, waste, ``capture`` = savings / hindsight savings and ``capture_within_rules``
+= savings / hindsight_within_rules savings (None when that hindsight saves nothing), and
+``fees_after_span_usd``: the amortized fees of the policy's purchases that fall after the
+span (the lock-in it leaves behind, which the span's score does not charge). Savings include
+spot: with interruptible demand ``on_demand`` captures more than 0.
 """
 
 from __future__ import annotations
@@ -88,7 +95,9 @@ class PolicyResult:
     name: str
     purchases: CommitmentBook      # what the policy bought (inventory not included)
     simulation: SimulationResult   # the whole span, actual usage, inventory + purchases
-    capture: float | None
+    capture: float | None          # savings / hindsight savings
+    capture_within_rules: float | None = None  # savings / hindsight_within_rules savings
+    fees_after_span_usd: float = 0.0           # amortized fees of the purchases after the span
 
     @property
     def kpis(self):
@@ -184,16 +193,7 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
     def seen_forecast(t: pd.Timestamp) -> Forecast:
         return forecast_between(profile.window(profile.index[0], t), spec, t, end)
 
-    def actual_forecast(t: pd.Timestamp) -> Forecast:
-        return replay(profile, hourly_index(t, end))
-
     gpuladder = _receding(inputs, dates, seen_forecast, "gpuladder", say, notes)
-    say(f"hindsight: planning {start:%Y-%m-%d} to {end:%Y-%m-%d} on the actual usage ...")
-    whole = _bought(plan_problem(_problem(inputs, actual, inputs.inventory), inputs.solver,
-                                 scenario=sc.name).book, "hindsight")
-    receding_notes: list[str] = []
-    receding = (_receding(inputs, dates, actual_forecast, "hindsight", say, receding_notes)
-                if len(dates) > 1 else whole)
     books = {"gpuladder": gpuladder}
     for days in options.lookback_windows_days:
         books[f"provider_lookback_{days}d"], miss = _provider_lookback(inputs, dates, days)
@@ -205,15 +205,18 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
                         actual.paths[0].interruptible_instances, inputs.catalog, rules)
 
     sims = {name: score(b) for name, b in books.items()}
-    hs_whole, hs_receding = score(whole), score(receding)
-    if hs_receding.kpis.savings_usd > hs_whole.kpis.savings_usd:
-        books["hindsight"], sims["hindsight"] = receding, hs_receding
-        notes.append("hindsight: re-planning at the same dates on the actual usage beat one plan of the whole span")
-        notes += receding_notes
-    else:
-        books["hindsight"], sims["hindsight"] = whole, hs_whole
-    best = sims["hindsight"].kpis.savings_usd
-    policies = tuple(PolicyResult(name, books[name], sim, sim.kpis.savings_usd / best if best > 0 else None)
+    limit = hindsight_constraints(sc.constraints)
+    rules_are_limits = limit == sc.constraints
+    for name, cons in (("hindsight_within_rules", sc.constraints), ("hindsight", limit)):
+        if name == "hindsight" and rules_are_limits:
+            books[name], sims[name] = books["hindsight_within_rules"], sims["hindsight_within_rules"]
+            continue
+        books[name], sims[name] = _hindsight(inputs, cons, dates, actual, end, name, say, notes, score)
+    best, best_rules = sims["hindsight"].kpis.savings_usd, sims["hindsight_within_rules"].kpis.savings_usd
+    policies = tuple(PolicyResult(name, books[name], sim,
+                                  sim.kpis.savings_usd / best if best > 0 else None,
+                                  sim.kpis.savings_usd / best_rules if best_rules > 0 else None,
+                                  fees_after(books[name], end))
                      for name, sim in sims.items())
     masked = int(profile.masked.loc[start:end - HOUR].sum())
     if masked:
@@ -225,9 +228,53 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
 
 # ---------------------------------------------------------------- policies
 
-def _problem(inputs: BacktestInputs, forecast: Forecast, inventory: CommitmentBook) -> PlanningProblem:
+def _problem(inputs: BacktestInputs, forecast: Forecast, inventory: CommitmentBook,
+             constraints: Constraints | None = None) -> PlanningProblem:
     sc = inputs.scenario
-    return PlanningProblem(forecast, inputs.catalog, inventory, sc.products, sc.constraints)
+    return PlanningProblem(forecast, inputs.catalog, inventory, sc.products,
+                           sc.constraints if constraints is None else constraints)
+
+
+def hindsight_constraints(cons: Constraints) -> Constraints:
+    """The scenario's constraints without the limits on buying (utilization floor, budgets,
+    ladder limits); the dispatch rules (spot cap, rework overhead) and the ladder step stay."""
+    return replace(cons, min_utilization=None, max_upfront_usd_per_quarter=None, max_committed_usd_per_hour=None,
+                   max_expiring_share_per_quarter=None, max_bought_share_per_step=None)
+
+
+def _hindsight(inputs: BacktestInputs, cons: Constraints, dates, actual: Forecast, end: pd.Timestamp, name: str,
+               say: Callable[[str], None], notes: list[str],
+               score: Callable[[CommitmentBook], SimulationResult]) -> tuple[CommitmentBook, SimulationResult]:
+    """The better of one plan of the whole span and re-plans at ``dates``, both on the actual
+    usage under ``cons``."""
+    start = actual.index[0]
+    say(f"{name}: planning {start:%Y-%m-%d} to {end:%Y-%m-%d} on the actual usage ...")
+    whole = _bought(plan_problem(_problem(inputs, actual, inputs.inventory, cons), inputs.solver,
+                                 scenario=inputs.scenario.name).book, name)
+    hs_whole = score(whole)
+    if len(dates) < 2:
+        return whole, hs_whole
+    receding_notes: list[str] = []
+    receding = _receding(inputs, dates, lambda t: replay(inputs.profile, hourly_index(t, end)), name, say,
+                         receding_notes, cons)
+    hs_receding = score(receding)
+    if hs_receding.kpis.savings_usd > hs_whole.kpis.savings_usd:
+        notes.append(f"{name}: re-planning at the same dates on the actual usage beat one plan of the whole span")
+        notes += receding_notes
+        return receding, hs_receding
+    return whole, hs_whole
+
+
+def fees_after(book: CommitmentBook, end: pd.Timestamp) -> float:
+    """Amortized fees of ``book``'s commitments that fall after ``end`` [$]: (recurring $/h +
+    upfront / term hours) x the hours from ``end`` (or the start, if later) to the expiry."""
+    it = book.items
+    if it.empty:
+        return 0.0
+    term_h = (it["end"] - it["start"]) / HOUR
+    rate = it["recurring_usd_per_hour"] + it["upfront_usd"] / term_h
+    after = (it["end"] - it["start"].where(it["start"] > end, end)).clip(lower=pd.Timedelta(0)) / HOUR
+    return float((rate * after).sum())
 
 
 def _bought(book: CommitmentBook, prefix: str, when: pd.Timestamp | None = None) -> CommitmentBook:
@@ -241,7 +288,7 @@ def _bought(book: CommitmentBook, prefix: str, when: pd.Timestamp | None = None)
 
 
 def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp], Forecast], name: str,
-              say: Callable[[str], None], notes: list[str]) -> CommitmentBook:
+              say: Callable[[str], None], notes: list[str], constraints: Constraints | None = None) -> CommitmentBook:
     """Re-plan at each date on ``forecast_at(t)`` (over ``[t, span end)``) with everything
     bought so far as sunk inventory; keep each plan's purchases dated ``t``. A re-plan
     that is infeasible once something has been bought (the sunk book can make the
@@ -256,7 +303,8 @@ def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp
             raise DomainError(f"backtest re-plan at {t:%Y-%m-%dT%H:%MZ}: {exc}") from None
         inventory = inputs.inventory.concat(CommitmentBook(book.items.assign(origin="inventory")))
         try:
-            plan = plan_problem(_problem(inputs, forecast, inventory), inputs.solver, scenario=inputs.scenario.name)
+            plan = plan_problem(_problem(inputs, forecast, inventory, constraints), inputs.solver,
+                                scenario=inputs.scenario.name)
         except InfeasibleError as exc:
             if len(book) == 0:
                 raise InfeasibleError(exc.groups, f"backtest re-plan at {t:%Y-%m-%dT%H:%MZ}") from None
@@ -374,4 +422,4 @@ def backtest_scenario(scenario: Scenario, options: BacktestOptions = BacktestOpt
 
 __all__ = ["Backtest", "backtest_scenario", "BacktestInputs", "BacktestOptions", "PolicyResult", "LOOKBACK_WINDOWS_DAYS",
            "run_backtest", "parse_replan_every", "replan_dates", "span_of", "forecast_between",
-           "cheapest_reservations", "best_level_instances"]
+           "cheapest_reservations", "best_level_instances", "hindsight_constraints", "fees_after"]

@@ -464,7 +464,9 @@ def _variance_by_lead(h_days: np.ndarray, sq_errors: np.ndarray) -> tuple[float,
         var = c0 + c1 * h_days
         if not (var > 0).all():
             break
-        w = 1.0 / var ** 2
+        w = (var.max() / var) ** 2     # scale-free: 1 / var^2 underflows for tiny demand levels
+        if not np.isfinite(w).all():
+            break
     return c0, c1
 
 

@@ -66,17 +66,51 @@ def test_steady_demand_gpuladder_equals_hindsight(tmp_path):
     assert (bt.start, bt.end, bt.hours) == (START, T0 + pd.Timedelta(days=DAYS), SPAN_HOURS)
     assert bt.replan_dates == (START, START + pd.DateOffset(months=1))
     assert [p.name for p in bt.policies] == ["gpuladder", "provider_lookback_7d", "provider_lookback_30d",
-                                             "provider_lookback_60d", "on_demand", "hindsight"]
+                                             "provider_lookback_60d", "on_demand", "hindsight_within_rules",
+                                             "hindsight"]
+    term_hours = (START + pd.DateOffset(months=12) - START) / pd.Timedelta(hours=1)
     for name in ("gpuladder", "provider_lookback_7d", "provider_lookback_30d", "provider_lookback_60d",
-                 "hindsight"):
+                 "hindsight_within_rules", "hindsight"):
         p = bt.policy(name)
         assert bought(p).to_dict() == {START: 3.0}, name
         assert p.kpis.cost_usd == pytest.approx(3 * 2.5 * SPAN_HOURS)
         assert p.kpis.savings_usd == pytest.approx(3 * 1.5 * SPAN_HOURS)
         assert p.kpis.commitment_utilization == pytest.approx(1.0) and p.kpis.waste_usd == pytest.approx(0.0)
-        assert p.capture == pytest.approx(1.0)
+        assert p.capture == pytest.approx(1.0) and p.capture_within_rules == pytest.approx(1.0)
+        # the lock-in left behind: 3 x $2.50/h for the 7,656 h of the term after the span
+        assert p.fees_after_span_usd == pytest.approx(3 * 2.5 * (term_hours - SPAN_HOURS))
     od = bt.policy("on_demand")
     assert od.kpis.cost_usd == pytest.approx(3 * 4 * SPAN_HOURS) and od.capture == 0.0
+    assert od.fees_after_span_usd == 0.0
+
+
+def day_four_night_two(days):
+    """4 instances 18 hours a day, 2 the other 6: the 3rd and 4th reserved instances are used
+    75% of the hours, worth it at $2.50 vs $4 on-demand (break-even 62.5%) but below the 95%
+    utilization floor."""
+    return np.where((days * 24) % 24 < 18, 4.0, 2.0)
+
+
+def test_hindsight_is_the_limit_and_within_rules_keeps_the_floor(tmp_path):
+    """Per day, all on-demand costs 4 x 4 x 18 + 2 x 4 x 6 = $336. Reserving 4: 4 x 2.5 x 24
+    = $240 (saves $96); reserving 2: 2 x 2.5 x 24 + 2 x 4 x 18 = $264 (saves $72); 3 saves
+    $84. hindsight (no floor) and the consoles reserve 4; gpuladder and hindsight within the
+    95% floor reserve 2 (3 would be used (2 + 0.75) / 3 = 92% of its hours)."""
+    bt = backtest_scenario(load_scenario(write_case(tmp_path, day_four_night_two)))
+    days = SPAN_HOURS / 24
+    assert bought(bt.policy("hindsight")).to_dict() == {START: 4.0}
+    assert bought(bt.policy("hindsight_within_rules")).to_dict() == {START: 2.0}
+    assert bought(bt.policy("gpuladder")).to_dict() == {START: 2.0}
+    assert bought(bt.policy("provider_lookback_30d")).to_dict() == {START: 4.0}
+    assert bt.policy("hindsight").kpis.savings_usd == pytest.approx(96 * days)
+    g = bt.policy("gpuladder")
+    assert g.kpis.savings_usd == pytest.approx(72 * days)
+    assert g.capture == pytest.approx(72 / 96) and g.capture_within_rules == pytest.approx(1.0)
+    console = bt.policy("provider_lookback_30d")
+    assert console.capture == pytest.approx(1.0) and console.capture_within_rules == pytest.approx(96 / 72)
+    assert console.fees_after_span_usd == pytest.approx(2 * g.fees_after_span_usd)
+    # no policy saves more than the limit
+    assert max(p.capture for p in bt.policies) <= 1.0 + 1e-9
 
 
 def test_first_replan_does_not_see_the_future(tmp_path):
@@ -148,11 +182,12 @@ def test_cli_json_schema_start_and_cadence(tmp_path):
                                "2026-02-22T00:00Z", "2026-03-01T00:00Z"]
     for p in doc["policies"]:
         assert set(p) == {"name", "cost_usd", "savings_usd", "effective_savings_rate", "commitment_utilization",
-                          "waste_usd", "capture", "purchases"}
+                          "waste_usd", "capture", "capture_within_rules", "fees_after_span_usd", "purchases"}
     by = {p["name"]: p for p in doc["policies"]}
     hours = 33 * 24
     assert by["gpuladder"]["cost_usd"] == pytest.approx(3 * 2.5 * hours, abs=0.01)
     assert by["gpuladder"]["capture"] == pytest.approx(1.0)
+    assert by["gpuladder"]["fees_after_span_usd"] == pytest.approx(3 * 2.5 * (365 * 24 - hours), abs=0.01)
     assert by["on_demand"]["commitment_utilization"] is None and by["on_demand"]["purchases"] == []
     (buy,) = by["gpuladder"]["purchases"]
     assert (buy["date"], buy["product"], buy["family"], buy["quantity"], buy["expires"]) == (

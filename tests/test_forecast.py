@@ -495,3 +495,15 @@ def test_property_paths_are_ordered_nonnegative_and_complete(case):
     if cq == 0.05:
         assert (paths["P5"].demand_instances.to_numpy() <= paths["P10"].demand_instances.to_numpy() + 1e-9).all()
     assert sum(p.weight for p in fc.paths) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("method", ["seasonal", "trend"])
+@pytest.mark.parametrize("level", [1.053312e-84, 1e-300, 1e-12])
+def test_tiny_constant_level_gives_finite_paths(method, level):
+    """Regression (found by the property test): the band's weights 1 / var^2 underflowed to
+    inf for a constant history of 1e-84 instances, and every path came out NaN."""
+    demand = pd.DataFrame({FAM: np.full(14 * 24, level)}, index=hours(14))
+    fc = make_forecast(profile_from_frames(demand, demand * 0.5), spec(method, growth=0.0, cq=None), Horizon(None, 4))
+    for p in fc.paths:
+        d = p.demand_instances[FAM].to_numpy()
+        assert np.isfinite(d).all() and (d >= 0).all() and d.max() <= 2 * level
