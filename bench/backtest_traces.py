@@ -104,9 +104,8 @@ def summary_table(results) -> list[str]:
     for trace, label, bt in results:
         g = bt.policy("gpuladder")
         hind = bt.policy("hindsight").kpis.savings_usd
-        prov = sorted((p.kpis.savings_usd, p.name.rsplit("_", 1)[1], p.fees_after_span_usd) for p in bt.policies
-                      if p.name.startswith("provider"))
-        best, window, tail = prov[-1]
+        top = max((p for p in bt.policies if p.name.startswith("provider")), key=lambda p: p.kpis.savings_usd)
+        best, window, tail = top.kpis.savings_usd, top.name.rsplit("_", 1)[1], top.fees_after_span_usd
         margin = TIE_SHARE * abs(best)
         s = g.kpis.savings_usd
         beats = "yes" if s > best + margin else ("tie" if s >= best - margin else "no")
