@@ -15,8 +15,8 @@ from gpuladder.scenarios.loader import load_scenario
 from gpuladder.solver.backtest import (BacktestOptions, backtest_scenario, best_level_instances,
                                        parse_replan_every, replan_dates)
 from gpuladder.units import hourly_index
+from tiny_catalog import FAMILY, write_tiny_catalog
 
-FAMILY = "test/r1/g1"
 T0 = pd.Timestamp("2026-01-05T00:00Z")          # a Monday
 DAYS = 60                                       # history: 2026-01-05 to 2026-03-05 (inclusive)
 START = T0 + pd.Timedelta(days=14)              # default start: first hour + lookback_days (14)
@@ -24,14 +24,7 @@ SPAN_HOURS = (DAYS - 14) * 24                   # 1104 h, far shorter than the 1
 
 
 def write_case(folder, demand, name="s"):
-    (folder / "cat").mkdir(exist_ok=True)
-    (folder / "cat" / "families.csv").write_text(
-        "family,provider,region,instance_type,gpu_model,gpus_per_instance,on_demand_usd_per_hour,"
-        "spot_usd_per_hour,interruption_bucket,source,as_of\n"
-        f"{FAMILY},test,r1,g1,H100,8,4.0,1.5,<5%,test fixture (ours),2026-01-01\n")
-    (folder / "cat" / "commitments.csv").write_text(
-        "product,provider,kind,term_months,payment,upfront_share,family,rate_usd_per_hour,source,as_of\n"
-        f"test-ri-1y,test,reservation,12,no_upfront,0,{FAMILY},2.5,test fixture (ours),2026-01-01\n")
+    write_tiny_catalog(folder / "cat", all_upfront=False)
     idx = hourly_index(T0, T0 + pd.Timedelta(days=DAYS))
     pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": FAMILY,
                   "instances": demand(np.arange(len(idx)) / 24)}).to_csv(folder / f"{name}.csv", index=False)

@@ -17,8 +17,8 @@ from gpuladder.scenarios.compare import (calendar_months, committed_usd_per_hour
 from gpuladder.scenarios.schema import Scenario
 from gpuladder.solver.book import make_purchases
 from gpuladder.units import hourly_index
+from tiny_catalog import FAMILY, write_tiny_catalog
 
-FAMILY = "test/r1/g1"
 T0 = pd.Timestamp("2026-01-01T00:00Z")
 
 
@@ -26,15 +26,7 @@ T0 = pd.Timestamp("2026-01-01T00:00Z")
 def case(tmp_path):
     """One family at $4/h on-demand; 12-month reservations at $2.50 (no upfront) and $2.40
     (all upfront); January 2026 demand 3,3,2,1 repeated (see tests/test_plan_cli.py)."""
-    (tmp_path / "cat").mkdir()
-    (tmp_path / "cat" / "families.csv").write_text(
-        "family,provider,region,instance_type,gpu_model,gpus_per_instance,on_demand_usd_per_hour,"
-        "spot_usd_per_hour,interruption_bucket,source,as_of\n"
-        f"{FAMILY},test,r1,g1,H100,8,4.0,1.5,<5%,test fixture (ours),2026-01-01\n")
-    (tmp_path / "cat" / "commitments.csv").write_text(
-        "product,provider,kind,term_months,payment,upfront_share,family,rate_usd_per_hour,source,as_of\n"
-        f"test-ri-1y,test,reservation,12,no_upfront,0,{FAMILY},2.5,test fixture (ours),2026-01-01\n"
-        f"test-ri-1y-all,test,reservation,12,all_upfront,1,{FAMILY},2.4,test fixture (ours),2026-01-01\n")
+    write_tiny_catalog(tmp_path / "cat")
     idx = hourly_index(T0, pd.Timestamp("2026-02-01T00:00Z"))
     d = np.tile([3.0, 3.0, 2.0, 1.0], len(idx) // 4)
     pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": FAMILY, "instances": d}).to_csv(

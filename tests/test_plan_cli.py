@@ -11,21 +11,13 @@ from click.testing import CliRunner
 
 from gpuladder.cli import main
 from gpuladder.units import hourly_index
+from tiny_catalog import FAMILY, write_tiny_catalog
 
-FAMILY = "test/r1/g1"
 
 
 @pytest.fixture()
 def case(tmp_path):
-    (tmp_path / "cat").mkdir()
-    (tmp_path / "cat" / "families.csv").write_text(
-        "family,provider,region,instance_type,gpu_model,gpus_per_instance,on_demand_usd_per_hour,"
-        "spot_usd_per_hour,interruption_bucket,source,as_of\n"
-        f"{FAMILY},test,r1,g1,H100,8,4.0,1.5,<5%,test fixture (ours),2026-01-01\n")
-    (tmp_path / "cat" / "commitments.csv").write_text(
-        "product,provider,kind,term_months,payment,upfront_share,family,rate_usd_per_hour,source,as_of\n"
-        f"test-ri-1y,test,reservation,12,no_upfront,0,{FAMILY},2.5,test fixture (ours),2026-01-01\n"
-        f"test-ri-1y-all,test,reservation,12,all_upfront,1,{FAMILY},2.4,test fixture (ours),2026-01-01\n")
+    write_tiny_catalog(tmp_path / "cat")
     idx = hourly_index(pd.Timestamp("2026-01-01", tz="UTC"), pd.Timestamp("2026-02-01", tz="UTC"))
     d = np.tile([3.0, 3.0, 2.0, 1.0], len(idx) // 4)
     pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": FAMILY, "instances": d}).to_csv(

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from gpuladder.pricing.catalog import embedded_catalog
-from gpuladder.scenarios.schema import Constraints, Horizon, ProductFilter
+from gpuladder.scenarios.schema import Constraints, ProductFilter
 from gpuladder.solver.book import make_purchases
 from gpuladder.solver.forecast import replay
 from gpuladder.solver.lp import SolverOptions

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import zlib
-from pathlib import Path
 
 import boto3
 import pandas as pd
@@ -21,7 +20,7 @@ from botocore.stub import ANY, Stubber
 from click.testing import CliRunner
 
 from gpuladder.cli import main
-from gpuladder.errors import DomainError, InputError
+from gpuladder.errors import DomainError
 from gpuladder.pricing import aws
 from gpuladder.pricing.aws import AwsFetchOptions, fetch_aws_catalog
 from gpuladder.pricing.catalog import embedded_catalog, export_catalog, load_catalog, merge_catalogs, open_catalog

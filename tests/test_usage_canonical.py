@@ -29,7 +29,7 @@ def good_rows(hours=4):
 
 
 def test_loads_wide_profile(tmp_path):
-    p = write(tmp_path, good_rows() + f"2026-01-01T02:00:00Z,aws/us-east-1/p4d.24xlarge,2.5,1\n")
+    p = write(tmp_path, good_rows() + "2026-01-01T02:00:00Z,aws/us-east-1/p4d.24xlarge,2.5,1\n")
     prof = load_usage_csv(p, KNOWN)
     assert prof.families == sorted(KNOWN)
     assert list(prof.demand_instances[FAM]) == [1, 2, 3, 4]
@@ -49,8 +49,8 @@ def test_loads_wide_profile(tmp_path):
     (f"2026-01-01T00:00:00Z,{FAM},-1,0\n", 2, "instances", "negative"),
     (f"2026-01-01T00:00:00Z,{FAM},two,0\n", 2, "instances", "not a number"),
     (f"2026-01-01T00:00:00Z,{FAM},1,2\n", 2, "interruptible_instances", "above instances"),
-    (f"2026-01-01T00:00:00Z,aws/us-east-1/p5.48xlarg,1,0\n", 2, "family", "Did you mean 'aws/us-east-1/p5.48xlarge'"),
-    (f"2026-01-01T00:00:00Z,,1,0\n", 2, "family", "missing family"),
+    ("2026-01-01T00:00:00Z,aws/us-east-1/p5.48xlarg,1,0\n", 2, "family", "Did you mean 'aws/us-east-1/p5.48xlarge'"),
+    ("2026-01-01T00:00:00Z,,1,0\n", 2, "family", "missing family"),
 ])
 def test_bad_rows_name_file_row_column(tmp_path, body, row, column, words):
     p = write(tmp_path, body)
