@@ -484,7 +484,8 @@ def _replan_every(ctx, param, value):
 def backtest_cmd(scenario, start, replan_every, fmt, output, **overrides):
     """Replay SCENARIO's usage history: re-plan every --replan-every with only the data seen
     so far, buy that step's purchases, and score the whole span on the actual usage against
-    on_demand, provider_lookback_7d/30d/60d (console-style recommendations) and hindsight.
+    on_demand, provider_lookback_7d/30d/60d (console-style recommendations), hindsight (the
+    future known, no floor, budget or ladder limit: the limit) and hindsight_within_rules.
 
     \b
     Example:

@@ -213,6 +213,8 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
             continue
         books[name], sims[name] = _hindsight(inputs, cons, dates, actual, end, name, say, notes, score)
     best, best_rules = sims["hindsight"].kpis.savings_usd, sims["hindsight_within_rules"].kpis.savings_usd
+    if best > 0 and best_rules <= 0 and len(books["hindsight_within_rules"]) == 0:
+        notes.append(_nothing_within_rules(sc.constraints))
     policies = tuple(PolicyResult(name, books[name], sim,
                                   sim.kpis.savings_usd / best if best > 0 else None,
                                   sim.kpis.savings_usd / best_rules if best_rules > 0 else None,
@@ -263,6 +265,22 @@ def _hindsight(inputs: BacktestInputs, cons: Constraints, dates, actual: Forecas
         notes += receding_notes
         return receding, hs_receding
     return whole, hs_whole
+
+
+def _nothing_within_rules(cons: Constraints) -> str:
+    limits = {"constraints.min_utilization": cons.min_utilization,
+              "constraints.max_upfront_usd_per_quarter": cons.max_upfront_usd_per_quarter,
+              "constraints.max_committed_usd_per_hour": cons.max_committed_usd_per_hour,
+              "constraints.max_expiring_share_per_quarter": cons.max_expiring_share_per_quarter,
+              "constraints.max_bought_share_per_step": cons.max_bought_share_per_step}
+    named = ", ".join(f"{k}={v:g}" for k, v in limits.items() if v is not None)
+    share = cons.max_bought_share_per_step
+    ladder = (f"; max_bought_share_per_step={share:g} alone needs {int(np.ceil(1 / share - 1e-9))} ladder steps "
+              "left in the span to buy anything" if share else "")
+    return ("hindsight_within_rules buys nothing: even with the actual usage known, no purchase keeps the "
+            f"scenario's limits on this span ({named}). The re-plans plan only the rest of the span{ladder}. "
+            "You can fix this with a longer span (--start earlier) or by backtesting with --set "
+            "<limit>=null")
 
 
 def fees_after(book: CommitmentBook, end: pd.Timestamp) -> float:

@@ -236,3 +236,17 @@ def test_infeasible_replan_after_purchases_buys_nothing_that_day(tmp_path, monke
     monkeypatch.setattr(backtest, "plan_problem", always_infeasible)
     with pytest.raises(InfeasibleError, match="re-plan at 2026-01-19"):
         backtest_scenario(sc)
+
+
+def test_a_ladder_limit_the_span_cannot_meet_is_explained(tmp_path):
+    """At most 40% of the committed spend bought in one step needs 3 steps; the rest of a
+    46-day span holds 2 monthly ones, so nothing can be bought within the rules, and the
+    backtest says why instead of silently showing gpuladder at 0%."""
+    sc = load_scenario(write_case(tmp_path, steady), ["constraints.max_bought_share_per_step=0.4"])
+    bt = backtest_scenario(sc)
+    assert len(bt.policy("gpuladder").purchases) == 0
+    assert bt.policy("hindsight_within_rules").kpis.savings_usd == pytest.approx(0.0)
+    assert bt.policy("hindsight").kpis.savings_usd == pytest.approx(3 * 1.5 * SPAN_HOURS)
+    (note,) = [n for n in bt.notes if n.startswith("hindsight_within_rules buys nothing")]
+    assert "max_bought_share_per_step=0.4 alone needs 3 ladder steps" in note and "--start earlier" in note
+    assert bt.policy("gpuladder").capture_within_rules is None
