@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gpuladder.solver.model_terms import (Entries, has_capacity, plan_bound, plan_entries, reserved_bound,
+from gpuladder.solver.model_terms import (PURCHASES, Entries, has_capacity, plan_bound, plan_entries, reserved_bound,
                                           reserved_entries)
 from gpuladder.solver.modeldata import LAYERS, RES, SP, SPLIT, TYPES
 
@@ -18,6 +18,7 @@ COVER, SPLIT_VARS = "cover", "plan_split"
 T_FIRM, T_ELIG, T_RES, T_PLAN = "type_firm", "type_eligible", "type_reserved", "type_plan"
 T_RES_FILL = "type_reserved_fill"
 FLOOR_WAIVER = "floor_waiver"
+FLOOR_GATE = "floor_gate"
 ORDER_RES, ORDER_PLAN = "order_reserved", "order_plan"
 
 
@@ -107,7 +108,7 @@ def add_savings_plan_split(b) -> None:
     if cells.empty:
         return
     S = _covering_plans(b, cells).sort_values(["product", "family", "q"]).reset_index(drop=True)
-    cols = b.lp.add_vars(SPLIT_VARS, pd.MultiIndex.from_frame(S[["product", "family", "q"]]))
+    cols = b.lp.add_vars(SPLIT_VARS, pd.MultiIndex.from_frame(S[["product", "family", "q"]]), ub=plan_bound(b.t, S))
     b.tables[SPLIT_VARS] = S.assign(col=cols)
 
 
@@ -174,7 +175,7 @@ def _floored_plans(b) -> pd.DataFrame:
     """Plans whose utilization floor applies (those the plan can buy)."""
     if b.cons.min_utilization is None:
         return b.d.plans.iloc[0:0]
-    return b.d.plans[b.d.plans["purchasable"]]
+    return b.d.plans[b.d.plans["floored"]]
 
 
 def add_dispatch_order(b) -> None:
@@ -263,6 +264,15 @@ def add_utilization_floor(b) -> None:
     capacity of f other than j's)), exact when j is the only commitment able to cover f.
     A: what inventory alone misses the floor by (the floor binds what the plan adds).
 
+    In layers and split cells the lower bounds subtract the capacity of the other
+    commitments covering the family, so with nothing of a product (or of a family's
+    reservations) held they can read negative, and the row would cap the others. With
+    ``ModelData.gate_floors`` (plan.py sets it for small models; larger ones search the
+    set of plan products instead) each row of a product or family without inventory is
+    gated (``_gate_floor_rows``): a binary g (FLOOR_GATE) that must be 1 for anything of
+    it to be bought, and the row relaxed by M (1 - g), M = what its other terms can
+    subtract at most.
+
     With inventory, each row also gets a waiver column fixed at 0 (FLOOR_WAIVER, indexed by
     kind, key, path): plan.py frees them, with nothing bought, to measure what the sunk
     commitments miss the floor by when a plan is infeasible."""
@@ -298,13 +308,85 @@ def add_utilization_floor(b) -> None:
         n_rows += len(jw)
     if n_rows == 0:
         return
+    lb = np.concatenate(rows_lb)
+    keys = [(RES, f) for f in fw["family"]] + [(SP, j) for j in jw["product"]]
+    if b.d.gate_floors:
+        lb = _gate_floor_rows(b, keys, e, lb)
     if len(b.d.inv_reserved) or len(b.d.inv_plans):
-        keys = [(RES, f, w) for f, w in zip(fw["family"], fw["w"])] + [(SP, j, w) for j, w in zip(jw["product"], jw["w"])]
-        waiver = b.lp.add_vars(FLOOR_WAIVER, pd.MultiIndex.from_tuples(keys, names=["kind", "key", "w"]), ub=0.0)
+        wkeys = ([(RES, f, w) for f, w in zip(fw["family"], fw["w"])]
+                 + [(SP, j, w) for j, w in zip(jw["product"], jw["w"])])
+        waiver = b.lp.add_vars(FLOOR_WAIVER, pd.MultiIndex.from_tuples(wkeys, names=["kind", "key", "w"]), ub=0.0)
         e.add(np.arange(n_rows), waiver, 1.0)
     if fill_rows:
         b.lp.add_rows("utilization_floor", fill_rows, *fill.arrays(), -np.inf, np.concatenate(fill_rhs))
-    _add_by_period(b.lp, "utilization_floor", n_rows, e, np.concatenate(rows_lb), np.inf)
+    _add_by_period(b.lp, "utilization_floor", n_rows, e, lb, np.inf)
+
+
+def _gate_floor_rows(b, keys: list[tuple[str, str]], e: Entries, lb: np.ndarray) -> np.ndarray:
+    """Gates the floor rows (one per entry of ``keys``: (kind, family or product), a row per
+    floor path) of keys without inventory: g[key] binary, sum of the key's purchase columns
+    <= (their upper bounds) x g, and each row relaxed by M (1 - g) with M = the sum over its
+    negative terms, other than the key's own capacity, of |coefficient| x the column's
+    upper bound. Rows with M = 0 (types cells: exact and nonnegative) are left alone.
+    Returns the rows' new lower bounds."""
+    rows, cols, vals = e.arrays()
+    if not len(rows):
+        return lb
+    t, o = b.t, b.d.options_
+    held = np.zeros(len(keys), bool)
+    inv_res = set(b.d.inv_reserved["family"]) if len(b.d.inv_reserved) else set()
+    inv_sp = set(b.d.inv_plans["product"]) if len(b.d.inv_plans) else set()
+    own_cols = []
+    for r, (kind, key) in enumerate(keys):
+        grid, labels = (t.res_col, t.families) if kind == RES else (t.plan_col, t.products)
+        i = labels.get_indexer([key])[0]
+        own_cols.append(grid[i][grid[i] >= 0] if i >= 0 else np.zeros(0, np.int64))
+        held[r] = key in (inv_res if kind == RES else inv_sp)
+    ub = b.lp.col_ub[cols]
+    n = np.int64(b.lp.n_cols)
+    own_pairs = np.concatenate([r * n + c for r, c in enumerate(own_cols)] + [np.zeros(0, np.int64)])
+    mine = np.isin(rows.astype(np.int64) * n + cols, own_pairs)
+    neg = (vals < 0) & ~mine
+    split = np.zeros(len(rows), bool)
+    S = b.tables.get(SPLIT_VARS)
+    if S is not None and len(S):
+        # s[i,f,q] share sum_f s[i,f,q] <= C[i,q]: per (row, plan, period) the largest
+        # coefficient times C's bound, not the sum over families
+        pos = cols - int(S["col"].iloc[0])
+        split = neg & (pos >= 0) & (pos < len(S))
+        sp = S.iloc[pos[split]]
+        grp = pd.DataFrame({"row": rows[split], "product": sp["product"].to_numpy(), "q": sp["q"].to_numpy(),
+                            "w": -vals[split]}).groupby(["row", "product", "q"], as_index=False)["w"].max()
+        grp["ub"] = plan_bound(t, grp)
+        split_big = np.bincount(grp["row"], weights=grp["w"] * grp["ub"], minlength=len(keys))
+    else:
+        split_big = np.zeros(len(keys))
+    other = neg & ~split
+    big = np.bincount(rows[other], weights=-vals[other] * ub[other], minlength=len(keys)) + split_big
+    gate = ~held & (big > 0) & np.isfinite(big)
+    if not gate.any():
+        return lb
+    gated = sorted({keys[r] for r in np.flatnonzero(gate)})
+    g = b.lp.add_vars(FLOOR_GATE, pd.MultiIndex.from_tuples(gated, names=["kind", "key"]), ub=1.0, integer=True)
+    col_of = dict(zip(gated, g))
+    rr = np.flatnonzero(gate)
+    e.add(rr, [col_of[keys[r]] for r in rr], -big[rr])
+    lb = lb.copy()
+    lb[rr] -= big[rr]
+    # purchases of a gated key only with its gate open
+    is_res = (o["kind"] == RES).to_numpy()
+    opt_key = np.where(is_res, o["family"].to_numpy(object), o["product"].to_numpy(object))
+    link = [(i, col_of[(RES if is_res[i] else SP, opt_key[i])]) for i in range(len(o))
+            if (RES if is_res[i] else SP, opt_key[i]) in col_of]
+    if link:
+        x = b.lp.cols(PURCHASES)
+        opt = np.array([i for i, _ in link])
+        gate_col = np.array([c for _, c in link])
+        uniq, row = np.unique(gate_col, return_inverse=True)
+        cap = np.bincount(row, weights=o["ub"].to_numpy(float)[opt])
+        b.lp.add_rows("utilization_floor", len(uniq), np.concatenate([row, np.arange(len(uniq))]),
+                      np.concatenate([x[opt], uniq]), np.concatenate([np.ones(len(opt)), -cap]), -np.inf, 0.0)
+    return lb
 
 
 def _add_by_period(lp, group: str, n_rows: int, e: Entries, lb, ub) -> None:

@@ -42,6 +42,9 @@ class ModelOptions:
     # (kind, key, floor path) -> extra allowance: what sunk commitments miss the utilization
     # floor by even when nothing is bought (plan.py measures it when a plan is infeasible)
     sunk_floor_shortfall: tuple = ()
+    excluded_products: frozenset = frozenset()   # purchase options of these products left out
+    unfloored_plans: frozenset = frozenset()     # savings plans whose utilization floor rows are left out
+    gate_floors: bool = False                    # gate floor rows with binaries (model_cover.py)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class ModelData:
     resolution: str = "exact"
     compressions: tuple[str, ...] = ()
     pruned_options: int = 0
+    gate_floors: bool = False
 
 
 # ---------------------------------------------------------------- products
@@ -210,7 +214,9 @@ def prepare(problem: PlanningProblem) -> ModelData:
     step_months = max(1, int(cons.ladder_step_months))
     steps = pd.DatetimeIndex([add_months(h_start, k) for k in range(0, max(months, 1), step_months)])
     steps = steps[steps < h_end]
-    offers, rates = _offers(cat, allowed_products(cat, problem.products), peak, cons, mo.prune_options)
+    allowed = allowed_products(cat, problem.products)
+    allowed = allowed[~allowed.index.isin(mo.excluded_products)]
+    offers, rates = _offers(cat, allowed, peak, cons, mo.prune_options)
     opts = _options(offers, steps, h_end)
 
     # ---- periods: spans with a constant set of commitments in force
@@ -242,6 +248,7 @@ def prepare(problem: PlanningProblem) -> ModelData:
     # ---- savings-plan structure, cells, layers and hour types
     plans = plan_table(cat, set(rates["product"]), peak.index[peak > 0], prices["od_usd_per_hour"])
     plans["purchasable"] = plans.index.isin(opts.loc[opts["kind"] == SP, "product"])
+    plans["floored"] = plans["purchasable"] & ~plans.index.isin(mo.unfloored_plans)
     comp = components(families, plans)
     plans["component"] = [int(comp[s[0]]) if s else -1 for s in plans["scope"]]
     res_families = set(opts.loc[opts["kind"] == RES, "family"]) | set(inv_res["family"])
@@ -253,7 +260,8 @@ def prepare(problem: PlanningProblem) -> ModelData:
     upfront_q, expiring_q, ladder_rate = _inventory_ladder(inv, h_start, h_end)
     return ModelData(families, h_start, h_end, periods, steps, arrays.paths, prices, opts, active, plans,
                      rates, comp, cells, layers, layer_use, types, inv_res, inv_sp, allowance, arrays.baseline_usd,
-                     inv_fee, inv_rate, upfront_q, expiring_q, ladder_rate, resolution, notes, pruned)
+                     inv_fee, inv_rate, upfront_q, expiring_q, ladder_rate, resolution, notes, pruned,
+                     mo.gate_floors)
 
 
 def months_between(start: pd.Timestamp, when) -> np.ndarray:

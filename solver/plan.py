@@ -25,7 +25,7 @@ from gpuladder.solver.exactness import plan_is_exact
 from gpuladder.solver.lp import SolveStatus, SolverOptions
 from gpuladder.solver.model import PURCHASES, build_model
 from gpuladder.solver.model_cover import FLOOR_WAIVER
-from gpuladder.solver.modeldata import ModelData, PlanningProblem, prepare, spot_cap_series
+from gpuladder.solver.modeldata import ModelData, PlanningProblem, allowed_products, prepare, spot_cap_series
 from gpuladder.solver.simulate import DispatchRules, SimulationResult, simulate
 from gpuladder.units import AVERAGE_MONTH_HOURS
 
@@ -80,7 +80,7 @@ def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: s
                  horizon_months: int | None = None, warnings: tuple[str, ...] = ()) -> Plan:
     """Solve one planning problem and simulate the resulting plan on every forecast path."""
     try:
-        return _plan_once(problem, solver, scenario, horizon_months, warnings)
+        return _plan_floored(problem, solver, scenario, horizon_months, warnings)
     except InfeasibleError:
         if len(problem.inventory) == 0 or problem.options.sunk_floor_shortfall:
             raise
@@ -91,7 +91,63 @@ def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: s
     # model reads their use through bounds). Lower each floor by exactly that shortfall, so
     # what the plan adds is still held to the floor.
     waived = replace(problem, options=replace(problem.options, sunk_floor_shortfall=tuple(shortfall.items())))
-    return _plan_once(waived, solver, scenario, horizon_months, warnings + (_shortfall_note(shortfall),))
+    return _plan_floored(waived, solver, scenario, horizon_months, warnings + (_shortfall_note(shortfall),))
+
+
+GATED_MAX_COLUMNS = 5_000   # models up to this size gate the floor rows with binaries
+
+
+def _plan_floored(problem: PlanningProblem, solver: SolverOptions, scenario: str, horizon_months: int | None,
+                  warnings: tuple[str, ...]) -> Plan:
+    """The savings plans' utilization floors, read through lower bounds in layers and split
+    cells, must not bind products the plan does not buy (docs/model.md, floor rows).
+    Small models gate the rows with binaries (exact). Larger ones search the set of plan
+    products instead: a solve without the plans' floors proposes the products worth
+    buying; the others are left out and the proposed ones keep their floors; repeated
+    while a proposed product ends up unbought (at most three times). The plan of the
+    ungated model stays the fallback, and the cheapest (simulated) of all wins."""
+    plans = _floored_plan_products(problem)
+    if not plans:
+        return _plan_once(problem, solver, scenario, horizon_months, warnings)
+    small = build_model(prepare(problem), problem.constraints, problem.options.tie_break_share).lp.n_cols
+    if small <= GATED_MAX_COLUMNS:
+        gated = replace(problem, options=replace(problem.options, gate_floors=True))
+        return _plan_once(gated, solver, scenario, horizon_months, warnings)
+    held = frozenset(problem.inventory.items["product"])
+    opts = problem.options
+    best = None
+    try:
+        proposal = _plan_once(replace(problem, options=replace(opts, unfloored_plans=plans)), solver, scenario,
+                              horizon_months, warnings)
+        chosen = _bought_plans(proposal)
+        for _ in range(3):
+            trial = replace(problem, options=replace(opts, excluded_products=plans - chosen - held))
+            plan = _plan_once(trial, solver, scenario, horizon_months, warnings)
+            if best is None or plan.solver.simulated_objective_usd < best.solver.simulated_objective_usd:
+                best = plan
+            bought = _bought_plans(plan)
+            if bought >= chosen:
+                break
+            chosen = bought
+    except InfeasibleError:
+        pass
+    base = _plan_once(problem, solver, scenario, horizon_months, warnings)
+    if best is None or base.solver.simulated_objective_usd <= best.solver.simulated_objective_usd:
+        return base
+    return best
+
+
+def _floored_plan_products(problem: PlanningProblem) -> frozenset:
+    """The savings-plan products the plan may buy, when a utilization floor applies."""
+    if problem.constraints.min_utilization is None:
+        return frozenset()
+    allowed = allowed_products(problem.catalog, problem.products)
+    return frozenset(allowed.index[allowed["kind"] == "savings_plan"])
+
+
+def _bought_plans(plan: Plan) -> frozenset:
+    p = plan.purchases
+    return frozenset(p.loc[p["kind"] == "savings_plan", "product"])
 
 
 def sunk_floor_shortfall(problem: PlanningProblem, solver: SolverOptions) -> pd.Series | None:

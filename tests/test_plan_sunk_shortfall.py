@@ -63,18 +63,25 @@ def test_sunk_reservations_and_plan_plan_instead_of_infeasible(catalog):
     assert plan.simulation.kpis.coverage > 0.999
 
 
-def test_purchases_after_a_waiver_still_meet_the_floor(catalog):
-    # 40-60 instances: 12 reserved + a $600/h plan leave a steady gap that is worth buying
-    # for; the sunk book's use is read through lower bounds that miss the floor, yet what the
-    # plan adds is used at least 95% of its hours
-    problem = _problem(catalog, _noisy(40.0, 60.0, seed=1), reserved=12, plan_usd=600.0)
-    assert sunk_floor_shortfall(problem, SolverOptions()) is not None
+def test_the_waiver_is_the_least_that_makes_buying_nothing_feasible(catalog):
+    # 70-80 instances against 30 reserved + a $1200/h plan: the plan's capacity is subtracted
+    # from the reservations' use in the model's bound, which then misses the floor; lowering
+    # the floor by 99% of the measured shortfall is not enough
+    from dataclasses import replace
+
+    from gpuladder.errors import InfeasibleError
+    from gpuladder.solver.plan import _plan_once
+
+    problem = _problem(catalog, _noisy(70.0, 80.0, seed=1), reserved=30, plan_usd=1200.0)
+    with pytest.raises(InfeasibleError):
+        _plan_once(problem, SolverOptions(), "s", None, ())
+    shortfall = sunk_floor_shortfall(problem, SolverOptions())
+    assert shortfall is not None
     plan = plan_problem(problem, SolverOptions())
     assert any("miss the utilization floor" in w for w in plan.warnings)
-    by = plan.simulation.by_commitment
-    new = by[by.index.str.startswith("buy")]
-    assert len(new) >= 1
-    assert (new["utilization"] >= 0.95 - 1e-6).all(), new
+    short = replace(problem, options=replace(problem.options, sunk_floor_shortfall=tuple((shortfall * 0.99).items())))
+    with pytest.raises(InfeasibleError):
+        _plan_once(short, SolverOptions(), "s", None, ())
 
 
 def test_no_shortfall_when_inventory_is_used(catalog):

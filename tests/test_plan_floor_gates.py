@@ -1,0 +1,84 @@
+"""Savings plans the plan does not buy must not constrain the ones it does.
+
+The model reads a plan's use through lower bounds that subtract the other commitments'
+capacity (docs/model.md, floor rows); a floor row of a product with nothing bought then
+demanded that the others be fully used. With 1- and 3-year terms allowed, the default
+example cost more than with 3-year terms alone: more products, a worse plan."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gpuladder.scenarios.loader import load_scenario
+from gpuladder.scenarios.runner import forecast_for, load_inputs, problem_for, solver_options
+from gpuladder.solver import plan as plan_module
+from gpuladder.solver.plan import _plan_once, plan_problem
+from gpuladder.solver.simulate import simulate
+
+EXAMPLE = "scenarios/examples/default.yaml"
+SETS = ("horizon.months=3",)
+
+
+def _problem(*sets):
+    sc = load_scenario(EXAMPLE, SETS + sets)
+    inputs = load_inputs(sc)
+    return problem_for(inputs, forecast_for(inputs)), solver_options(sc)
+
+
+def _expected(plan) -> float:
+    return plan.solver.simulated_objective_usd
+
+
+def _product_utilization(plan, path) -> pd.Series:
+    """Simulated utilization per savings-plan product bought, on one forecast path."""
+    sim = simulate(plan.book, path.demand_instances, path.interruptible_instances, _CATALOG[0], _RULES[0])
+    origin = plan.book.items.set_index("id")["origin"]
+    by = sim.by_commitment.assign(origin=origin.reindex(sim.by_commitment.index).to_numpy())
+    sp = by[(by["kind"] == "savings_plan") & (by["origin"] == "purchase")]
+    g = sp.groupby("product")[["used_usd", "amortized_fee_usd"]].sum()
+    return g["used_usd"] / g["amortized_fee_usd"]
+
+
+_CATALOG, _RULES = [None], [None]
+
+
+@pytest.fixture(scope="module")
+def default_problem():
+    problem, solver = _problem()
+    _CATALOG[0] = problem.catalog
+    _RULES[0] = plan_module.dispatch_rules(problem)
+    return problem, solver
+
+
+def test_more_products_never_make_the_plan_worse(default_problem):
+    problem, solver = default_problem
+    everything = plan_problem(problem, solver)
+    three_year, solver3 = _problem("products.terms_months=[36]")
+    only_36 = plan_problem(three_year, solver3)
+    assert _expected(everything) <= _expected(only_36) * (1 + 1e-3)
+    # the ungated model (before the gates) was the worse of the two: the regression this guards
+    ungated = _plan_once(problem, solver, "s", None, ())
+    assert _expected(ungated) > _expected(everything) * (1 + 1e-3)
+
+
+def test_bought_savings_plans_keep_their_floor_on_p50_and_p10(default_problem):
+    problem, solver = default_problem
+    plan = plan_problem(problem, solver)
+    assert (plan.purchases["kind"] == "savings_plan").any()
+    for name in ("P50", "P10"):
+        util = _product_utilization(plan, problem.forecast.path(name))
+        assert (util >= 0.95 - 1e-6).all(), (name, util)
+
+
+def test_large_models_search_the_product_set(default_problem, monkeypatch):
+    """Above GATED_MAX_COLUMNS the products are searched instead (no binaries): never worse
+    than the ungated model, and the floors still hold in the simulator."""
+    problem, solver = default_problem
+    monkeypatch.setattr(plan_module, "GATED_MAX_COLUMNS", 0)
+    searched = plan_problem(problem, solver)
+    ungated = _plan_once(problem, solver, "s", None, ())
+    assert _expected(searched) <= _expected(ungated) + 1e-6
+    for name in ("P50", "P10"):
+        util = _product_utilization(searched, problem.forecast.path(name))
+        assert (util >= 0.95 - 1e-6).all(), (name, util)
