@@ -327,8 +327,15 @@ def _warnings(purchases: pd.DataFrame, catalog: PriceCatalog, report: SolverRepo
     prods = catalog.products()
     est = sorted(set(purchases["product"]) & _estimated(prods))
     if est:
+        provider = prods["provider"].reindex(est) if "provider" in prods else pd.Series(dtype=object)
+        how = []
+        if (provider == "aws").any():
+            how.append("refresh the AWS ones with `gpuladder catalog fetch aws`")
+        if (provider != "aws").any():
+            how.append("check the others against the provider's price list and lay a catalog folder with the "
+                       "published rates over the embedded one (--catalog embedded --catalog DIR)")
         out.append("this plan relies on estimated commitment rates (no public rate file): "
-                   + ", ".join(est) + "; refresh them with `gpuladder catalog fetch aws` before buying")
+                   + ", ".join(est) + "; " + "; ".join(how) + " before buying")
     if status == SolveStatus.TIME_LIMIT:
         gap = f"{report.gap:.2%}" if report.gap is not None else "unknown"
         out.append(f"the solver stopped on its time limit: best plan found, gap {gap}")

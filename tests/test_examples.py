@@ -65,6 +65,10 @@ def test_multicloud_plans_three_clouds():
     doc = plan("multicloud")
     assert {m["family"].split("/")[0] for m in doc["mix"]} == {"aws", "gcp", "azure"}
     assert {p["provider"] for p in doc["purchases"]} == {"aws", "gcp", "azure"}  # each cloud's own products
+    # estimated rates: the AWS ones can be refreshed from AWS, the Azure one cannot
+    (warning,) = [w for w in doc["warnings"] if "estimated commitment rates" in w]
+    assert "azure-ri" in warning and "`gpuladder catalog fetch aws`" in warning
+    assert "refresh the AWS ones" in warning and "--catalog embedded --catalog DIR" in warning
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[str]:
