@@ -9,6 +9,7 @@ and errors to stderr. Exit codes: 0 ok, 1 input/domain error, 2 usage error,
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from pathlib import Path
@@ -53,11 +54,41 @@ def emit(text: str, output: str | None) -> None:
         click.echo(f"wrote {output}", err=True)
 
 
+def writable_file(ctx, param, value):
+    """-o FILE: its folder must exist and be writable (checked before any work is done)."""
+    if value in (None, "-"):
+        return value
+    folder = Path(value).expanduser().parent
+    if folder.exists() and not folder.is_dir():
+        raise click.BadParameter(f"'{folder}' is a file, not a folder; choose another path")
+    if not folder.is_dir():
+        raise click.BadParameter(f"the folder '{folder}' does not exist; create it first (mkdir -p {folder}) "
+                                 "or choose another path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot write into the folder '{folder}'; choose a folder you can write to")
+    return value
+
+
+def writable_folder(ctx, param, value):
+    """An output FOLDER: created if missing, so its nearest existing ancestor must be a
+    writable folder (checked before any work is done)."""
+    if value is None:
+        return value
+    here = Path(value).expanduser().absolute()
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    if not here.is_dir():
+        raise click.BadParameter(f"'{here}' is a file, so the folder '{value}' cannot be created there")
+    if not os.access(here, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot write into the folder '{here}'; choose a folder you can write to")
+    return value
+
+
 def output_options(formats=("table", "json")):
     """The shared --format / -o bundle."""
 
     def deco(fn):
-        fn = click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+        fn = click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, callback=writable_file,
                           help="Write to FILE (atomically) instead of stdout.")(fn)
         fn = click.option("--format", "fmt", type=click.Choice(list(formats)), default=formats[0],
                           show_default=True, help="Output format.")(fn)
@@ -122,7 +153,7 @@ def catalog_show(catalog_specs, providers, family_glob, gpu, fmt, output):
 
 
 @catalog.command("export")
-@click.argument("folder", type=click.Path(file_okay=False))
+@click.argument("folder", type=click.Path(file_okay=False), callback=writable_folder)
 @click.option("--catalog", "catalog_specs", multiple=True, metavar="DIR", help=_CATALOG_OPTION_HELP)
 @handle_errors
 def catalog_export(folder, catalog_specs):
@@ -146,7 +177,7 @@ def catalog_export(folder, catalog_specs):
               help="AWS region (repeatable); default: the configured region.")
 @click.option("--spot-days", type=click.IntRange(1, 90), default=7, show_default=True,
               help="Spot price = mean over this many past days.")
-@click.option("-o", "--output", "folder", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", "folder", required=True, type=click.Path(file_okay=False), callback=writable_folder,
               help="Folder to write families.csv and commitments.csv into.")
 @handle_errors
 def catalog_fetch(provider, regions, spot_days, folder):
@@ -215,7 +246,7 @@ def usage_summarize(file, usage_format, catalog_specs, fmt, output):
 
 @usage.command("convert")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), callback=writable_file,
               help="Canonical usage CSV to write (atomically).")
 @click.option("--usage-format", type=click.Choice(_USAGE_FORMATS), default=None,
               help="Force the format (default: detected from the header).")
@@ -264,7 +295,7 @@ def inventory():
 
 
 _INVENTORY_COMMON = [
-    click.option("-o", "--output", default=None, type=click.Path(dir_okay=False),
+    click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), callback=writable_file,
                  help="Inventory CSV to write (atomically); default stdout."),
     click.option("--catalog", "catalog_specs", multiple=True, metavar="DIR",
                  help="Catalog folder or 'embedded' (default) whose products the commitments map to."),
@@ -338,6 +369,12 @@ def inventory_fetch(provider, regions, output, catalog_specs, skip_unmatched):
 
 # ---------------------------------------------------------------- plan / validate
 
+def _positive_seconds(ctx, param, value):
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(f"{value} is not a positive number of seconds; write e.g. --time-limit 120")
+    return value
+
+
 def scenario_options(fn):
     """The options every scenario-running command shares: file overrides, --set, solver."""
     opts = [
@@ -355,7 +392,8 @@ def scenario_options(fn):
                      help="Override a scenario setting with a YAML value, e.g. --set constraints.spot_cap=0.5."),
         click.option("--backend", type=click.Choice(["highs", "cbc", "ortools"]), default=None,
                      help="Solver backend (default: the scenario's, highs)."),
-        click.option("--time-limit", "time_limit", type=float, default=None, help="Solver time limit in seconds."),
+        click.option("--time-limit", "time_limit", type=float, default=None, callback=_positive_seconds,
+                     help="Solver time limit in seconds."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -412,7 +450,7 @@ def validate_cmd(scenario, **overrides):
     \b
     Python: gpuladder.scenarios.runner.load_inputs(scenario)
     """
-    from gpuladder.scenarios.runner import forecast_for, gap_notes, load_inputs
+    from gpuladder.scenarios.runner import forecast_for, forecast_notes, gap_notes, load_inputs
 
     sc = build_scenario(scenario, **overrides)
     inputs = load_inputs(sc)
@@ -424,7 +462,7 @@ def validate_cmd(scenario, **overrides):
     click.echo(f"inventory: {len(inputs.inventory)} commitments")
     click.echo(f"forecast: {fc.method}, {len(fc.paths)} path(s), horizon {fc.index[0]:%Y-%m-%dT%H:%MZ} "
                f"+ {len(fc.index)} hours")
-    for note in inputs.warnings + gap_notes(p, sc.usage.gaps):
+    for note in inputs.warnings + gap_notes(p, sc.usage.gaps) + forecast_notes(inputs, fc):
         click.echo(f"note: {note}", err=True)
 
 
@@ -463,18 +501,58 @@ def compare_cmd(scenarios, fmt, output, **overrides):
 
 
 def _replan_every(ctx, param, value):
-    from gpuladder.solver.backtest import parse_replan_every
+    import pandas as pd
 
+    from gpuladder.scenarios.loader import MAX_HORIZON_MONTHS
+    from gpuladder.solver.backtest import parse_replan_every
+    from gpuladder.units import EARLIEST_UTC, add_months
+
+    too_long = (f"'{value}' is longer than {MAX_HORIZON_MONTHS} months; use e.g. 1M (one calendar month), "
+                "2W, 7D or 12h")
     try:
-        parse_replan_every(value)
+        step = parse_replan_every(value)
+    except (OverflowError, pd.errors.OutOfBoundsTimedelta):
+        raise click.BadParameter(too_long) from None
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    try:
+        longer = EARLIEST_UTC + step > add_months(EARLIEST_UTC, MAX_HORIZON_MONTHS)
+    except (OverflowError, ValueError):
+        longer = True
+    if longer:
+        raise click.BadParameter(too_long)
     return value
+
+
+def _backtest_start(ctx, param, value):
+    """--start: a date (00:00 UTC) or a time with its zone, inside the supported dates."""
+    import re
+
+    import pandas as pd
+
+    from gpuladder.units import DATE_RANGE_TEXT, out_of_range
+
+    if value is None:
+        return None
+    text = value.strip()
+    example = "write e.g. 2026-10-30 (00:00 UTC) or 2026-10-30T06:00Z"
+    try:
+        ts = pd.Timestamp(text)
+    except (ValueError, OverflowError) as exc:
+        raise click.BadParameter(f"'{value}' is not a date or time ({exc}); {example}") from None
+    if ts is pd.NaT:
+        raise click.BadParameter(f"'{value}' is not a date or time; {example}")
+    if ts.tzinfo is None and not re.fullmatch(r"\d{4}-\d\d-\d\d", text):
+        raise click.BadParameter(f"'{value}' has no time zone; {example}")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if out_of_range(ts):
+        raise click.BadParameter(f"'{value}' is outside the supported dates ({DATE_RANGE_TEXT})")
+    return ts
 
 
 @main.command("backtest")
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False))
-@click.option("--start", "start", default=None, metavar="DATE",
+@click.option("--start", "start", default=None, metavar="DATE", callback=_backtest_start,
               help="First hour of the span (UTC), e.g. 2026-10-30; default: first usage hour + forecast.lookback_days.")
 @click.option("--replan-every", default="1M", show_default=True, callback=_replan_every, metavar="OFFSET",
               help="Re-plan interval: 1M (calendar month), 2W, 7D, 12h ...")
@@ -496,14 +574,9 @@ def backtest_cmd(scenario, start, replan_every, fmt, output, **overrides):
     """
     from gpuladder.report.backtest import render_backtest
     from gpuladder.solver.backtest import BacktestOptions, backtest_scenario
-    from gpuladder.units import utc_timestamp
 
     sc = build_scenario(scenario, **overrides)
-    try:
-        when = None if start is None else utc_timestamp(start)
-    except ValueError as exc:
-        raise click.BadParameter(f"'{start}' is not a date or time ({exc})", param_hint="--start") from None
-    result = backtest_scenario(sc, BacktestOptions(when, replan_every), progress=lambda m: click.echo(m, err=True))
+    result = backtest_scenario(sc, BacktestOptions(start, replan_every), progress=lambda m: click.echo(m, err=True))
     emit(render_backtest(result, fmt), output)
 
 

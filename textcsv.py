@@ -7,6 +7,8 @@ dropped; a missing file, an unreadable file or a missing column is an InputError
 
 from __future__ import annotations
 
+import csv
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -18,14 +20,29 @@ def read_text_csv(path, columns: list[str], *, optional: tuple[str, ...] = (), w
     """``columns`` must be present; ``optional`` ones are kept when present."""
     file = Path(path)
     header = ",".join(columns)
+    if file.is_dir():
+        raise InputError(f"is a folder, not a {what}", file=str(file),
+                         hint=f"passing the path of a CSV with the header {header}.")
     if not file.is_file():
         raise InputError(f"{what} not found", file=str(file),
                          hint=f"passing the path of a CSV with the header {header}.")
     try:
-        df = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"not a readable CSV ({exc})", file=str(file),
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            df = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True, skip_blank_lines=False,
+                             index_col=False, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("not UTF-8 text", file=str(file), row=_first_line(file, _not_utf8),
                          hint=f"saving it as UTF-8 CSV with the header {header}.") from None
+    except pd.errors.ParserWarning:
+        raise _ragged(file, header) from None
+    except pd.errors.ParserError as exc:
+        raise _ragged(file, header, str(exc)) from None
+    except pd.errors.EmptyDataError:
+        raise InputError("the file is empty (no header row)", file=str(file),
+                         hint=f"writing the header {header} and one row per record.") from None
+    except OSError as exc:
+        raise InputError(f"cannot be read ({exc.strerror})", file=str(file)) from None
     df.columns = [str(c).strip() for c in df.columns]
     missing = [c for c in columns if c not in df.columns]
     if missing:
@@ -35,3 +52,34 @@ def read_text_csv(path, columns: list[str], *, optional: tuple[str, ...] = (), w
     df = df[keep].apply(lambda s: s.str.strip())
     df.index = pd.RangeIndex(2, 2 + len(df))
     return df[df.ne("").any(axis=1)]
+
+
+def _not_utf8(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _first_line(file: Path, bad) -> int | None:
+    """The 1-based number of the first line of ``file`` for which ``bad(line)`` is true."""
+    with open(file, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if bad(line):
+                return number
+    return None
+
+
+def _ragged(file: Path, header: str, detail: str = "") -> InputError:
+    """A row with more fields than the header (pandas would shift or drop its values)."""
+    with open(file, encoding="utf-8-sig", newline="") as fh:
+        rows = csv.reader(fh)
+        width = len(next(rows, []))
+        for row in rows:
+            if len(row) > width:
+                return InputError(f"{len(row)} fields, but the header has {width}", file=str(file),
+                                  row=rows.line_num, hint="removing the extra commas (or quoting a value that "
+                                                          f"contains a comma) so every row matches {header}.")
+    return InputError(f"not a readable CSV ({detail.strip()})", file=str(file),
+                      hint=f"saving it as UTF-8 CSV with the header {header}.")

@@ -13,6 +13,24 @@ import pandas as pd
 HOUR = pd.Timedelta(hours=1)
 AVERAGE_MONTH_HOURS = 24 * 365.25 / 12   # for "per month" displays only; terms use real dates
 
+# Plausibility limits of inputs, far beyond any real fleet or price, well inside what the
+# solver and the calendar arithmetic handle exactly (a 10-year horizon plus 5-year terms).
+EARLIEST_UTC = pd.Timestamp("1970-01-01", tz="UTC")
+LATEST_UTC = pd.Timestamp("2200-01-01", tz="UTC")
+MAX_INSTANCES = 1e6              # instances of one family in one hour (or $/h of one savings plan)
+MAX_USD_PER_HOUR = 1e4           # price of one instance-hour
+MAX_TERM_MONTHS = 120
+
+
+def out_of_range(ts) -> np.ndarray:
+    """True where a UTC timestamp (or each of a Series / index) is outside
+    [EARLIEST_UTC, LATEST_UTC)."""
+    t = pd.to_datetime(ts, utc=True)
+    return np.asarray((t < EARLIEST_UTC) | (t >= LATEST_UTC))
+
+
+DATE_RANGE_TEXT = f"between {EARLIEST_UTC:%Y-%m-%d} and {LATEST_UTC:%Y-%m-%d}"
+
 
 def utc_timestamp(value, *, what: str = "timestamp") -> pd.Timestamp:
     """Parse ``value`` as a UTC timestamp; a naive value is read as UTC only if it is a date."""

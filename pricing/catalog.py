@@ -18,6 +18,7 @@ import pandas as pd
 
 from gpuladder.errors import InputError, did_you_mean
 from gpuladder.textcsv import read_text_csv
+from gpuladder.units import MAX_TERM_MONTHS, MAX_USD_PER_HOUR
 
 FAMILY_COLUMNS = [
     "family", "provider", "region", "instance_type", "gpu_model", "gpus_per_instance",
@@ -32,6 +33,7 @@ PAYMENTS = ("no_upfront", "partial_upfront", "all_upfront")
 KINDS = ("reservation", "savings_plan")
 PRODUCT_COLUMNS = ["provider", "kind", "term_months", "payment", "upfront_share"]
 ESTIMATE_PREFIX = "estimate:"
+MAX_GPUS_PER_INSTANCE = 1024
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,11 @@ def merge_catalogs(base: PriceCatalog, override: PriceCatalog) -> PriceCatalog:
 def export_catalog(catalog: PriceCatalog, folder) -> list[Path]:
     """Write the canonical files into ``folder`` (each written to a temp file, then renamed)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder ({exc.strerror})", file=str(folder),
+                         hint="choosing a folder you can write to.") from None
     fam = catalog.families.reset_index()[FAMILY_COLUMNS]
     com = catalog.commitments[COMMITMENT_COLUMNS]
     written = []
@@ -172,7 +178,10 @@ def export_catalog(catalog: PriceCatalog, folder) -> list[Path]:
 def atomic_write_text(target: Path, text: str) -> None:
     """Write ``text`` to ``target`` through a temporary file in the same folder + rename."""
     target = Path(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent or "."))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent or "."))
+    except OSError as exc:
+        raise _unwritable(target, exc) from None
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -180,10 +189,25 @@ def atomic_write_text(target: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _unwritable(target, exc) from None
         raise
+
+
+def _unwritable(target: Path, exc: OSError) -> InputError:
+    folder = target.parent if str(target.parent) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        return InputError(f"cannot write the output: {folder} is a file, not a folder", file=str(target),
+                          hint="choosing another path.")
+    if not folder.is_dir():
+        return InputError(f"cannot write the output: the folder {folder} does not exist", file=str(target),
+                          hint=f"creating it first (mkdir -p {folder}) or choosing another path.")
+    return InputError(f"cannot write the output ({exc.strerror or exc})", file=str(target),
+                      hint="choosing a path you can write to (and a disk with free space); "
+                           "nothing was written and any previous file is unchanged.")
 
 
 # ---------------------------------------------------------------- validation helpers
@@ -214,7 +238,7 @@ def _read_csv(file: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def _numeric(df: pd.DataFrame, col: str, file: str, *, required: bool, minimum: float = 0.0,
-             strictly_positive: bool = False, hint: str = "") -> pd.Series:
+             strictly_positive: bool = False, hint: str = "", maximum: float | None = None) -> pd.Series:
     raw = df[col]
     num = pd.to_numeric(raw.replace("", np.nan), errors="coerce")
     bad_text = raw.ne("") & num.isna()
@@ -236,6 +260,10 @@ def _numeric(df: pd.DataFrame, col: str, file: str, *, required: bool, minimum: 
         what = "must be positive" if strictly_positive else f"must be at least {minimum:g}"
         raise InputError(f"{num[r]:g} {what}", file=file, row=int(r), column=col,
                          hint=hint or "correcting the price; prices are USD per instance-hour.")
+    if maximum is not None and (num > maximum).any():
+        r = (num > maximum).idxmax()
+        raise InputError(f"{raw[r]} is implausibly large (more than {maximum:,.0f})", file=file, row=int(r),
+                         column=col, hint=hint or "correcting the price; prices are USD per instance-hour.")
     return num
 
 
@@ -287,12 +315,12 @@ def _validate_families(df: pd.DataFrame, file: str) -> pd.DataFrame:
     _dates(df, "as_of", file)
     out = df.copy()
     out["gpus_per_instance"] = _numeric(df, "gpus_per_instance", file, required=True,
-                                        strictly_positive=True,
+                                        strictly_positive=True, maximum=MAX_GPUS_PER_INSTANCE,
                                         hint="giving the number of GPUs (or accelerators) per instance.")
     out["on_demand_usd_per_hour"] = _numeric(df, "on_demand_usd_per_hour", file, required=True,
-                                             strictly_positive=True)
+                                             strictly_positive=True, maximum=MAX_USD_PER_HOUR)
     out["spot_usd_per_hour"] = _numeric(
-        df, "spot_usd_per_hour", file, required=False, strictly_positive=True,
+        df, "spot_usd_per_hour", file, required=False, strictly_positive=True, maximum=MAX_USD_PER_HOUR,
         hint="giving a positive spot price, or leaving it empty when the family has no spot market.")
     return out.set_index("family").sort_index()
 
@@ -315,7 +343,7 @@ def _validate_commitments(df: pd.DataFrame, fam: pd.DataFrame, file: str) -> pd.
         raise InputError(f"duplicate row for product '{df['product'][r]}' and family '{df['family'][r]}'",
                          file=file, row=int(r), column="product", hint="keeping one row per product and family.")
     out = df.copy()
-    term = _numeric(df, "term_months", file, required=True, strictly_positive=True,
+    term = _numeric(df, "term_months", file, required=True, strictly_positive=True, maximum=MAX_TERM_MONTHS,
                     hint="giving the term in whole months (12 or 36).")
     if (term != term.round()).any():
         r = (term != term.round()).idxmax()

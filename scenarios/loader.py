@@ -51,6 +51,7 @@ from gpuladder.pricing.catalog import INTERRUPTION_BUCKETS, KINDS, PAYMENTS
 from gpuladder.scenarios.schema import (
     BACKENDS, DEFAULT_REWORK_OVERHEAD, DEFAULT_SPOT_CAP_SHARE, OTHER_FAMILIES_KEY, FORECAST_METHODS, USAGE_FORMATS, Constraints,
     ForecastSpec, FrozenMap, Horizon, ProductFilter, Scenario, SolverSpec, UsageSpec)
+from gpuladder.units import DATE_RANGE_TEXT, out_of_range
 from gpuladder.usage.history import GAP_POLICIES
 
 DEFAULT_SCENARIO_PATH = Path(__file__).resolve().parent / "examples" / "default.yaml"
@@ -58,10 +59,13 @@ EMBEDDED = "embedded"
 EXTENSION_PREFIX = "x-"
 MAX_HORIZON_MONTHS = 120
 MIN_LOOKBACK_DAYS = 7
+MAX_LOOKBACK_DAYS = 36_525  # a century: "all the history" in practice
+MAX_YAML_VALUES = 100_000
 FREE_MAPS = {("constraints", "spot_cap"), ("constraints", "spot_rework_overhead"),
              ("usage", "interruptible_share")}
 QUOTE_HINT = "quoting it"
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_EXPONENT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 _FAMILY_KEY = re.compile(r"[^/\s]+/[^/\s]+/[^/\s]+")
 SPOT_CAP_OTHER_KEYS = ("default", OTHER_FAMILIES_KEY)
 
@@ -183,22 +187,41 @@ def _parse_yaml(text: str, file: str, prefix: tuple, error: type) -> tuple[Any, 
             raise SetSyntaxError(f"{file}: not a valid YAML value ({exc})") from None
         raise InputError(f"not valid YAML ({exc})", file=file,
                          hint="checking dates (YYYY-MM-DD) and indentation.") from None
+    except RecursionError:
+        if error is SetSyntaxError:
+            shown = file if len(file) <= 60 else file[:57] + "..."
+            raise SetSyntaxError(f"{shown}: the value is nested too deeply to be a setting") from None
+        raise InputError("not a scenario: lists or mappings nested too deeply", file=file,
+                         hint="checking for unclosed [ or { brackets.") from None
     finally:
         loader.dispose()
 
 
-def _walk(node, path: tuple, file: str, origins: dict, depth: int = 0) -> None:
+def _walk(node, path: tuple, file: str, origins: dict, depth: int = 0, ancestors: tuple = (),
+          count: list | None = None) -> None:
+    """Record each key path's origin; refuse duplicate keys, recursive aliases and files
+    whose aliases expand to more than MAX_YAML_VALUES values ('billion laughs')."""
     if depth > 40:
         return
+    count = [0] if count is None else count
+    count[0] += 1
     line = node.start_mark.line + 1 if node.start_mark is not None else None
+    if count[0] > MAX_YAML_VALUES:
+        raise ScenarioError(f"the file expands to more than {MAX_YAML_VALUES:,} values (aliases inside aliases)",
+                            key=_dotted(path), file=file, line=line, hint="writing the settings out without "
+                                                                          "nesting aliases.")
+    if isinstance(node, yaml.CollectionNode):
+        if id(node) in ancestors:
+            raise ScenarioError("an alias (*name) refers to a list or mapping that contains it", key=_dotted(path),
+                                file=file, line=line, hint="removing the recursive alias.")
+        origins.setdefault(path, _Origin(file, line))
+        ancestors += (id(node),)
     if isinstance(node, yaml.ScalarNode):
         origins[path] = _Origin(file, line, node.value if node.style is None else None)
     elif isinstance(node, yaml.SequenceNode):
-        origins.setdefault(path, _Origin(file, line))
         for i, item in enumerate(node.value):
-            _walk(item, path + (_Index(i),), file, origins, depth + 1)
+            _walk(item, path + (_Index(i),), file, origins, depth + 1, ancestors, count)
     elif isinstance(node, yaml.MappingNode):
-        origins.setdefault(path, _Origin(file, line))
         seen: dict = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
@@ -211,7 +234,7 @@ def _walk(node, path: tuple, file: str, origins: dict, depth: int = 0) -> None:
                                     hint="keeping one of them (YAML would silently keep the last).")
             seen[key] = key_line
             origins[path + (key,)] = _Origin(file, key_line)
-            _walk(value_node, path + (key,), file, origins, depth + 1)
+            _walk(value_node, path + (key,), file, origins, depth + 1, ancestors, count)
 
 
 def _absolutize(data: dict, base: Path, origins: dict) -> None:
@@ -307,6 +330,7 @@ def _apply_set(data: dict, origins: dict, override: _Override) -> None:
         nxt = cur.get(k)
         if nxt is None:
             nxt = cur[k] = {}
+            origins[path[:i + 1]] = _Origin(label)
         elif not isinstance(nxt, dict):
             head = _dotted(path[:i + 1])
             raise ScenarioError(f"is {_kind(nxt)}, not a mapping, so '{_dotted(path)}' cannot be set inside it",
@@ -366,6 +390,9 @@ class _Checker:
         """A scalar of the wrong type, with the YAML 1.1 explanation where one applies."""
         origin = self.origins.get(path)
         raw = origin.raw if origin is not None else None
+        if value is None:
+            return self.error(path, f"is null (empty), but {expected} is needed here",
+                              hint="giving a value, or removing the key to keep the default.")
         if isinstance(value, bool) and expected == "text":
             shown = raw if raw is not None else str(value).lower()
             return self.error(path, f"expected text, but YAML 1.1 reads the unquoted {shown} as the "
@@ -400,6 +427,9 @@ class _Checker:
 
     def number(self, path: tuple, value: Any, lo: float | None = None, hi: float | None = None,
                lo_open: bool = False, hi_open: bool = False, what: str = "a number") -> float:
+        origin = self.origins.get(path)
+        if isinstance(value, str) and origin is not None and origin.raw == value and _EXPONENT.fullmatch(value):
+            value = float(value)  # YAML 1.1 reads an unquoted 1e-3 (no dot) as text; YAML 1.2 as a number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self._trap(path, value, what)
         x = float(value)
@@ -460,13 +490,18 @@ class _Checker:
         elif isinstance(value, str):
             try:
                 ts = pd.Timestamp(value.strip())
-            except ValueError:
+            except (ValueError, OverflowError):
                 raise self.error(path, f"'{value}' is not a date", hint=hint) from None
+            if ts is pd.NaT:
+                raise self.error(path, f"'{value}' is not a date", hint=hint)
             if ts.tzinfo is None and not _DATE_ONLY.fullmatch(value.strip()):
                 raise self.error(path, f"'{value}' has no time zone (naive)", hint=hint)
             ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         else:
             raise self._trap(path, value, "a date")
+        if out_of_range(ts):
+            raise self.error(path, f"{ts:%Y-%m-%d} is outside the supported dates ({DATE_RANGE_TEXT})",
+                             hint="checking the year.")
         if ts != ts.floor("h"):
             raise self.error(path, f"{ts.isoformat()} is not on the hour", hint="starting on a whole hour.")
         return ts
@@ -541,6 +576,14 @@ def _rework_overhead(ck, path, value):
     return FrozenMap({b: x for b in DEFAULT_REWORK_OVERHEAD})
 
 
+def _lookback_days(ck, path, value):
+    days = ck.whole(path, value, MIN_LOOKBACK_DAYS)
+    if days > MAX_LOOKBACK_DAYS:
+        raise ck.error(path, f"{days} is out of range: must be <= {MAX_LOOKBACK_DAYS} (a century)",
+                       hint="giving the days of history the forecast may look back on, e.g. 90.")
+    return days
+
+
 _USAGE = {
     "path": _nullable(lambda ck, p, v: ck.text(p, v)),
     "format": _nullable(lambda ck, p, v: ck.choice(p, v, USAGE_FORMATS)),
@@ -553,7 +596,7 @@ _HORIZON = {
 }
 _FORECAST = {
     "method": lambda ck, p, v: ck.choice(p, v, FORECAST_METHODS),
-    "lookback_days": lambda ck, p, v: ck.whole(p, v, MIN_LOOKBACK_DAYS),
+    "lookback_days": lambda ck, p, v: _lookback_days(ck, p, v),
     "growth_per_month": lambda ck, p, v: ck.number(p, v, -1, 1, lo_open=True),
     "conservative_quantile": _nullable(lambda ck, p, v: ck.number(p, v, 0, 0.5, lo_open=True)),
 }

@@ -7,19 +7,23 @@ stops there); ``run_scenario`` goes on to plan.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gpuladder.errors import InputError
+from gpuladder.errors import DomainError, InputError, did_you_mean
 from gpuladder.pricing.catalog import PriceCatalog, open_catalog
-from gpuladder.scenarios.schema import Scenario, UsageSpec
+from gpuladder.scenarios.schema import OTHER_FAMILIES_KEY, Scenario, UsageSpec
 from gpuladder.solver.book import CommitmentBook
 from gpuladder.solver.forecast import Forecast, make_forecast
 from gpuladder.solver.lp import SolverOptions
-from gpuladder.solver.modeldata import PlanningProblem
+from gpuladder.solver.modeldata import PlanningProblem, allowed_products
 from gpuladder.solver.plan import Plan, plan_problem
+from gpuladder.units import MAX_INSTANCES
 from gpuladder.usage.history import DemandProfile
 from gpuladder.usage.inventory import load_inventory
 from gpuladder.usage.load import load_usage
+
+KNOWN_PROVIDERS = ("aws", "azure", "gcp")  # a filter may name one the catalog at hand lacks
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,35 @@ def load_inputs(scenario: Scenario) -> PlanInputs:
     inventory = (load_inventory(scenario.resolve(scenario.inventory), catalog)
                  if scenario.inventory else CommitmentBook.empty())
     fams = set(profile.families) | set(inventory.items["family"]) - {""}
+    notes += scenario_catalog_notes(scenario, catalog, fams)
     return PlanInputs(scenario, catalog.subset(fams) if fams else catalog, profile, inventory, notes)
+
+
+def scenario_catalog_notes(scenario: Scenario, catalog: PriceCatalog, families) -> tuple[str, ...]:
+    """Check the scenario's names against the catalog and the families of the run: an
+    unknown product id or provider in ``products`` is an InputError (the filter would
+    silently allow nothing); family keys in ``spot_cap`` / ``interruptible_share`` that
+    the run does not involve, and a filter that leaves no product, are notes."""
+    flt, products = scenario.products, catalog.products()
+    providers = sorted(set(catalog.families["provider"]) | set(KNOWN_PROVIDERS))
+    for key, given, known in (("products.ids", flt.ids, list(products.index)),
+                              ("products.providers", flt.providers, providers)):
+        for name in given or ():
+            if name not in known:
+                raise InputError(f"{key}: '{name}' is not in the catalog.{did_you_mean(name, known)}",
+                                 file=scenario.source,
+                                 hint="using the names `gpuladder catalog show` lists, or removing the filter.")
+    notes = []
+    if len(products) and allowed_products(catalog, flt).empty:
+        notes.append("products: no catalog product passes the scenario's filter (providers, terms_months, "
+                     "payments, kinds, ids), so the plan can buy nothing")
+    for key, value in (("constraints.spot_cap", scenario.constraints.spot_cap),
+                       ("usage.interruptible_share", scenario.usage.interruptible_share)):
+        if isinstance(value, Mapping):
+            for fam in sorted(set(value) - set(families) - {OTHER_FAMILIES_KEY}):
+                notes.append(f"{key} names {fam}, which is not among the families of the usage or the "
+                             f"inventory; it has no effect.{did_you_mean(fam, sorted(families))}")
+    return tuple(notes)
 
 
 def apply_interruptible_share(profile: DemandProfile, usage: UsageSpec) -> DemandProfile:
@@ -66,8 +98,19 @@ def apply_interruptible_share(profile: DemandProfile, usage: UsageSpec) -> Deman
 
 
 def forecast_for(inputs: PlanInputs) -> Forecast:
+    """The scenario's forecast; a path above ``units.MAX_INSTANCES`` (growth compounding
+    over a long horizon) is a DomainError naming the settings to lower."""
     sc = inputs.scenario
-    return make_forecast(inputs.profile, sc.forecast, sc.horizon)
+    fc = make_forecast(inputs.profile, sc.forecast, sc.horizon)
+    for p in fc.paths:
+        peak = p.demand_instances.max()
+        if (peak > MAX_INSTANCES).any():
+            fam = peak.idxmax()
+            raise DomainError(
+                f"the {p.name} forecast of {fam} reaches {peak[fam]:.3g} instances (more than "
+                f"{MAX_INSTANCES:,.0f}) over the {sc.horizon.months}-month horizon; you can fix this by lowering "
+                f"forecast.growth_per_month ({sc.forecast.growth_per_month:g}) or horizon.months")
+    return fc
 
 
 def problem_for(inputs: PlanInputs, forecast: Forecast) -> PlanningProblem:
@@ -84,9 +127,22 @@ def run_scenario(scenario: Scenario) -> Plan:
     """Plan one scenario end to end; every figure of the Plan comes from the simulator."""
     inputs = load_inputs(scenario)
     forecast = forecast_for(inputs)
-    notes = inputs.warnings + gap_notes(inputs.profile, scenario.usage.gaps)
+    notes = inputs.warnings + gap_notes(inputs.profile, scenario.usage.gaps) + forecast_notes(inputs, forecast)
     return plan_problem(problem_for(inputs, forecast), solver_options(scenario), scenario=scenario.name,
                         horizon_months=scenario.horizon.months, warnings=notes)
+
+
+def forecast_notes(inputs: PlanInputs, forecast: Forecast) -> tuple[str, ...]:
+    """What the forecast did per family, and a horizon that starts before the end of the
+    history for a method that forecasts from the history's end."""
+    last = inputs.profile.index[-1]
+    out = tuple(f"forecast: {n}" for n in forecast.notes)
+    if forecast.method != "replay" and forecast.index[0] <= last:
+        out += (f"horizon.start {forecast.index[0]:%Y-%m-%dT%H:%MZ} is not after the last usage hour "
+                f"{last:%Y-%m-%dT%H:%MZ}: the {forecast.method} forecast is fitted on the history and laid over "
+                "hours that are not in its future; start the horizon after the history, or use "
+                "forecast.method: replay to plan on the history itself",)
+    return out
 
 
 def gap_notes(profile: DemandProfile, policy: str = "mask") -> tuple[str, ...]:
@@ -100,5 +156,5 @@ def gap_notes(profile: DemandProfile, policy: str = "mask") -> tuple[str, ...]:
     return tuple(out)
 
 
-__all__ = ["PlanInputs", "load_inputs", "run_scenario", "apply_interruptible_share", "forecast_for",
-           "problem_for", "solver_options", "gap_notes"]
+__all__ = ["PlanInputs", "load_inputs", "scenario_catalog_notes", "run_scenario", "apply_interruptible_share", "forecast_for",
+           "problem_for", "solver_options", "gap_notes", "forecast_notes"]

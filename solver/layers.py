@@ -33,6 +33,7 @@ import numpy as np
 
 EXACT, INTEGER, COARSE = "exact", "integer", "coarse"
 _RANK = {EXACT: 0, INTEGER: 1, COARSE: 2}
+MAX_INTEGER_CANDIDATES = 100_000  # above: only the integers next to a kink (same curve, far fewer points)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,15 @@ def sum_min(sorted_values: np.ndarray, cumsum: np.ndarray, x: np.ndarray) -> np.
     k = np.searchsorted(sorted_values, x, side="right")
     below = np.where(k > 0, cumsum[np.maximum(k - 1, 0)], 0.0)
     return below + x * (len(sorted_values) - k)
+
+
+def integer_bends(kinks: np.ndarray, top: float) -> np.ndarray:
+    """The integer levels in [0, top] next to each kink, and ``top``: between two of them the
+    curves are linear on the integers, so they are the only candidates where a curve
+    restricted to integer capacities bends (never all the integers up to ``top``, which a
+    forecast of billions of instances would make billions)."""
+    levels = np.unique(np.concatenate([np.floor(kinks), np.ceil(kinks), [0.0, top]]))
+    return levels[levels <= top]
 
 
 def worst_resolution(values) -> str:
@@ -78,8 +88,9 @@ def build_layers_paths(firm_sorted, total_sorted, weights: np.ndarray, od_usd: f
     resolution = EXACT
     points = curves.merge_collinear(kinks)
     if len(points) - 1 > max_layers:
-        ints = np.unique(np.concatenate([np.arange(0.0, np.floor(top) + 1.0), [top]]))
-        if len(ints) - 1 <= max_layers:
+        ints = (np.unique(np.concatenate([np.arange(0.0, np.floor(top) + 1.0), [top]]))
+                if np.ceil(top) <= MAX_INTEGER_CANDIDATES else integer_bends(kinks, top))
+        if np.ceil(top) <= max_layers:
             points, resolution = curves.merge_collinear(ints), INTEGER
         else:
             points, resolution = curves.adaptive(ints, max_layers), COARSE

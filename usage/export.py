@@ -9,6 +9,7 @@ detection from the header, timestamps, aggregation, skipped-row accounting — l
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 from collections.abc import Callable, Iterator
@@ -23,12 +24,14 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from gpuladder.errors import InputError
+from gpuladder.units import EARLIEST_UTC, LATEST_UTC
 from gpuladder.usage.instance_types import is_gpu_instance_type
 
 FORMATS = ("canonical", "focus", "cur", "cur2")
 BLOCK_BYTES = 32 << 20
 PARQUET_BATCH_ROWS = 1 << 18
 MAX_EXAMPLES = 3
+HEAD_BYTES = 1 << 20          # read to find the header and to refuse binary or non-UTF-8 files early
 MAX_SPREAD_HOURS = 24 * 31   # a row spanning more is not usage of an hour (fees, purchases)
 NULL_STRINGS = ["", "null", "NULL", "None"]
 NOT_USAGE_RE = r"\((?:not demand|not usage)\)$"   # skip reasons of rows that are no usage record at all
@@ -73,16 +76,17 @@ def open_export(path) -> ExportFile:
     try:
         opener = gzip.open if container == "csv.gz" else open
         with opener(p, "rb") as fh:
-            head = fh.read(1 << 20)
+            head = fh.read(HEAD_BYTES)
     except (OSError, EOFError) as exc:
         raise InputError(f"not a readable file ({exc})", file=str(p), hint="re-exporting the file.") from None
     if b"\x00" in head:
         raise InputError("not a CSV or Parquet file (binary content)", file=str(p),
                          hint="passing a CSV, gzip CSV or Parquet export.")
     try:
-        text = head.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text", file=str(p), hint="saving the export as UTF-8.") from None
+        text = codecs.getincrementaldecoder("utf-8-sig")().decode(head, final=len(head) < HEAD_BYTES)
+    except UnicodeDecodeError as exc:
+        raise InputError("not UTF-8 text", file=str(p), row=head[:exc.start].count(b"\n") + 1,
+                         hint="saving the export as UTF-8.") from None
     line = text.splitlines()[0] if text.strip() else ""
     if not line.strip():
         raise InputError("the file is empty (no header row)", file=str(p),
@@ -302,16 +306,22 @@ def _parse_utc_strings(s: pa.Array) -> pa.Array:
 
 def as_utc(arr) -> pa.Array:
     """timestamp[s, UTC]. Billing exports are UTC by specification (FOCUS, CUR), so a value
-    without a zone is read as UTC; offsets are converted. Unparseable text becomes null."""
+    without a zone is read as UTC; offsets are converted. Unparseable text, and times
+    outside ``units.DATE_RANGE_TEXT`` (a stray year 9999 would make billions of hours),
+    become null."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if pa.types.is_timestamp(arr.type):
         if arr.type.tz is None:
             arr = pc.assume_timezone(arr, "UTC")
-        return pc.cast(arr, pa.timestamp("s", tz="UTC"))
-    if not pa.types.is_string(arr.type):
-        arr = pc.cast(arr, pa.string())
-    return per_unique(arr, _parse_utc_strings)
+        out = pc.cast(arr, pa.timestamp("s", tz="UTC"))
+    else:
+        if not pa.types.is_string(arr.type):
+            arr = pc.cast(arr, pa.string())
+        out = per_unique(arr, _parse_utc_strings)
+    lo, hi = (pa.scalar(t.to_pydatetime(), pa.timestamp("s", tz="UTC")) for t in (EARLIEST_UTC, LATEST_UTC))
+    inside = pc.and_(pc.greater_equal(out, lo), pc.less(out, hi))
+    return pc.if_else(inside, out, pa.scalar(None, out.type))
 
 
 def column(table: pa.Table, cols: dict[str, str], key: str) -> pa.Array | None:

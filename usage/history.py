@@ -17,7 +17,7 @@ import pandas as pd
 
 from gpuladder.errors import InputError, did_you_mean
 from gpuladder.textcsv import read_text_csv
-from gpuladder.units import HOUR
+from gpuladder.units import DATE_RANGE_TEXT, HOUR, MAX_INSTANCES, out_of_range
 
 USAGE_COLUMNS = ["timestamp", "family", "instances"]
 OPTIONAL_USAGE_COLUMNS = ["interruptible_instances", "covered_instances"]
@@ -112,6 +112,13 @@ def profile_from_long(rows: pd.DataFrame, *, source: str, gaps: str = "error",
             w = rows.pivot_table(index="timestamp", columns="family", values=col, aggfunc="sum")
             wide[col] = w.reindex(full)
     demand = wide["instances"]
+    too_many = demand.to_numpy() > MAX_INSTANCES
+    if too_many.any():
+        h, f = np.argwhere(too_many)[0]
+        raise InputError(f"{demand.iat[h, f]:g} instances of {demand.columns[f]} in the hour "
+                         f"{demand.index[h]:%Y-%m-%dT%H:%MZ} is implausibly large (more than {MAX_INSTANCES:,.0f})",
+                         file=file, column="instances",
+                         hint="checking the usage amounts and their unit (instance-hours per hour).")
     present = demand.notna().any(axis=1)
     missing_runs = _runs(~present.to_numpy(), full, "missing")
     if missing_runs and gaps == "error":
@@ -149,19 +156,29 @@ def _runs(flags: np.ndarray, index: pd.DatetimeIndex, kind: str) -> list[Gap]:
 
 
 def parse_utc_timestamps(raw: pd.Series, *, file: str, column: str = "timestamp",
-                         rows: pd.Index | None = None) -> pd.Series:
+                         rows: pd.Index | None = None, dates: bool = False) -> pd.Series:
     """Parse ISO 8601 timestamps that carry a UTC designator (Z or +00:00).
 
     Naive timestamps and other offsets are refused with a hint; so are values that are
-    not on the hour."""
+    not on the hour or outside ``units.DATE_RANGE_TEXT``. ``dates``: a plain date
+    (2026-01-01) is also accepted, as 00:00 UTC."""
     rows = raw.index if rows is None else rows
-    text = raw.astype(str).str.strip()
+    shown = raw.astype(str).str.strip()
+    is_date = shown.str.fullmatch(r"\d{4}-\d\d-\d\d") if dates else pd.Series(False, index=shown.index)
+    text = shown.where(~is_date, shown + "T00:00:00Z")
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
     bad = parsed.isna()
     if bad.any():
-        r = int(rows[np.argmax(bad.to_numpy())])
-        raise InputError(f"'{text.iloc[np.argmax(bad.to_numpy())]}' is not an ISO 8601 timestamp", file=file,
-                         row=r, column=column, hint="writing timestamps like 2026-01-01T00:00:00Z.")
+        i = int(np.argmax(bad.to_numpy()))
+        raise InputError(f"'{shown.iloc[i]}' is not an ISO 8601 timestamp", file=file,
+                         row=int(rows[i]), column=column,
+                         hint="writing timestamps like 2026-01-01T00:00:00Z" + (" or dates like 2026-01-01."
+                                                                               if dates else "."))
+    far = out_of_range(parsed)
+    if far.any():
+        i = int(np.argmax(far))
+        raise InputError(f"'{shown.iloc[i]}' is outside the supported dates ({DATE_RANGE_TEXT})", file=file,
+                         row=int(rows[i]), column=column, hint="checking the year.")
     has_zone = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
     if not has_zone.all():
         i = int(np.argmax(~has_zone.to_numpy()))
@@ -177,9 +194,12 @@ def parse_utc_timestamps(raw: pd.Series, *, file: str, column: str = "timestamp"
     off_hour = parsed != parsed.dt.floor("h")
     if off_hour.any():
         i = int(np.argmax(off_hour.to_numpy()))
-        raise InputError(f"timestamp '{text.iloc[i]}' is not on the hour (the usage must be hourly)",
-                         file=file, row=int(rows[i]), column=column,
-                         hint="aggregating the usage to hours (instance-hours per hour) first.")
+        if column == "timestamp":
+            raise InputError(f"timestamp '{text.iloc[i]}' is not on the hour (the usage must be hourly)",
+                             file=file, row=int(rows[i]), column=column,
+                             hint="aggregating the usage to hours (instance-hours per hour) first.")
+        raise InputError(f"'{text.iloc[i]}' is not on the hour", file=file, row=int(rows[i]), column=column,
+                         hint="rounding it to the whole hour (commitments are billed by the hour).")
     return parsed
 
 
@@ -208,6 +228,12 @@ def load_usage_csv(path, families=None, *, gaps: str = "error") -> DemandProfile
             r = int(((num < 0) | np.isinf(num)).idxmax())
             raise InputError(f"{raw[r]} is negative or infinite", file=file, row=r, column=col,
                              hint="giving instances in use as a number >= 0.")
+        if (num > MAX_INSTANCES).any():
+            r = int((num > MAX_INSTANCES).idxmax())
+            raise InputError(f"{raw[r]} instances is implausibly large (more than {MAX_INSTANCES:,.0f} in one hour)",
+                             file=file, row=r, column=col,
+                             hint="checking the unit: the column holds instances in use (instance-hours per "
+                                  "hour), not GPU-hours, seconds or dollars.")
         out[col] = num.astype(float)
     for col in OPTIONAL_USAGE_COLUMNS:
         if col in out:

@@ -15,6 +15,7 @@ from gpuladder.errors import InputError, did_you_mean
 from gpuladder.textcsv import read_text_csv
 from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.solver.book import BOOK_COLUMNS, CommitmentBook, make_purchases
+from gpuladder.units import MAX_INSTANCES
 from gpuladder.usage.history import parse_utc_timestamps
 
 INVENTORY_COLUMNS = ["id", "product", "family", "quantity", "start", "end"]
@@ -74,10 +75,13 @@ def inventory_from_frame(df: pd.DataFrame, catalog: PriceCatalog, *, file: str) 
         r = int(bad.idxmax())
         raise InputError(f"quantity '{df['quantity'][r]}' must be a positive number", file=file, row=r,
                          column="quantity", hint="giving instances (reservations) or $/h (savings plans).")
-    start = parse_utc_timestamps(df["start"].where(df["start"].str.contains("T"), df["start"] + "T00:00:00Z"),
-                                 file=file, column="start")
-    end = parse_utc_timestamps(df["end"].where(df["end"].str.contains("T"), df["end"] + "T00:00:00Z"),
-                               file=file, column="end")
+    if (qty > MAX_INSTANCES).any():
+        r = int((qty > MAX_INSTANCES).idxmax())
+        raise InputError(f"quantity '{df['quantity'][r]}' is implausibly large (more than {MAX_INSTANCES:,.0f})",
+                         file=file, row=r, column="quantity",
+                         hint="giving instances (reservations) or $/h of commitment (savings plans).")
+    start = parse_utc_timestamps(df["start"], file=file, column="start", dates=True)
+    end = parse_utc_timestamps(df["end"], file=file, column="end", dates=True)
     before = end <= start
     if before.any():
         r = int(before.idxmax())

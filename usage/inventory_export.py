@@ -371,10 +371,19 @@ def inventory_text(match: InventoryMatch) -> str:
 
 
 def validate_match(match: InventoryMatch, catalog: PriceCatalog, source: str) -> CommitmentBook:
-    """Run the inventory loader's checks (overlaps, dates against the product's term...)."""
+    """Run the inventory loader's checks (overlaps, dates against the product's term...).
+    An error names the commitment id (the rows checked are built, not read from ``source``)."""
     df = match.rows[INVENTORY_COLUMNS].reset_index(drop=True)
     df.index = pd.RangeIndex(2, 2 + len(df))
-    return inventory_from_frame(df, catalog, file=source)
+    try:
+        return inventory_from_frame(df, catalog, file=source)
+    except InputError as exc:
+        if exc.row is None or exc.row not in df.index:
+            raise
+        what = exc.detail if not exc.column or exc.column in exc.detail else f"{exc.column} {exc.detail}"
+        raise InputError(f"commitment {df.at[exc.row, 'id']}: {what}", file=source,
+                         hint="checking that commitment's records in the export"
+                              + (f", {exc.hint}" if exc.hint else ".")) from None
 
 
 def build_inventory(found, catalog: PriceCatalog, *, source: str, allow_unmatched: bool = False) -> InventoryMatch:
