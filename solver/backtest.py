@@ -62,7 +62,7 @@ from gpuladder.solver.lp import SolverOptions
 from gpuladder.solver.modeldata import PlanningProblem
 from gpuladder.solver.plan import dispatch_rules, plan_problem
 from gpuladder.solver.simulate import SimulationResult, simulate
-from gpuladder.units import HOUR, add_months, hourly_index
+from gpuladder.units import HOUR, MAX_TERM_MONTHS, add_months, hourly_index
 from gpuladder.usage.history import DemandProfile
 
 LOOKBACK_WINDOWS_DAYS = (7, 30, 60)
@@ -129,20 +129,29 @@ class Backtest:
 
 def parse_replan_every(text: str) -> pd.DateOffset | pd.Timedelta:
     """``1M`` / ``3M`` (calendar months), ``1Y``, ``2W`` (weeks of 7 days) or any fixed pandas
-    offset of whole hours such as ``7D`` or ``36h``. Raises ValueError with a hint otherwise."""
+    offset of whole hours such as ``7D`` or ``36h``, at most MAX_TERM_MONTHS months long.
+    Raises ValueError with a hint otherwise."""
     s = str(text).strip()
-    for pattern, unit in ((_MONTHS, "months"), (_YEARS, "years"), (_WEEKS, "weeks")):
+    hint = "use e.g. 1M (one calendar month), 2W, 7D or 12h (a positive whole number of hours)"
+    too_long = f"'{text}' is longer than {MAX_TERM_MONTHS} months; {hint}"
+    for pattern, unit, months in ((_MONTHS, "months", 1), (_YEARS, "years", 12), (_WEEKS, "weeks", 7 / 30.4)):
         m = pattern.match(s)
         if m and int(m.group(1) or 1) > 0:
-            return pd.DateOffset(**{unit: int(m.group(1) or 1)})
+            n = int(m.group(1) or 1)
+            if n * months > MAX_TERM_MONTHS:
+                raise ValueError(too_long)
+            return pd.DateOffset(**{unit: n})
     try:
         nanos = pd.tseries.frequencies.to_offset(s).nanos  # fixed offsets only
     except (ValueError, TypeError):
         nanos = 0
+    except (OverflowError, pd.errors.OutOfBoundsTimedelta):
+        raise ValueError(too_long) from None
     step = pd.Timedelta(nanos, unit="ns")
     if step <= pd.Timedelta(0) or step % HOUR != pd.Timedelta(0):
-        raise ValueError(f"'{text}' is not a re-plan interval; use e.g. 1M (one calendar month), 2W, 7D "
-                         "or 12h (a positive whole number of hours)")
+        raise ValueError(f"'{text}' is not a re-plan interval; {hint}")
+    if step > pd.Timedelta(days=31 * MAX_TERM_MONTHS):
+        raise ValueError(too_long)
     return step
 
 
@@ -163,7 +172,10 @@ def span_of(profile: DemandProfile, spec: ForecastSpec, start: pd.Timestamp | No
     if start is None:
         start = first + pd.Timedelta(days=spec.lookback_days)
     start = pd.Timestamp(start)
-    start = (start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")).ceil("h")
+    start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+    if start != start.floor("h"):
+        raise DomainError(f"the backtest start {start:%Y-%m-%dT%H:%M:%SZ} is not on the hour; you can fix this by "
+                          f"starting at a whole hour, e.g. {start.ceil('h'):%Y-%m-%dT%H:00Z}")
     if not first < start < end:
         raise DomainError(
             f"the backtest start {start:%Y-%m-%dT%H:%MZ} must lie after the first usage hour "

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from gpuladder.cli import main
+from gpuladder.errors import DomainError
 from gpuladder.scenarios.loader import load_scenario
 from gpuladder.solver.backtest import (BacktestOptions, backtest_scenario, best_level_instances,
                                        parse_replan_every, replan_dates)
@@ -152,6 +153,10 @@ def test_replan_intervals():
     for bad in ("0D", "abc", "30min", "-1M"):
         with pytest.raises(ValueError):
             parse_replan_every(bad)
+    assert parse_replan_every("10Y") == pd.DateOffset(years=10)      # the longest term there is
+    for too_long in ("11Y", "121M", "100000M", "9000D", "99999999999999999999h"):
+        with pytest.raises(ValueError, match="longer than 120 months"):
+            parse_replan_every(too_long)
     start = pd.Timestamp("2026-01-31T00:00Z")
     assert replan_dates(start, pd.Timestamp("2026-04-01T00:00Z"), parse_replan_every("1M")) == (
         start, pd.Timestamp("2026-02-28T00:00Z"), pd.Timestamp("2026-03-31T00:00Z"))
@@ -250,3 +255,9 @@ def test_a_ladder_limit_the_span_cannot_meet_is_explained(tmp_path):
     (note,) = [n for n in bt.notes if n.startswith("hindsight_within_rules buys nothing")]
     assert "max_bought_share_per_step=0.4 alone needs 3 ladder steps" in note and "--start earlier" in note
     assert bt.policy("gpuladder").capture_within_rules is None
+
+
+def test_a_start_off_the_hour_is_refused(tmp_path):
+    sc = load_scenario(write_case(tmp_path, steady))
+    with pytest.raises(DomainError, match="not on the hour.*2026-02-01T01:00Z"):
+        backtest_scenario(sc, BacktestOptions(start=pd.Timestamp("2026-02-01T00:30Z")))
