@@ -10,6 +10,8 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import pandas as pd
+
 from gpuladder.errors import DomainError, InputError, did_you_mean
 from gpuladder.pricing.catalog import PriceCatalog, open_catalog
 from gpuladder.scenarios.schema import OTHER_FAMILIES_KEY, Scenario, UsageSpec
@@ -132,9 +134,13 @@ def run_scenario(scenario: Scenario) -> Plan:
                         horizon_months=scenario.horizon.months, warnings=notes)
 
 
+STALE_HISTORY_DAYS = 31   # a horizon starting later than this after the last usage hour is warned about
+
+
 def forecast_notes(inputs: PlanInputs, forecast: Forecast) -> tuple[str, ...]:
-    """What the forecast did per family, and a horizon that starts before the end of the
-    history for a method that forecasts from the history's end."""
+    """What the forecast did per family, a horizon that starts before the end of the
+    history for a method that forecasts from the history's end, and one that starts more
+    than STALE_HISTORY_DAYS after it."""
     last = inputs.profile.index[-1]
     out = tuple(f"forecast: {n}" for n in forecast.notes)
     if forecast.method != "replay" and forecast.index[0] <= last:
@@ -142,6 +148,11 @@ def forecast_notes(inputs: PlanInputs, forecast: Forecast) -> tuple[str, ...]:
                 f"{last:%Y-%m-%dT%H:%MZ}: the {forecast.method} forecast is fitted on the history and laid over "
                 "hours that are not in its future; start the horizon after the history, or use "
                 "forecast.method: replay to plan on the history itself",)
+    stale = (forecast.index[0] - last) / pd.Timedelta(days=1)
+    if stale > STALE_HISTORY_DAYS:
+        out += (f"the usage history ends {last:%Y-%m-%dT%H:%MZ}, {stale:.0f} days before horizon.start "
+                f"{forecast.index[0]:%Y-%m-%dT%H:%MZ}: the forecast bridges that gap with no data; give a more "
+                "recent usage export, or move the horizon closer to the history",)
     return out
 
 

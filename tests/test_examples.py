@@ -85,3 +85,13 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[str]:
 def test_every_command_is_documented_in_the_readme(command):
     text = README.read_text()
     assert re.search(rf"gpuladder {re.escape(command)}\b", text), f"README.md has no example of `gpuladder {command}`"
+
+
+def test_a_horizon_long_after_the_history_is_warned_about():
+    """The default usage ends 2026-11-22; a horizon from 2027-06-01 is forecast across 190
+    days with no data, and says so; the bundled horizon (9 days later) does not."""
+    late = plan("default", "--set", "horizon.start=2027-06-01", "--set", "horizon.months=1")
+    (warning,) = [w for w in late["warnings"] if "days before horizon.start" in w]
+    assert "190 days" in warning and "2026-11-22T23:00Z" in warning
+    on_time = plan("default", "--set", "horizon.months=1")
+    assert not any("days before horizon.start" in w for w in on_time["warnings"])
