@@ -44,6 +44,12 @@ def read_text_csv(path, columns: list[str], *, optional: tuple[str, ...] = (), w
     except OSError as exc:
         raise InputError(f"cannot be read ({exc.strerror})", file=str(file)) from None
     df.columns = [str(c).strip() for c in df.columns]
+    names = list(df.columns)
+    for c in names:          # pandas renames a repeated header name to name.1, name.2 ...
+        base, dot, n = c.rpartition(".")
+        if dot and n.isdigit() and base in names and base in columns + list(optional):
+            raise InputError(f"column '{base}' appears more than once in the header", file=str(file), row=1,
+                             column=base, hint=f"keeping one '{base}' column (the header is {header}).")
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise InputError(f"missing column '{missing[0]}'", file=str(file), column=missing[0],

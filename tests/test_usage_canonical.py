@@ -104,3 +104,13 @@ def test_cli_usage_summarize_bad_file_exit_1_nothing_written(tmp_path):
     assert res.exit_code == 1
     assert "row 2" in res.stderr and "timestamp" in res.stderr
     assert not out.exists()
+
+
+def test_a_repeated_header_column_is_refused(tmp_path):
+    """pandas would rename the second 'timestamp' to 'timestamp.1' and read the first one
+    silently; a repeated column is ambiguous, so it is refused at row 1."""
+    p = write(tmp_path, good_rows(), header="timestamp,family,instances,instances\n")
+    with pytest.raises(InputError) as err:
+        load_usage_csv(p, KNOWN)
+    e = err.value
+    assert (e.row, e.column) == (1, "instances") and "appears more than once" in str(e)
