@@ -375,8 +375,11 @@ def _positive_seconds(ctx, param, value):
     return value
 
 
-def scenario_options(fn):
-    """The options every scenario-running command shares: file overrides, --set, solver."""
+def scenario_options(fn=None, *, solver: bool = True):
+    """The options every scenario-running command shares: file overrides, --set, and (with
+    ``solver``) the solver's backend and time limit."""
+    if fn is None:
+        return lambda f: scenario_options(f, solver=solver)
     opts = [
         click.option("--usage", "usage_path", type=click.Path(dir_okay=False), default=None,
                      help="Usage history (canonical CSV, FOCUS or AWS CUR; detected) instead of the scenario's."),
@@ -390,11 +393,12 @@ def scenario_options(fn):
                      help="Existing commitments CSV (id,product,family,quantity,start,end)."),
         click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                      help="Override a scenario setting with a YAML value, e.g. --set constraints.spot_cap=0.5."),
-        click.option("--backend", type=click.Choice(["highs", "cbc", "ortools"]), default=None,
-                     help="Solver backend (default: the scenario's, highs)."),
-        click.option("--time-limit", "time_limit", type=float, default=None, callback=_positive_seconds,
-                     help="Solver time limit in seconds."),
     ]
+    if solver:
+        opts += [click.option("--backend", type=click.Choice(["highs", "cbc", "ortools"]), default=None,
+                              help="Solver backend (default: the scenario's, highs)."),
+                 click.option("--time-limit", "time_limit", type=float, default=None, callback=_positive_seconds,
+                              help="Solver time limit in seconds.")]
     for opt in reversed(opts):
         fn = opt(fn)
     return fn
@@ -439,7 +443,7 @@ def plan_cmd(scenario, fmt, output, **overrides):
 
 @main.command("validate")
 @click.argument("scenario", required=False, type=click.Path(dir_okay=False))
-@scenario_options
+@scenario_options(solver=False)
 @handle_errors
 def validate_cmd(scenario, **overrides):
     """Check a scenario and its input files without planning (exit 0 when all is well).

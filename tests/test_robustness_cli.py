@@ -359,3 +359,13 @@ def test_silent_no_ops_become_warnings(case):
     assert "constraints.spot_cap names test/r1/g2" in warnings and "Did you mean 'test/r1/g1'?" in warnings
     assert "horizon.start 2020-01-01T00:00Z is not after the last usage hour" in warnings
     assert "forecast: test/r1/g1: only 14.0 days of demand" in warnings
+
+
+def test_validate_offers_no_solver_options():
+    """validate never solves: --backend and --time-limit are not its options (usage error),
+    while plan keeps them."""
+    runner = CliRunner()
+    assert "--backend" not in runner.invoke(main, ["validate", "--help"]).output
+    assert "--backend" in runner.invoke(main, ["plan", "--help"]).output
+    res = runner.invoke(main, ["validate", "--backend", "cbc"])
+    assert res.exit_code == 2 and "No such option" in res.output
