@@ -369,3 +369,15 @@ def test_validate_offers_no_solver_options():
     assert "--backend" in runner.invoke(main, ["plan", "--help"]).output
     res = runner.invoke(main, ["validate", "--backend", "cbc"])
     assert res.exit_code == 2 and "No such option" in res.output
+
+
+def test_summarize_refuses_an_implausible_export_amount_as_convert_does(case):
+    """A ConsumedQuantity of 1e308 printed as inf in `usage summarize`; it is refused there
+    with the same limit `usage convert` and `plan` apply."""
+    rows = list(csv.reader(open(FIXTURES / "focus_gpu_ours.csv", newline="")))
+    rows[1][rows[0].index("ConsumedQuantity")] = "1e308"
+    with open(case / "focus.csv", "w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    res = run(["usage", "summarize", case / "focus.csv"])
+    expect(res, 1, "focus.csv", "implausibly large", "more than 1,000,000")
+    assert "inf" not in res.output

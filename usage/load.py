@@ -21,7 +21,7 @@ import pandas as pd
 
 from gpuladder.errors import InputError
 from gpuladder.pricing.catalog import atomic_write_text
-from gpuladder.units import HOUR
+from gpuladder.units import HOUR, MAX_INSTANCES
 from gpuladder.usage.cur import read_cur
 from gpuladder.usage.export import FORMATS, ExportFile, ExportRead, SkippedRows, open_export
 from gpuladder.usage.focus import read_focus
@@ -207,7 +207,22 @@ def summarize_usage(path, *, families=None, format: str | None = None) -> UsageS
     else:
         read = read_focus(export) if fmt == "focus" else read_cur(export, fmt)
         long, rows, skipped = read.usage, read.rows, read.skipped
+        _check_plausible(export.name, long)
     return _summary(export.name, fmt, rows, long, skipped, known)
+
+
+def _check_plausible(file: str, long: pd.DataFrame) -> None:
+    """The same limit ``plan`` and ``convert`` apply: at most MAX_INSTANCES of one family in
+    one hour (an export's usage amount of 1e308 would otherwise print as inf)."""
+    if long.empty:
+        return
+    hourly = long.groupby(["timestamp", "family"])["instances"].sum()
+    bad = ~np.isfinite(hourly.to_numpy()) | (hourly.to_numpy() > MAX_INSTANCES)
+    if bad.any():
+        (ts, fam), value = hourly.index[bad.argmax()], hourly.to_numpy()[bad.argmax()]
+        raise InputError(f"{value:g} instances of {fam} in the hour {ts:%Y-%m-%dT%H:%MZ} is implausibly large "
+                         f"(more than {MAX_INSTANCES:,.0f})", file=file,
+                         hint="checking the usage amounts of that hour and their unit (hours of one instance).")
 
 
 def _summary(file: str, fmt: str, rows: int, long: pd.DataFrame, skipped, known) -> UsageSummary:
