@@ -32,6 +32,14 @@ _DECIMALS = {"cost_usd": 2, "on_demand_equivalent_usd": 2, "savings_usd": 2, "up
              "committed_usd": 2, "committed_usd_per_hour_at_start": 4, "lock_in_months": 3}
 
 
+def _cell(figures, field: str, fmt) -> str:
+    """A figure for the human formats: '-' for a failed scenario, and for the utilization of
+    a plan that commits nothing (the simulator reports 1.0 there)."""
+    if figures is None or (field == "commitment_utilization" and figures.committed_usd <= 0):
+        return "-"
+    return fmt(getattr(figures, field))
+
+
 def render_comparison(cmp: Comparison, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(comparison_document(cmp), indent=2) + "\n"
@@ -87,7 +95,7 @@ def _human(cmp: Comparison, *, markdown: bool) -> str:
     header = [""] + [_label(o) for o in cmp.outcomes]
     rows = [["status"] + ["ok" if o.ok else f"failed (exit {o.exit_code})" for o in cmp.outcomes]]
     for label, field, fmt in _ROWS:
-        rows.append([label] + [fmt(getattr(o.figures, field)) if o.figures else "-" for o in cmp.outcomes])
+        rows.append([label] + [_cell(o.figures, field, fmt) for o in cmp.outcomes])
     horizons = [f"{iso_hour(o.plan.horizon_start)} + {o.plan.horizon_months} months" if o.plan else "-"
                 for o in cmp.outcomes]
     rows.insert(1, ["horizon"] + horizons)

@@ -141,7 +141,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]], list[bo
     kp = [["cost (amortized) $", usd(k.cost_usd), usd(k.on_demand_equivalent_usd)],
           ["savings $", usd(k.savings_usd), "0"],
           ["effective savings rate", pct(k.effective_savings_rate), "0.0%"],
-          ["commitment utilization", pct(k.commitment_utilization), "-"],
+          ["commitment utilization", pct(k.commitment_utilization) if k.commitment_fees_usd > 0 else "-", "-"],
           ["coverage", pct(k.coverage), "0.0%"],
           ["spot share", pct(k.spot_share), "0.0%"],
           ["unused commitment $", usd(k.waste_usd), "0"],

@@ -134,3 +134,19 @@ def test_inventory_is_used_first_and_not_duplicated(case):
     doc = json.loads(res.stdout)
     assert doc["purchases"] == []  # two reserved already in force: nothing more pays
     assert doc["mix"][0]["committed_instances"] == 2
+
+
+def test_no_commitment_shows_no_utilization(case):
+    """A plan that commits nothing has no commitment utilization to show (the simulator's
+    KPI reads 1.0 there): the table and compare print '-', not 100%."""
+    res = run(["plan", str(case / "s.yaml"), "--set", "products.kinds=[savings_plan]"])
+    assert res.exit_code == 0, res.output
+    (line,) = [ln for ln in res.stdout.splitlines() if ln.startswith("commitment utilization")]
+    assert line.split()[2:] == ["-", "-"]
+    res = run(["compare", str(case / "s.yaml"), "--set", "products.kinds=[savings_plan]"])
+    assert res.exit_code == 0, res.output
+    (line,) = [ln for ln in res.stdout.splitlines() if ln.startswith("commitment utilization")]
+    assert line.split()[2:] == ["-"] and "100.0%" not in line
+    committed = run(["plan", str(case / "s.yaml")])
+    (line,) = [ln for ln in committed.stdout.splitlines() if ln.startswith("commitment utilization")]
+    assert line.split()[2].endswith("%")
