@@ -56,7 +56,7 @@ import pandas as pd
 from gpuladder.errors import DomainError, InfeasibleError
 from gpuladder.pricing.catalog import INTERRUPTION_BUCKETS, PriceCatalog
 from gpuladder.scenarios.schema import Constraints, ForecastSpec, Horizon, ProductFilter, Scenario
-from gpuladder.solver.book import CommitmentBook, make_purchases
+from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
 from gpuladder.solver.forecast import DemandPath, Forecast, make_forecast, replay
 from gpuladder.solver.lp import SolverOptions
 from gpuladder.solver.modeldata import PlanningProblem
@@ -293,18 +293,6 @@ def _nothing_within_rules(cons: Constraints) -> str:
             f"scenario's limits on this span ({named}). The re-plans plan only the rest of the span{ladder}. "
             "You can fix this with a longer span (--start earlier) or by backtesting with --set "
             "<limit>=null")
-
-
-def fees_after(book: CommitmentBook, end: pd.Timestamp) -> float:
-    """Amortized fees of ``book``'s commitments that fall after ``end`` [$]: (recurring $/h +
-    upfront / term hours) x the hours from ``end`` (or the start, if later) to the expiry."""
-    it = book.items
-    if it.empty:
-        return 0.0
-    term_h = (it["end"] - it["start"]) / HOUR
-    rate = it["recurring_usd_per_hour"] + it["upfront_usd"] / term_h
-    after = (it["end"] - it["start"].where(it["start"] > end, end)).clip(lower=pd.Timedelta(0)) / HOUR
-    return float((rate * after).sum())
 
 
 def _bought(book: CommitmentBook, prefix: str, when: pd.Timestamp | None = None) -> CommitmentBook:

@@ -61,6 +61,17 @@ class CommitmentBook:
         return it["recurring_usd_per_hour"] + it["upfront_usd"] / hours
 
 
+def fees_after(book: CommitmentBook, end: pd.Timestamp) -> float:
+    """Amortized fees of ``book``'s commitments that fall after ``end`` [$]: (recurring $/h +
+    upfront / term hours) x the hours from ``end`` (or the start, if later) to the expiry.
+    The lock-in a plan (or a backtest policy) leaves beyond what it was scored on."""
+    it = book.items
+    if it.empty:
+        return 0.0
+    after = (it["end"] - it["start"].where(it["start"] > end, end)).clip(lower=pd.Timedelta(0)) / pd.Timedelta(hours=1)
+    return float((book.amortized_usd_per_hour() * after).sum())
+
+
 def unit_fee_usd_per_hour(catalog: PriceCatalog, product: str, family: str | None) -> float:
     """Effective amortized fee of one unit of ``product``: the family's reservation rate,
     or 1 $/h for a unit of savings-plan commitment."""

@@ -51,6 +51,8 @@ def test_json_contract(case):
     assert k["on_demand_equivalent_usd"] == pytest.approx(36.0 * 186, abs=0.01)
     assert k["commitment_utilization"] == pytest.approx(7 / 8)
     assert k["effective_savings_rate"] == pytest.approx(1 - 27.2 / 36, abs=1e-6)
+    # the lock-in past the 744-hour horizon: 2 x $2.40/h for the other 8,016 hours of the year
+    assert k["fees_after_horizon_usd"] == pytest.approx(2 * 2.4 * (8760 - 744), abs=0.01)
     (m,) = doc["mix"]
     assert m["family"] == FAMILY and m["committed_instances"] == 2
     assert m["on_demand_share"] == pytest.approx(2 / 9)
