@@ -134,6 +134,8 @@ import pandas as pd
 
 from gpuladder.errors import DomainError
 from gpuladder.scenarios.schema import ForecastSpec, Horizon
+from gpuladder.solver.forecast_stats import (  # noqa: F401 - student_t_quantile: part of this module's API
+    ANCHOR_DAYS, MIN_DAY_HOURS, day_means, day_noise, persistence, variance_by_lead, student_t_quantile)
 from gpuladder.units import HOUR, add_months, hourly_index
 from gpuladder.usage.history import DemandProfile
 
@@ -141,11 +143,8 @@ PATH_QUANTILES = (("P10", 0.10, 0.3), ("P50", 0.50, 0.4), ("P90", 0.90, 0.3))  #
 MIN_HISTORY_DAYS = 7
 TREND_MIN_DAYS = 21
 VANISHED_AFTER_DAYS = 7
-MIN_DAY_HOURS = 12  # a day enters a spread or error estimate with at least this many observed hours
-ANCHOR_DAYS = 7
 CALIBRATION_MIN_DAYS = 7  # days to score after the first rolling origin
 MAX_ORIGINS = 8
-VARIANCE_ITERATIONS = 4
 WEEK_HOURS = 7 * 24
 MEAN_MONTH_HOURS = (pd.Timedelta(days=365.25) / 12) / HOUR
 _EPOCH_HOUR_OF_WEEK = 3 * 24  # 1970-01-01 00:00 UTC was a Thursday (Monday 00:00 = 0)
@@ -318,16 +317,6 @@ class _Band:
         return np.where(h_days <= self.measured_days, self.level_c0 + self.c1_per_day * h_days, at_h * growth)
 
 
-def student_t_quantile(q: float, dof: float) -> float:
-    """The q-quantile of Student's t with ``dof`` degrees of freedom, by the Cornish-Fisher
-    expansion around the normal quantile (Abramowitz and Stegun 26.7.5). Against the
-    exact values: within 0.3% for dof >= 4 and 0.025 <= q <= 0.975, within 2% for
-    dof >= 5 and 0.001 <= q <= 0.999 (the calibration uses dof 5 or 6)."""
-    z = NormalDist().inv_cdf(q)
-    return (z + (z ** 3 + z) / (4 * dof) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * dof ** 2)
-            + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * dof ** 3))
-
-
 def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeIndex) -> Forecast:
     """``seasonal`` or ``trend`` forecast over ``index`` (see the module docstring)."""
     demand = profile.demand_instances
@@ -438,49 +427,10 @@ class _History:
             leads.append(np.flatnonzero(full) + 0.5)
             steps.append(np.diff(errors[-1])[np.diff(leads[-1]) == 1])
         leads = np.concatenate(leads)
-        c0, c1 = _variance_by_lead(leads, np.concatenate(errors) ** 2)
-        noise = _day_noise(np.concatenate(steps), c0, c1)
+        c0, c1 = variance_by_lead(leads, np.concatenate(errors) ** 2)
+        noise = day_noise(np.concatenate(steps), c0, c1)
         se = 0.0 if all_sloped or level.slope_per_hour == 0.0 else _in_sample_spread(level)[1]
         return _Band(c0 - noise, c1, float(leads.max()), max(len(origins) - 2, 1), se), ""
-
-
-def _day_noise(steps: np.ndarray, c0: float, c1: float) -> float:
-    """s2, the i.i.d. part of c0, from the error steps between consecutive days of an
-    origin: E[step^2] = c1 + 2 s2; at most c0 x 7 / 8. No step scored: 0 (all persistent)."""
-    if not len(steps):
-        return 0.0
-    return float(np.clip((float(steps @ steps) / len(steps) - c1) / 2, 0.0, c0 * ANCHOR_DAYS / (ANCHOR_DAYS + 1)))
-
-
-def _variance_by_lead(h_days: np.ndarray, sq_errors: np.ndarray) -> tuple[float, float]:
-    """(c0, c1 >= 0) of E[e^2] = c0 + c1 h, by least squares weighted by 1 / (c0 + c1 h)^2
-    (the variance of a squared normal error is 2 sigma^4), iterated from equal weights."""
-    if len(h_days) == 0:
-        return 0.0, 0.0
-    w = np.ones_like(h_days)
-    c0, c1 = float(sq_errors.mean()), 0.0
-    for _ in range(VARIANCE_ITERATIONS):
-        c0, c1 = _nonnegative_line(h_days, sq_errors, w)
-        var = c0 + c1 * h_days
-        if not (var > 0).all():
-            break
-        w = (var.max() / var) ** 2     # scale-free: 1 / var^2 underflows for tiny demand levels
-        if not np.isfinite(w).all():
-            break
-    return c0, c1
-
-
-def _nonnegative_line(h: np.ndarray, e2: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    sw = w.sum()
-    hm, em = (w @ h) / sw, (w @ e2) / sw
-    sxx = float(w @ (h - hm) ** 2)
-    c1 = float(w @ ((h - hm) * (e2 - em))) / sxx if sxx > 0 else 0.0
-    c0 = em - c1 * hm
-    if c1 < 0:
-        return float(em), 0.0
-    if c0 < 0:
-        return 0.0, float((w * e2) @ h / ((w * h) @ h))
-    return float(c0), c1
 
 
 def _fit_level(y: np.ndarray, t: np.ndarray, how: np.ndarray, method: str) -> _Level:
@@ -528,7 +478,7 @@ def _in_sample_spread(level: _Level) -> tuple[np.ndarray, float]:
     the variance of a new day's error, s^2 (1 + p/n), to the expected in-sample residual
     variance, s^2 (1 - p/n). With fewer than p + 2 days the weekly model cannot be judged
     by its own residuals and a straight line's residuals stand in (p = 2)."""
-    means, centers = _day_means(level.resid, level.t)
+    means, centers = day_means(level.resid, level.t)
     p = level.day_params
     if len(means) < p + 2:
         obs = ~np.isnan(level.resid)
@@ -536,7 +486,7 @@ def _in_sample_spread(level: _Level) -> tuple[np.ndarray, float]:
         line = np.full(len(y), np.nan)
         if obs.sum() > 1:
             line[obs] = y[obs] - np.polyval(np.polyfit(level.t[obs], y[obs], 1), level.t[obs])
-        means, centers = _day_means(line, level.t)
+        means, centers = day_means(line, level.t)
         p = 2
         if len(means) < p + 2:
             return np.zeros(1), 0.0
@@ -545,33 +495,8 @@ def _in_sample_spread(level: _Level) -> tuple[np.ndarray, float]:
     sxx = float(((centers - centers.mean()) ** 2).sum())
     if level.slope_per_hour != 0.0 and sxx > 0:
         s_day = np.sqrt(float(means @ means) / (len(means) - p))
-        se = s_day / np.sqrt(sxx) * np.sqrt(_persistence(means))
+        se = s_day / np.sqrt(sxx) * np.sqrt(persistence(means))
     return deviations, se
-
-
-def _day_means(resid: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean residual, mean t) of the days with at least MIN_DAY_HOURS observed hours."""
-    day = np.floor(t / 24).astype(int)
-    day -= day.min()
-    ok = ~np.isnan(resid)
-    if not ok.any():
-        return np.zeros(0), np.zeros(0)
-    n_hours = np.bincount(day[ok], minlength=day.max() + 1)
-    full = n_hours >= MIN_DAY_HOURS
-    return (np.bincount(day[ok], resid[ok], minlength=day.max() + 1)[full] / n_hours[full],
-            np.bincount(day[ok], t[ok], minlength=day.max() + 1)[full] / n_hours[full])
-
-
-def _persistence(day_means: np.ndarray) -> float:
-    """(1 + rho) / (1 - rho) for the lag-1 autocorrelation rho of the day-mean residuals
-    (clipped to [0, 0.9]): day levels that wander for days hold less information about the
-    slope than independent days, so its standard error grows by the square root of this."""
-    if len(day_means) < 4:
-        return 1.0
-    a, b = day_means[:-1], day_means[1:]
-    denom = float(np.sqrt((a @ a) * (b @ b)))
-    rho = float(np.clip((a @ b) / denom, 0.0, 0.9)) if denom > 0 else 0.0
-    return (1.0 + rho) / (1.0 - rho)
 
 
 def _residual_weeks(resid: np.ndarray, how: np.ndarray, week: np.ndarray) -> tuple[np.ndarray, int]:
