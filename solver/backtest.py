@@ -59,7 +59,7 @@ from gpuladder.scenarios.schema import Constraints, ForecastSpec, Horizon, Produ
 from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
 from gpuladder.solver.forecast import DemandPath, Forecast, make_forecast, replay
 from gpuladder.solver.lp import SolverOptions
-from gpuladder.solver.modeldata import PlanningProblem
+from gpuladder.solver.modeldata import PlanningProblem, allowed_products
 from gpuladder.solver.plan import dispatch_rules, plan_problem
 from gpuladder.solver.simulate import SimulationResult, simulate
 from gpuladder.units import HOUR, MAX_TERM_MONTHS, add_months, hourly_index
@@ -350,11 +350,7 @@ def cheapest_reservations(catalog: PriceCatalog, products: ProductFilter) -> pd.
     """Per family, the allowed reservation product with the lowest amortized rate
     (ties: shorter term, then product id): family -> product, rate_usd_per_hour."""
     com = catalog.commitments
-    keep = com["kind"].eq("reservation")
-    for column, allowed in (("provider", products.providers), ("term_months", products.terms_months),
-                            ("payment", products.payments), ("kind", products.kinds), ("product", products.ids)):
-        if allowed is not None:
-            keep &= com[column].isin(allowed)
+    keep = com["kind"].eq("reservation") & com["product"].isin(allowed_products(catalog, products).index)
     res = com[keep].sort_values(["family", "rate_usd_per_hour", "term_months", "product"])
     return res.drop_duplicates("family").set_index("family")[["product", "rate_usd_per_hour"]]
 

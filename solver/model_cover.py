@@ -374,15 +374,12 @@ def _gate_floor_rows(b, keys: list[tuple[str, str]], e: Entries, lb: np.ndarray)
     lb = lb.copy()
     lb[rr] -= big[rr]
     # purchases of a gated key only with its gate open
-    is_res = (o["kind"] == RES).to_numpy()
-    opt_key = np.where(is_res, o["family"].to_numpy(object), o["product"].to_numpy(object))
-    link = [(i, col_of[(RES if is_res[i] else SP, opt_key[i])]) for i in range(len(o))
-            if (RES if is_res[i] else SP, opt_key[i]) in col_of]
-    if link:
+    keyed = pd.MultiIndex.from_arrays([o["kind"], o["family"].where(o["kind"] == RES, o["product"])])
+    gate_of = pd.Series(g, index=pd.MultiIndex.from_tuples(gated)).reindex(keyed).to_numpy()
+    opt = np.flatnonzero(~np.isnan(gate_of))
+    if len(opt):
         x = b.lp.cols(PURCHASES)
-        opt = np.array([i for i, _ in link])
-        gate_col = np.array([c for _, c in link])
-        uniq, row = np.unique(gate_col, return_inverse=True)
+        uniq, row = np.unique(gate_of[opt].astype(np.int64), return_inverse=True)
         cap = np.bincount(row, weights=o["ub"].to_numpy(float)[opt])
         b.lp.add_rows("utilization_floor", len(uniq), np.concatenate([row, np.arange(len(uniq))]),
                       np.concatenate([x[opt], uniq]), np.concatenate([np.ones(len(opt)), -cap]), -np.inf, 0.0)

@@ -109,10 +109,11 @@ def _plan_floored(problem: PlanningProblem, solver: SolverOptions, scenario: str
     plans = _floored_plan_products(problem)
     if not plans:
         return _plan_once(problem, solver, scenario, horizon_months, warnings)
-    small = build_model(prepare(problem), problem.constraints, problem.options.tie_break_share).lp.n_cols
-    if small <= GATED_MAX_COLUMNS:
+    data = prepare(problem)
+    columns = build_model(data, problem.constraints, problem.options.tie_break_share).lp.n_cols
+    if columns <= GATED_MAX_COLUMNS:   # the gate flag changes the build only, not the data
         gated = replace(problem, options=replace(problem.options, gate_floors=True))
-        return _plan_once(gated, solver, scenario, horizon_months, warnings)
+        return _plan_once(gated, solver, scenario, horizon_months, warnings, replace(data, gate_floors=True))
     held = frozenset(problem.inventory.items["product"])
     opts = problem.options
     best = None
@@ -131,7 +132,7 @@ def _plan_floored(problem: PlanningProblem, solver: SolverOptions, scenario: str
             chosen = bought
     except InfeasibleError:
         pass
-    base = _plan_once(problem, solver, scenario, horizon_months, warnings)
+    base = _plan_once(problem, solver, scenario, horizon_months, warnings, data)
     if best is None or base.solver.simulated_objective_usd <= best.solver.simulated_objective_usd:
         return base
     return best
@@ -185,9 +186,10 @@ def _shortfall_note(shortfall: pd.Series) -> str:
 
 
 def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, horizon_months: int | None,
-               warnings: tuple[str, ...]) -> Plan:
+               warnings: tuple[str, ...], prepared: ModelData | None = None) -> Plan:
+    """One build and solve; ``prepared``: the problem's ModelData when already at hand."""
     t0 = time.perf_counter()
-    data = prepare(problem)
+    data = prepare(problem) if prepared is None else prepared
     built = build_model(data, problem.constraints, problem.options.tie_break_share)
     build_s = time.perf_counter() - t0
     sol = solve(built.lp, solver)

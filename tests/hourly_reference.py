@@ -1,5 +1,6 @@
 """An independent, exact HOURLY formulation of the planning problem, written directly
-against highspy (no layers, no hour types, no code shared with solver/model*.py).
+against highspy (no layers, no hour types, no code shared with solver/model*.py but the
+scenario's product filter, `modeldata.allowed_products`).
 
 One set of variables per forecast path, hour and family:
   a in [0, firm], b in [0, eligible]   covered firm / eligible instances
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gpuladder.solver.modeldata import allowed_products
 from gpuladder.units import HOUR, add_months
 
 
@@ -93,15 +95,8 @@ def solve_hourly(problem, *, mip_gap: float = 1e-9, time_limit_s: float = 600.0)
     peak = np.max([d.max(axis=0) for d in D], axis=0)
 
     # ---- purchase options
-    flt = problem.products
     prods = cat.products()
-    keep = np.ones(len(prods), bool)
-    for attr, col in (("providers", "provider"), ("terms_months", "term_months"), ("payments", "payment"),
-                      ("kinds", "kind")):
-        val = getattr(flt, attr)
-        if val is not None:
-            keep &= prods[col].isin(val).to_numpy()
-    prods = prods[keep]
+    prods = prods[prods.index.isin(allowed_products(cat, problem.products).index)]  # the scenario's filter
     com = cat.commitments[cat.commitments["product"].isin(prods.index) & cat.commitments["family"].isin(fams)]
     months = 0
     while add_months(h_start, months + 1) <= h_end:

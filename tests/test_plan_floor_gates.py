@@ -30,9 +30,11 @@ def _expected(plan) -> float:
     return plan.solver.simulated_objective_usd
 
 
-def _product_utilization(plan, path) -> pd.Series:
+def _product_utilization(plan, problem, name: str) -> pd.Series:
     """Simulated utilization per savings-plan product bought, on one forecast path."""
-    sim = simulate(plan.book, path.demand_instances, path.interruptible_instances, _CATALOG[0], _RULES[0])
+    path = problem.forecast.path(name)
+    sim = simulate(plan.book, path.demand_instances, path.interruptible_instances, problem.catalog,
+                   plan_module.dispatch_rules(problem))
     origin = plan.book.items.set_index("id")["origin"]
     by = sim.by_commitment.assign(origin=origin.reindex(sim.by_commitment.index).to_numpy())
     sp = by[(by["kind"] == "savings_plan") & (by["origin"] == "purchase")]
@@ -40,15 +42,9 @@ def _product_utilization(plan, path) -> pd.Series:
     return g["used_usd"] / g["amortized_fee_usd"]
 
 
-_CATALOG, _RULES = [None], [None]
-
-
 @pytest.fixture(scope="module")
 def default_problem():
-    problem, solver = _problem()
-    _CATALOG[0] = problem.catalog
-    _RULES[0] = plan_module.dispatch_rules(problem)
-    return problem, solver
+    return _problem()
 
 
 def test_more_products_never_make_the_plan_worse(default_problem):
@@ -67,7 +63,7 @@ def test_bought_savings_plans_keep_their_floor_on_p50_and_p10(default_problem):
     plan = plan_problem(problem, solver)
     assert (plan.purchases["kind"] == "savings_plan").any()
     for name in ("P50", "P10"):
-        util = _product_utilization(plan, problem.forecast.path(name))
+        util = _product_utilization(plan, problem, name)
         assert (util >= 0.95 - 1e-6).all(), (name, util)
 
 
@@ -80,5 +76,5 @@ def test_large_models_search_the_product_set(default_problem, monkeypatch):
     ungated = _plan_once(problem, solver, "s", None, ())
     assert _expected(searched) <= _expected(ungated) + 1e-6
     for name in ("P50", "P10"):
-        util = _product_utilization(searched, problem.forecast.path(name))
+        util = _product_utilization(searched, problem, name)
         assert (util >= 0.95 - 1e-6).all(), (name, util)
