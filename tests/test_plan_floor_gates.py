@@ -7,6 +7,8 @@ example cost more than with 3-year terms alone: more products, a worse plan."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -78,3 +80,24 @@ def test_large_models_search_the_product_set(default_problem, monkeypatch):
     for name in ("P50", "P10"):
         util = _product_utilization(searched, problem, name)
         assert (util >= 0.95 - 1e-6).all(), (name, util)
+
+
+def test_the_light_proposal_names_the_products_a_full_plan_buys(default_problem):
+    """The proposal solve (1% gap, nothing simulated) names the same savings plans as a full
+    plan of the unfloored model at the scenario's gap."""
+    problem, solver = default_problem
+    plans = plan_module._floored_plan_products(problem)
+    unfloored = replace(problem, options=replace(problem.options, unfloored_plans=plans))
+    proposed = plan_module._proposed_plans(unfloored, solver)
+    full = plan_module._bought_plans(_plan_once(unfloored, solver, "s", None, ()))
+    assert proposed and proposed == full
+
+
+def test_without_a_proposal_the_ungated_plan_is_returned(default_problem, monkeypatch):
+    problem, solver = default_problem
+    monkeypatch.setattr(plan_module, "GATED_MAX_COLUMNS", 0)
+    monkeypatch.setattr(plan_module, "_proposed_plans", lambda *_: None)
+    fallback = plan_problem(problem, solver)
+    ungated = _plan_once(problem, solver, "s", None, ())
+    assert fallback.purchases.equals(ungated.purchases)
+    assert _expected(fallback) == pytest.approx(_expected(ungated), rel=1e-9)
