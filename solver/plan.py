@@ -112,8 +112,7 @@ def _plan_floored(problem: PlanningProblem, solver: SolverOptions, scenario: str
     data = prepare(problem)
     columns = build_model(data, problem.constraints, problem.options.tie_break_share).lp.n_cols
     if columns <= GATED_MAX_COLUMNS:   # the gate flag changes the build only, not the data
-        gated = replace(problem, options=replace(problem.options, gate_floors=True))
-        return _plan_once(gated, solver, scenario, horizon_months, warnings, replace(data, gate_floors=True))
+        return _plan_once(problem, solver, scenario, horizon_months, warnings, replace(data, gate_floors=True))
     held = frozenset(problem.inventory.items["product"])
     opts = problem.options
     best = None
