@@ -70,7 +70,7 @@ def backtest_document(bt: Backtest) -> dict:
 
 def _table(bt: Backtest) -> str:
     head = (f"gpuladder backtest: scenario '{bt.scenario}', {iso_hour(bt.start)} to {iso_hour(bt.end)} "
-            f"({bt.hours} h), re-plan every {bt.replan_every} ({len(bt.replan_dates)} re-plans, "
+            f"({bt.hours} h), re-plan every {bt.replan_every} ({len(bt.replan_dates)} re-plan{'' if len(bt.replan_dates) == 1 else 's'}, "
             f"forecast {bt.forecast_method})")
     header = ["policy", "cost $", "savings $", "eff. savings rate", "utilization", "waste $", "capture",
               "capture (rules)", "fees after span $", "purchases", "instances / $/h bought"]

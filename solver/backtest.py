@@ -66,6 +66,7 @@ from gpuladder.units import HOUR, MAX_TERM_MONTHS, add_months, hourly_index
 from gpuladder.usage.history import DemandProfile
 
 LOOKBACK_WINDOWS_DAYS = (7, 30, 60)
+DAY, WEEK = pd.Timedelta(days=1), pd.Timedelta(days=7)
 REPLAN_FALLBACK_METHOD = "seasonal"
 _MONTHS = re.compile(r"^(\d*)\s*(?:M|MS|mo|month|months)$")
 _YEARS = re.compile(r"^(\d*)\s*(?:Y|YS|y|year|years)$")
@@ -195,6 +196,11 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
     actual = replay(profile, span)
     rules = dispatch_rules(_problem(inputs, actual, inputs.inventory))
     notes = []
+    if len(dates) == 1 and end - start >= 2 * WEEK:
+        weekly = len(replan_dates(start, end, parse_replan_every("7D")))
+        notes.append(f"--replan-every {options.replan_every} re-plans once in this {(end - start) / DAY:.0f}-day span: "
+                     f"gpuladder buys once, on the history before {start:%Y-%m-%d}, and never adjusts; "
+                     f"--replan-every 7D re-plans {weekly} times, as a team re-laddering weekly would")
     spec = sc.forecast
     if spec.method == "replay":
         spec = replace(spec, method=REPLAN_FALLBACK_METHOD)

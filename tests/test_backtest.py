@@ -261,3 +261,19 @@ def test_a_start_off_the_hour_is_refused(tmp_path):
     sc = load_scenario(write_case(tmp_path, steady))
     with pytest.raises(DomainError, match="not on the hour.*2026-02-01T01:00Z"):
         backtest_scenario(sc, BacktestOptions(start=pd.Timestamp("2026-02-01T00:30Z")))
+
+
+def test_a_single_replan_in_a_long_span_suggests_a_weekly_cadence(tmp_path):
+    """A 20-day span re-planned monthly buys once; the note says so and counts the weekly
+    re-plans (days 0, 7 and 14). A weekly cadence, or a span under two weeks, gets no note."""
+    sc = load_scenario(write_case(tmp_path, steady))
+    start = T0 + pd.Timedelta(days=DAYS - 20)
+    (note,) = [n for n in backtest_scenario(sc, BacktestOptions(start=start)).notes if "re-plans once" in n]
+    assert "20-day span" in note and "--replan-every 7D re-plans 3 times" in note
+    weekly = backtest_scenario(sc, BacktestOptions(start=start, replan_every="7D"))
+    assert len(weekly.replan_dates) == 3 and not any("re-plans once" in n for n in weekly.notes)
+    short = backtest_scenario(sc, BacktestOptions(start=T0 + pd.Timedelta(days=DAYS - 10)))
+    assert len(short.replan_dates) == 1 and not any("re-plans once" in n for n in short.notes)
+    out = CliRunner().invoke(main, ["backtest", str(tmp_path / "s.yaml"), "--start",
+                                    f"{start:%Y-%m-%dT%H:%MZ}"])
+    assert out.exit_code == 0 and "(1 re-plan, forecast" in out.output
