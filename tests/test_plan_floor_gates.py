@@ -7,14 +7,18 @@ example cost more than with 3-year terms alone: more products, a worse plan."""
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import replace
 
 import pandas as pd
 import pytest
 
+from gpuladder.errors import InfeasibleError
 from gpuladder.scenarios.loader import load_scenario
 from gpuladder.scenarios.runner import forecast_for, load_inputs, problem_for, solver_options
 from gpuladder.solver import plan as plan_module
+from gpuladder.solver.backends import highs as highs_backend
 from gpuladder.solver.plan import _plan_once, plan_problem
 from gpuladder.solver.simulate import simulate
 
@@ -101,3 +105,29 @@ def test_without_a_proposal_the_ungated_plan_is_returned(default_problem, monkey
     ungated = _plan_once(problem, solver, "s", None, ())
     assert fallback.purchases.equals(ungated.purchases)
     assert _expected(fallback) == pytest.approx(_expected(ungated), rel=1e-9)
+
+
+def test_background_solve_hands_back_its_result_or_its_error():
+    assert plan_module._in_background(lambda a, b: a + b, 2, 3)() == 5
+
+    def fails():
+        raise InfeasibleError(("budget",), "context")
+    waiting = plan_module._in_background(fails)
+    with pytest.raises(InfeasibleError):
+        waiting()
+
+
+def test_concurrent_solver_banners_leave_stdout_in_place():
+    """_quiet_highs points fd 1 at /dev/null while HiGHS starts; two threads doing it at
+    once must not leave it there (the plan's data goes to stdout)."""
+    import highspy
+
+    before = os.fstat(1)
+    threads = [threading.Thread(target=lambda: [highs_backend._quiet_highs(highspy) for _ in range(40)])
+               for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    after = os.fstat(1)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)

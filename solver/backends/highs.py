@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -23,6 +24,7 @@ import numpy as np
 from gpuladder.solver.lp import LinearProgram, Solution, SolveStatus, SolverOptions
 
 LARGE_LP_COLUMNS = 20_000
+_STDOUT_LOCK = threading.Lock()   # _quiet_highs swaps the process's fd 1; one thread at a time
 
 
 def solve_highs(lp: LinearProgram, options: SolverOptions) -> Solution:
@@ -212,14 +214,15 @@ def _certified(best: Solution, t0: float, message: str) -> Solution:
 def _quiet_highs(highspy):
     """A Highs instance; its one-time banner goes to /dev/null instead of our stdout (data
     goes to stdout, so nothing else may print there)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            h = highspy.Highs()
-            h.setOptionValue("output_flag", False)
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+    with _STDOUT_LOCK:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 1)
+                h = highspy.Highs()
+                h.setOptionValue("output_flag", False)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
     return h
