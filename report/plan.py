@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 
+import numpy as np
 import pandas as pd
 
 from gpuladder.report.text import (iso_date, iso_hour, json_value, markdown_table, pct, qty, text_table, usd)
@@ -48,7 +49,7 @@ def kpi_dict(plan: Plan) -> dict:
         "commitment_fees_usd": json_value(k.commitment_fees_usd, 2),
         "spot_usd": json_value(k.spot_usd, 2),
         "on_demand_usd": json_value(k.on_demand_usd, 2),
-        "expected_cost_usd": json_value(plan.solver.simulated_objective_usd, 2),
+        "expected_cost_usd": json_value(plan.expected_cost_usd, 2),
         "fees_after_horizon_usd": json_value(purchases_fees_after_horizon(plan), 2),
     }
 
@@ -89,7 +90,9 @@ def plan_document(plan: Plan) -> dict:
         "mix": mix,
         "kpis": kpi_dict(plan),
         "forecast": {"method": plan.forecast_method,
-                     "paths": [{"name": n, "weight": json_value(float(r.weight)), "cost_usd": json_value(float(r.cost_usd), 2)}
+                     "paths": [{"name": n, "weight": json_value(float(r.weight)),
+                                "objective_weight": json_value(float(r.objective_weight)),
+                                "cost_usd": json_value(float(r.cost_usd), 2)}
                                for n, r in plan.path_costs.iterrows()]},
         "solver": {"backend": s.backend, "status": s.status, "gap": json_value(s.gap),
                    "seconds": json_value(s.seconds, 3), "build_seconds": json_value(s.build_seconds, 3),
@@ -158,7 +161,19 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]], list[bo
           ["fees of purchases after horizon $", usd(purchases_fees_after_horizon(plan)), "0"],
           ["cash cost $", usd(k.cash_cost_usd), usd(k.on_demand_equivalent_usd)]]
     out.append(("KPIs", ["", "plan", "all on-demand"], kp, [False, True, True]))
+    out.append(_path_section(plan.path_costs, plan.expected_cost_usd))
     return out
+
+
+def _path_section(costs: pd.DataFrame, expected_usd: float):
+    """Each forecast path's simulated cost; the objective's weights only when
+    forecast.risk_weight makes them differ from the forecast's."""
+    leaned = not np.allclose(costs["weight"], costs["objective_weight"])
+    rows = [[name, f"{r.weight:.3g}"] + ([f"{r.objective_weight:.3g}"] if leaned else []) + [usd(r.cost_usd)]
+            for name, r in costs.iterrows()]
+    rows.append(["expected", "1"] + ([""] if leaned else []) + [usd(expected_usd)])
+    header = ["path", "weight"] + (["objective weight (risk_weight)"] if leaned else []) + ["cost $"]
+    return ("Cost per forecast path (simulated)", header, rows, [False] + [True] * (len(header) - 1))
 
 
 def _headline(plan: Plan) -> str:

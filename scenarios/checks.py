@@ -24,6 +24,7 @@ from gpuladder.usage.history import GAP_POLICIES
 MAX_HORIZON_MONTHS = 120
 MIN_LOOKBACK_DAYS = 7
 MAX_LOOKBACK_DAYS = 36_525  # a century: "all the history" in practice
+MAX_RISK_WEIGHT = 100.0     # at 100 the conservative path is 99% of the objective already
 QUOTE_HINT = "quoting it"
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EXPONENT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
@@ -313,6 +314,7 @@ _FORECAST = {
     "lookback_days": lambda ck, p, v: _lookback_days(ck, p, v),
     "growth_per_month": lambda ck, p, v: ck.number(p, v, -1, 1, lo_open=True),
     "conservative_quantile": _nullable(lambda ck, p, v: ck.number(p, v, 0, 0.5, lo_open=True)),
+    "risk_weight": lambda ck, p, v: ck.number(p, v, 0, MAX_RISK_WEIGHT),
 }
 _PRODUCTS = {
     "providers": _text_list(),

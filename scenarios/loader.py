@@ -319,4 +319,9 @@ def _build(data: dict, ck: _Checker, *, base_dir: Path, source: str, default_nam
     for key, (table, cls) in _SECTIONS.items():
         if key in top:
             kwargs[key] = _section(ck, (key,), top[key], table, cls)
+    fc = kwargs.get("forecast")
+    if fc is not None and fc.risk_weight > 0 and fc.conservative_quantile is None:
+        raise ck.error(("forecast", "risk_weight"), f"{fc.risk_weight:g} weighs the conservative scenario's cost, "
+                       "but forecast.conservative_quantile is null, so there is none",
+                       hint="setting forecast.conservative_quantile (e.g. 0.10) or risk_weight: 0.")
     return Scenario(**kwargs, base_dir=base_dir, source=source)

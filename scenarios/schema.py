@@ -64,6 +64,7 @@ class ForecastSpec:
     lookback_days: int = 90
     growth_per_month: float = 0.0
     conservative_quantile: float | None = 0.10
+    risk_weight: float = 0.0   # objective: (expected cost + w x conservative path's cost) / (1 + w)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def overhead_map(overhead) -> Mapping[str, float]:
 class DemandArrays:
     families: pd.Index
     index: pd.DatetimeIndex
-    paths: pd.DataFrame              # w -> name, weight, floor
+    paths: pd.DataFrame              # w -> name, forecast_weight, weight (the objective's), floor
     demand: tuple[np.ndarray, ...]   # per path: hours x families [instances]
     eligible: tuple[np.ndarray, ...]  # per path: spot-eligible part of the demand
     od: np.ndarray                   # family -> on-demand $/h
@@ -67,7 +67,22 @@ class DemandArrays:
         return np.asarray(self.index.searchsorted(pd.DatetimeIndex(when)), dtype=int)
 
 
-def demand_arrays(fc: Forecast, cat: PriceCatalog, cons: Constraints, families: pd.Index) -> DemandArrays:
+def objective_weights(fc: Forecast, risk_weight: float) -> pd.DataFrame:
+    """Per path: ``name``, ``forecast_weight`` (the forecast's, summing to 1) and ``weight``,
+    what the objective gives the path's cost: ``(forecast_weight + risk_weight x [the
+    conservative path]) / (1 + risk_weight)``. The objective is then ``(expected cost +
+    risk_weight x the conservative path's cost) / (1 + risk_weight)``, still in dollars;
+    without a conservative path the risk weight changes nothing."""
+    w = np.array([float(p.weight) for p in fc.paths])
+    w = w / w.sum()
+    names = [p.name for p in fc.paths]
+    bump = np.array([n == fc.conservative for n in names], dtype=float) * risk_weight
+    total = 1.0 + bump.sum()
+    return pd.DataFrame({"name": names, "forecast_weight": w, "weight": (w + bump) / total})
+
+
+def demand_arrays(fc: Forecast, cat: PriceCatalog, cons: Constraints, families: pd.Index,
+                  risk_weight: float = 0.0) -> DemandArrays:
     fam = cat.families.loc[families]
     od = fam["on_demand_usd_per_hour"].to_numpy(float)
     over = fam["interruption_bucket"].map(dict(overhead_map(cons.spot_rework_overhead))).fillna(0.0)
@@ -75,8 +90,7 @@ def demand_arrays(fc: Forecast, cat: PriceCatalog, cons: Constraints, families: 
     usable = np.isfinite(raw) & (raw < od)
     spot = np.where(usable, raw, od)
     cap = spot_cap_series(cons, families).to_numpy(float)
-    paths = pd.DataFrame({"name": [p.name for p in fc.paths], "weight": [float(p.weight) for p in fc.paths]})
-    paths["weight"] = paths["weight"] / paths["weight"].sum()
+    paths = objective_weights(fc, risk_weight)
     floor_names = {fc.expected} | ({fc.conservative} if fc.conservative else set())
     paths["floor"] = paths["name"].isin(floor_names)
     demand, eligible = [], []

@@ -45,6 +45,7 @@ class ModelOptions:
     excluded_products: frozenset = frozenset()   # purchase options of these products left out
     unfloored_plans: frozenset = frozenset()     # savings plans whose utilization floor rows are left out
     gate_floors: bool = False                    # gate floor rows with binaries (model_cover.py)
+    risk_weight: float = 0.0   # objective weights: (forecast weight + w on the conservative path) / (1 + w)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class ModelData:
     horizon_end: pd.Timestamp
     periods: pd.DataFrame      # q -> start, end, hours, i0, i1, quarter
     steps: pd.DatetimeIndex    # ladder purchase dates
-    paths: pd.DataFrame        # w -> name, weight, floor (the utilization floor holds there)
+    paths: pd.DataFrame        # w -> name, forecast_weight, weight (the objective's), floor (the utilization floor holds there)
     prices: pd.DataFrame       # family -> od_usd_per_hour, spot_usd_per_hour (effective), peak_instances
     options_: pd.DataFrame     # purchase options o -> product, family, kind, step, start, end, fee_usd, ub, ...
     active: pd.DataFrame       # (o, q) pairs where option o is in force during period q
@@ -204,7 +205,7 @@ def prepare(problem: PlanningProblem) -> ModelData:
     index = fc.index
     h_start, h_end = index[0], index[-1] + HOUR
     families = pd.Index(sorted(fc.families))
-    arrays = demand_arrays(fc, cat, cons, families)
+    arrays = demand_arrays(fc, cat, cons, families, mo.risk_weight)
     peak = pd.Series(arrays.peak, index=families)
     prices = pd.DataFrame({"od_usd_per_hour": arrays.od, "spot_usd_per_hour": arrays.spot,
                            "peak_instances": arrays.peak}, index=families)

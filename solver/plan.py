@@ -63,7 +63,13 @@ class Plan:
     mix: pd.DataFrame         # family -> committed_instances, spot_share, on_demand_share, ...
     book: CommitmentBook      # inventory + purchases
     simulation: SimulationResult  # on the expected (P50) path
-    path_costs: pd.DataFrame  # path -> weight, simulated cost
+    path_costs: pd.DataFrame  # path -> weight (the forecast's), objective_weight, cost_usd (simulated)
+
+    @property
+    def expected_cost_usd(self) -> float:
+        """The simulated cost over the forecast paths at the forecast's weights (what the
+        optimizer minimizes unless forecast.risk_weight leans on the conservative path)."""
+        return float((self.path_costs["weight"] * self.path_costs["cost_usd"]).sum())
     solver: SolverReport
     warnings: tuple[str, ...]
     estimated_products: frozenset[str] = frozenset()  # bought products whose rates are estimates
@@ -247,10 +253,10 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
     rules = dispatch_rules(problem)
     sims = {p.name: simulate(book, p.demand_instances, p.interruptible_instances, problem.catalog, rules)
             for p in problem.forecast.paths}
-    weights = data.paths.set_index("name")["weight"]
-    path_costs = pd.DataFrame({"weight": weights,
+    weights = data.paths.set_index("name")
+    path_costs = pd.DataFrame({"weight": weights["forecast_weight"], "objective_weight": weights["weight"],
                                "cost_usd": [sims[n].kpis.cost_usd for n in weights.index]})
-    simulated = float((path_costs["weight"] * path_costs["cost_usd"]).sum())
+    simulated = float((path_costs["objective_weight"] * path_costs["cost_usd"]).sum())
     model_obj = float(built.true_cost @ x + built.lp.constant)
     model_obj_rounded = _objective_of_rounded(built, data, purchases, x)
     diff = (model_obj_rounded - simulated) / max(abs(simulated), 1e-9)
