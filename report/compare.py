@@ -16,6 +16,7 @@ COMPARE_FORMATS = ("table", "json", "csv", "md")
 # (label, field, formatter) for the human formats, in display order
 _ROWS = [
     ("total cost (amortized) $", "cost_usd", usd),
+    ("expected cost over forecast paths $", "expected_cost_usd", usd),
     ("all on-demand $", "on_demand_equivalent_usd", usd),
     ("savings vs on-demand $", "savings_usd", usd),
     ("effective savings rate", "effective_savings_rate", pct),
@@ -26,10 +27,12 @@ _ROWS = [
     ("committed $ (fees in horizon)", "committed_usd", usd),
     ("committed $/h at start", "committed_usd_per_hour_at_start", lambda v: usd(v, 2)),
     ("lock-in (months to half expired)", "lock_in_months", lambda v: f"{v:.1f}"),
+    ("fees of purchases after horizon $", "fees_after_horizon_usd", usd),
     ("purchases", "purchases", lambda v: str(v)),
 ]
 _DECIMALS = {"cost_usd": 2, "on_demand_equivalent_usd": 2, "savings_usd": 2, "upfront_usd": 2,
-             "committed_usd": 2, "committed_usd_per_hour_at_start": 4, "lock_in_months": 3}
+             "committed_usd": 2, "committed_usd_per_hour_at_start": 4, "lock_in_months": 3,
+             "expected_cost_usd": 2, "fees_after_horizon_usd": 2}
 
 
 def _cell(figures, field: str, fmt) -> str:

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 
 from gpuladder.report.text import (iso_date, iso_hour, json_value, markdown_table, pct, qty, text_table, usd)
-from gpuladder.solver.book import CommitmentBook, fees_after
 from gpuladder.solver.plan import Plan
 from gpuladder.units import AVERAGE_MONTH_HOURS
 
@@ -50,15 +49,8 @@ def kpi_dict(plan: Plan) -> dict:
         "spot_usd": json_value(k.spot_usd, 2),
         "on_demand_usd": json_value(k.on_demand_usd, 2),
         "expected_cost_usd": json_value(plan.expected_cost_usd, 2),
-        "fees_after_horizon_usd": json_value(purchases_fees_after_horizon(plan), 2),
+        "fees_after_horizon_usd": json_value(plan.fees_after_horizon_usd, 2),
     }
-
-
-def purchases_fees_after_horizon(plan: Plan) -> float:
-    """Amortized fees of what the plan buys that fall after the horizon: the lock-in the
-    horizon's cost does not charge (DESIGN section 5 charges fees inside the horizon)."""
-    items = plan.book.items
-    return fees_after(CommitmentBook(items[items["origin"] == "purchase"].reset_index(drop=True)), plan.horizon_end)
 
 
 def plan_document(plan: Plan) -> dict:
@@ -158,7 +150,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]], list[bo
           ["spot share", pct(k.spot_share), "0.0%"],
           ["unused commitment $", usd(k.waste_usd), "0"],
           ["upfront cash in horizon $", usd(k.upfront_usd), "0"],
-          ["fees of purchases after horizon $", usd(purchases_fees_after_horizon(plan)), "0"],
+          ["fees of purchases after horizon $", usd(plan.fees_after_horizon_usd), "0"],
           ["cash cost $", usd(k.cash_cost_usd), usd(k.on_demand_equivalent_usd)]]
     out.append(("KPIs", ["", "plan", "all on-demand"], kp, [False, True, True]))
     out.append(_path_section(plan.path_costs, plan.expected_cost_usd))

@@ -46,6 +46,8 @@ class CompareFigures:
     committed_usd_per_hour_at_start: float
     lock_in_months: float
     purchases: int
+    expected_cost_usd: float       # over the forecast paths at the forecast's weights
+    fees_after_horizon_usd: float  # purchases' amortized fees after the horizon
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,8 @@ def plan_figures(plan: Plan) -> CompareFigures:
         committed_usd=k.commitment_fees_usd,
         committed_usd_per_hour_at_start=committed_usd_per_hour_at(plan.book, start),
         lock_in_months=lock_in_months(plan.book, start, end),
-        purchases=len(plan.purchases))
+        purchases=len(plan.purchases), expected_cost_usd=plan.expected_cost_usd,
+        fees_after_horizon_usd=plan.fees_after_horizon_usd)
 
 
 def committed_usd_per_hour_at(book: CommitmentBook, when: pd.Timestamp) -> float:

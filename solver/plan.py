@@ -20,7 +20,7 @@ import pandas as pd
 from gpuladder.errors import DomainError, InfeasibleError, ModelMismatchError
 from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.solver.backends import solve
-from gpuladder.solver.book import CommitmentBook, make_purchases
+from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
 from gpuladder.solver.diagnose import diagnose_infeasible
 from gpuladder.solver.exactness import plan_is_exact
 from gpuladder.solver.lp import SolveStatus, SolverOptions
@@ -70,6 +70,14 @@ class Plan:
         """The simulated cost over the forecast paths at the forecast's weights (what the
         optimizer minimizes unless forecast.risk_weight leans on the conservative path)."""
         return float((self.path_costs["weight"] * self.path_costs["cost_usd"]).sum())
+
+    @property
+    def fees_after_horizon_usd(self) -> float:
+        """Amortized fees of what the plan buys that fall after the horizon: the lock-in the
+        horizon's cost does not charge (DESIGN section 5 charges fees inside the horizon)."""
+        items = self.book.items
+        return fees_after(CommitmentBook(items[items["origin"] == "purchase"].reset_index(drop=True)),
+                          self.horizon_end)
     solver: SolverReport
     warnings: tuple[str, ...]
     estimated_products: frozenset[str] = frozenset()  # bought products whose rates are estimates

@@ -61,7 +61,7 @@ def test_side_by_side_json_with_a_failing_scenario(case):
     assert set(a["figures"]) == {"cost_usd", "on_demand_equivalent_usd", "savings_usd", "effective_savings_rate",
                                  "commitment_utilization", "coverage", "spot_share", "upfront_usd",
                                  "committed_usd", "committed_usd_per_hour_at_start", "lock_in_months",
-                                 "purchases"}
+                                 "purchases", "expected_cost_usd", "fees_after_horizon_usd"}
     # a: reserve 2 all-upfront at $2.40: per 4 h fees 19.2 + on-demand 1 x 2 h x $4 = 27.2
     fa = a["figures"]
     assert fa["cost_usd"] == pytest.approx(27.2 * 186, abs=0.01)
@@ -70,6 +70,8 @@ def test_side_by_side_json_with_a_failing_scenario(case):
     assert fa["committed_usd_per_hour_at_start"] == pytest.approx(4.8)
     assert fa["upfront_usd"] == pytest.approx(2 * 2.4 * 8760, abs=0.01)   # the whole year, paid on 2026-01-01
     assert fa["lock_in_months"] == pytest.approx(12.0)
+    assert fa["expected_cost_usd"] == pytest.approx(fa["cost_usd"])        # replay: one path
+    assert fa["fees_after_horizon_usd"] == pytest.approx(2 * 2.4 * (8760 - 744), abs=0.01)
     assert fa["commitment_utilization"] == pytest.approx(7 / 8) and fa["purchases"] == 1
     # b: same count at $2.50, no upfront
     fb = b["figures"]
