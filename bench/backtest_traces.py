@@ -48,6 +48,8 @@ VARIANTS = [  # label, --set items, re-plan interval
     ("floor on P50 only, monthly", ("forecast.conservative_quantile=null",), "1M"),
     ("floor on P50 only, weekly", ("forecast.conservative_quantile=null",), "7D"),
     ("no utilization floor, monthly", ("constraints.min_utilization=null",), "1M"),
+    ("no floor, risk weight 1, monthly", ("constraints.min_utilization=null", "forecast.risk_weight=1"), "1M"),
+    ("no floor, risk weight 1, weekly", ("constraints.min_utilization=null", "forecast.risk_weight=1"), "7D"),
     ("defaults, 1-year terms only, monthly", ("products.terms_months=[12]",), "1M"),
 ]
 SCENARIO = """name: {name}
