@@ -119,9 +119,9 @@ def _plan_floored(problem: PlanningProblem, solver: SolverOptions, scenario: str
     Small models gate the rows with binaries (exact). Larger ones search the set of plan
     products instead: a solve without the plans' floors proposes the products worth
     buying; the others are left out and the proposed ones keep their floors; repeated
-    while a proposed product ends up unbought (at most three times). The plan of the
-    ungated model stays the fallback (solved on another thread meanwhile), and the
-    cheapest (simulated) of all wins."""
+    while a proposed product ends up unbought (at most three times). Two more candidates
+    solve on other threads meanwhile: no savings plans at all (only those already held),
+    and the ungated model (the fallback). The cheapest (simulated) of all wins."""
     plans = _floored_plan_products(problem)
     if not plans:
         return _plan_once(problem, solver, scenario, horizon_months, warnings)
@@ -131,32 +131,37 @@ def _plan_floored(problem: PlanningProblem, solver: SolverOptions, scenario: str
         return _plan_once(problem, solver, scenario, horizon_months, warnings, replace(data, gate_floors=True))
     held = frozenset(problem.inventory.items["product"])
     opts = problem.options
-    best = None
     ungated = _in_background(_plan_once, problem, solver, scenario, horizon_months, warnings, data)
+    no_plans = _in_background(_plan_once, replace(problem, options=replace(opts, excluded_products=plans - held)),
+                              solver, scenario, horizon_months, warnings)
+    trials = []
     try:
         chosen = _proposed_plans(replace(problem, options=replace(opts, unfloored_plans=plans)), solver)
         for _ in range(3 if chosen is not None else 0):
+            if not chosen - held:
+                break   # the same model as no_plans
             trial = replace(problem, options=replace(opts, excluded_products=plans - chosen - held))
             plan = _plan_once(trial, solver, scenario, horizon_months, warnings)
-            if best is None or plan.solver.simulated_objective_usd < best.solver.simulated_objective_usd:
-                best = plan
+            trials.append(plan)
             bought = _bought_plans(plan)
             if bought >= chosen:
                 break
             chosen = bought
     except InfeasibleError:
         pass
-    base = ungated()
-    if best is None or base.solver.simulated_objective_usd <= best.solver.simulated_objective_usd:
-        return base
-    return best
+    try:
+        trials.append(no_plans())
+    except InfeasibleError:
+        pass
+    base = ungated()   # first when tied: the plain model's plan
+    return min([base] + trials, key=lambda p: p.solver.simulated_objective_usd)
 
 
 def _in_background(fn, *args):
     """Start ``fn(*args)`` on another thread and return the function that waits for its result
-    (raising its exception). The solvers release the GIL, so on two cores the ungated
-    fallback solves while the product-set search runs (bench/README.md: 46 -> 27 s at 100
-    families x 36 months). A daemon thread: Ctrl-C is not held up until its solve ends."""
+    (raising its exception). The solvers release the GIL, so on two cores the product-set
+    search's candidates solve side by side (bench/README.md, "plan_problem since the floor
+    fix"). A daemon thread: Ctrl-C is not held up until its solve ends."""
     box: dict = {}
 
     def run():

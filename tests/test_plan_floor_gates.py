@@ -8,8 +8,10 @@ example cost more than with 3-year terms alone: more products, a worse plan."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -19,8 +21,12 @@ from gpuladder.scenarios.loader import load_scenario
 from gpuladder.scenarios.runner import forecast_for, load_inputs, problem_for, solver_options
 from gpuladder.solver import plan as plan_module
 from gpuladder.solver.backends import highs as highs_backend
+from gpuladder.solver.lp import SolverOptions
 from gpuladder.solver.plan import _plan_once, plan_problem
 from gpuladder.solver.simulate import simulate
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from fleets import fleet as bench_fleet  # noqa: E402  (bench/fleets.py)
 
 EXAMPLE = "scenarios/examples/default.yaml"
 SETS = ("horizon.months=3",)
@@ -81,6 +87,7 @@ def test_large_models_search_the_product_set(default_problem, monkeypatch):
     searched = plan_problem(problem, solver)
     ungated = _plan_once(problem, solver, "s", None, ())
     assert _expected(searched) <= _expected(ungated) + 1e-6
+    assert _expected(searched) <= _expected(_plan_once(_without_plans(problem), solver, "s", None, ())) + 1e-6
     for name in ("P50", "P10"):
         util = _product_utilization(searched, problem, name)
         assert (util >= 0.95 - 1e-6).all(), (name, util)
@@ -97,14 +104,43 @@ def test_the_light_proposal_names_the_products_a_full_plan_buys(default_problem)
     assert proposed and proposed == full
 
 
-def test_without_a_proposal_the_ungated_plan_is_returned(default_problem, monkeypatch):
+def _without_plans(problem):
+    plans = plan_module._floored_plan_products(problem)
+    return replace(problem, options=replace(problem.options, excluded_products=plans))
+
+
+def test_without_a_proposal_the_cheaper_fallback_is_returned(default_problem, monkeypatch):
+    """No proposal: the plan is the cheaper (simulated) of the ungated model's and the one
+    without savings plans."""
     problem, solver = default_problem
     monkeypatch.setattr(plan_module, "GATED_MAX_COLUMNS", 0)
     monkeypatch.setattr(plan_module, "_proposed_plans", lambda *_: None)
     fallback = plan_problem(problem, solver)
-    ungated = _plan_once(problem, solver, "s", None, ())
-    assert fallback.purchases.equals(ungated.purchases)
-    assert _expected(fallback) == pytest.approx(_expected(ungated), rel=1e-9)
+    candidates = [_plan_once(problem, solver, "s", None, ()), _plan_once(_without_plans(problem), solver, "s", None, ())]
+    cheapest = min(candidates, key=_expected)
+    assert fallback.purchases.equals(cheapest.purchases)
+    assert _expected(fallback) == pytest.approx(_expected(cheapest), rel=1e-9)
+
+
+def test_the_search_is_never_worse_than_buying_no_savings_plans():
+    """On a synthetic fleet (bench/fleets.py, 6 families x 6 months, compute-wide savings
+    plans) the proposal's savings plan, floored, costs more than reservations alone (the
+    search returned $9.98M before the no-plans candidate, reservations alone $9.90M); the
+    search keeps the cheapest."""
+    prob = bench_fleet(6, 6, 12, seed=0, paths=1, min_utilization=0.95)
+    solver = SolverOptions(time_limit_s=60, mip_gap=1e-3)
+    old = plan_module.GATED_MAX_COLUMNS
+    plan_module.GATED_MAX_COLUMNS = 0
+    try:
+        searched = plan_problem(prob, solver)
+    finally:
+        plan_module.GATED_MAX_COLUMNS = old
+    reservations = _plan_once(_without_plans(prob), solver, "s", None, ())
+    floored_plan = _plan_once(replace(prob, options=replace(prob.options, excluded_products=frozenset(
+        p for p in plan_module._floored_plan_products(prob) if p != "csp-36m-all_upfront"))), solver, "s", None, ())
+    assert _expected(reservations) < _expected(floored_plan)          # the trap the candidate avoids
+    assert _expected(searched) <= _expected(reservations) * (1 + 1e-9)
+    assert _expected(searched) <= _expected(floored_plan) * (1 + 1e-9)
 
 
 def test_background_solve_hands_back_its_result_or_its_error():
