@@ -69,8 +69,9 @@ def backtest_document(bt: Backtest) -> dict:
 
 
 def _table(bt: Backtest) -> str:
+    n = len(bt.replan_dates)
     head = (f"gpuladder backtest: scenario '{bt.scenario}', {iso_hour(bt.start)} to {iso_hour(bt.end)} "
-            f"({bt.hours} h), re-plan every {bt.replan_every} ({len(bt.replan_dates)} re-plan{'' if len(bt.replan_dates) == 1 else 's'}, "
+            f"({bt.hours} h), re-plan every {bt.replan_every} ({n} re-plan{'' if n == 1 else 's'}, "
             f"forecast {bt.forecast_method})")
     header = ["policy", "cost $", "savings $", "eff. savings rate", "utilization", "waste $", "capture",
               "capture (rules)", "fees after span $", "purchases", "instances / $/h bought"]
