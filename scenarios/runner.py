@@ -140,8 +140,8 @@ STALE_HISTORY_DAYS = 31   # a horizon starting later than this after the last us
 
 def forecast_notes(inputs: PlanInputs, forecast: Forecast) -> tuple[str, ...]:
     """What the forecast did per family, a horizon that starts before the end of the
-    history for a method that forecasts from the history's end, and one that starts more
-    than STALE_HISTORY_DAYS after it."""
+    history for a method that forecasts from the history's end, one that starts more
+    than STALE_HISTORY_DAYS after it, and a risk weight with no conservative path."""
     last = inputs.profile.index[-1]
     out = tuple(f"forecast: {n}" for n in forecast.notes)
     if forecast.method != "replay" and forecast.index[0] <= last:
@@ -154,6 +154,10 @@ def forecast_notes(inputs: PlanInputs, forecast: Forecast) -> tuple[str, ...]:
         out += (f"the usage history ends {last:%Y-%m-%dT%H:%MZ}, {stale:.0f} days before horizon.start "
                 f"{forecast.index[0]:%Y-%m-%dT%H:%MZ}: the forecast bridges that gap with no data; give a more "
                 "recent usage export, or move the horizon closer to the history",)
+    weight = inputs.scenario.forecast.risk_weight
+    if weight > 0 and forecast.conservative is None:
+        out += (f"forecast.risk_weight {weight:g} changes nothing: the {forecast.method} forecast has one path "
+                "and no conservative one to lean on; use forecast.method: seasonal or trend for P10/P50/P90",)
     return out
 
 

@@ -137,3 +137,12 @@ def test_the_table_shows_each_paths_cost_and_the_objective_weights_only_when_lea
     assert "objective weight" not in plain.stdout
     p10 = next(line for line in leaned.stdout.split("Cost per forecast path")[1].splitlines() if line.startswith("P10"))
     assert p10.split()[1:3] == ["0.3", "0.65"]
+
+
+def test_a_risk_weight_on_a_replay_forecast_is_warned_about():
+    res = _run(["plan", "--set", "forecast.method=replay", "--set", "horizon.start=null", "--set", "horizon.months=1",
+                "--set", "forecast.risk_weight=1"])
+    assert res.exit_code == 0, res.output
+    assert "forecast.risk_weight 1 changes nothing: the replay forecast has one path" in res.stdout
+    plain = _run(["plan", "--set", "forecast.method=replay", "--set", "horizon.start=null", "--set", "horizon.months=1"])
+    assert plain.exit_code == 0 and "risk_weight" not in plain.output
