@@ -137,6 +137,35 @@ def forecast_table(paths: dict[str, Path]) -> list[str]:
     return lines
 
 
+def calibration_table(paths: dict[str, Path]) -> list[str]:
+    """At every daily origin from the span's start to a week before the trace's end: where
+    the actual mean of the next 7 days falls relative to the forecast's P10-P90 band over
+    those days, with the bench's lookback and with the product's default (90 days), next to
+    the error of the naive forecast (the last 7 days' mean)."""
+    lines = ["| trace | lookback days | origins | next-7-day mean < P10 | > P90 | mean abs P50 error "
+             "| band width (P90-P10)/P50 | naive last-7-day abs error |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    week = pd.Timedelta(days=7)
+    for trace, path in paths.items():
+        for lookback in (TRACES[trace][2], 90):
+            sc = load_scenario(path, (f"forecast.lookback_days={lookback}",))
+            profile = load_inputs(sc).profile
+            first, end = profile.index[0], profile.index[-1] + pd.Timedelta(hours=1)
+            actual = replay(profile, hourly_index(first, end)).paths[0].demand_instances[FAMILY]
+            origins = pd.date_range(first + pd.Timedelta(days=TRACES[trace][2]), end - week, freq="1D")
+            rows = []
+            for t in origins:
+                fc = forecast_between(profile.window(first, t), sc.forecast, t, t + week)
+                band = [fc.path(n).demand_instances[FAMILY].mean() for n in ("P10", "P50", "P90")]
+                rows.append([actual.loc[t:t + week - pd.Timedelta(hours=1)].mean(), *band,
+                             actual.loc[t - week:t - pd.Timedelta(hours=1)].mean()])
+            a, p10, p50, p90, naive = np.array(rows).T
+            lines.append(f"| {trace} | {lookback} | {len(origins)} | {np.mean(a < p10):.0%} | {np.mean(a > p90):.0%} | "
+                         f"{np.mean(abs(a / p50 - 1)):.1%} | {np.mean((p90 - p10) / p50):.1%} | "
+                         f"{np.mean(abs(a / naive - 1)):.1%} |")
+    return lines
+
+
 GRID = [(u, cq, every) for u in ("null", "0.8", "0.9", "0.95") for cq in ("null", "0.10") for every in ("1M", "7D")]
 
 
@@ -180,6 +209,8 @@ def main(traces: Path, grid: bool = False) -> None:
         print("\n".join(policy_table(results)))
         print()
         print("\n".join(forecast_table(paths)))
+        print()
+        print("\n".join(calibration_table(paths)))
         print(f"\n({len(results)} backtests in {seconds:.0f} s)")
 
 
