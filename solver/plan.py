@@ -129,32 +129,51 @@ def _plan_floored(problem: PlanningProblem, solver: SolverOptions, scenario: str
     columns = build_model(data, problem.constraints, problem.options.tie_break_share).lp.n_cols
     if columns <= GATED_MAX_COLUMNS:   # the gate flag changes the build only, not the data
         return _plan_once(problem, solver, scenario, horizon_months, warnings, replace(data, gate_floors=True))
+    return _search_products(problem, solver, scenario, horizon_months, warnings, data, plans)
+
+
+MIN_SOLVE_SECONDS = 1.0   # a trial with less time left than this is not started
+_clock = time.perf_counter
+
+
+def _search_products(problem: PlanningProblem, solver: SolverOptions, scenario: str, horizon_months: int | None,
+                     warnings: tuple[str, ...], data: ModelData, plans: frozenset) -> Plan:
+    """The product-set search of ``_plan_floored``. ``solver.time_limit_s`` bounds the
+    search, not each solve: the candidates on other threads get it whole, the proposal
+    and each trial the time left. A candidate that is infeasible or finds no plan in its
+    time drops out; when every one does, the ungated model's error is raised."""
     held = frozenset(problem.inventory.items["product"])
     opts = problem.options
+    deadline = _clock() + solver.time_limit_s
+
+    def time_left() -> SolverOptions:
+        return replace(solver, time_limit_s=max(deadline - _clock(), MIN_SOLVE_SECONDS))
+
     ungated = _in_background(_plan_once, problem, solver, scenario, horizon_months, warnings, data)
     no_plans = _in_background(_plan_once, replace(problem, options=replace(opts, excluded_products=plans - held)),
                               solver, scenario, horizon_months, warnings)
-    trials = []
+    candidates = []
     try:
-        chosen = _proposed_plans(replace(problem, options=replace(opts, unfloored_plans=plans)), solver)
+        chosen = _proposed_plans(replace(problem, options=replace(opts, unfloored_plans=plans)), time_left())
         for _ in range(3 if chosen is not None else 0):
-            if not chosen - held:
-                break   # the same model as no_plans
+            if not chosen - held or deadline - _clock() < MIN_SOLVE_SECONDS:
+                break   # the same model as no_plans, or no time left
             trial = replace(problem, options=replace(opts, excluded_products=plans - chosen - held))
-            plan = _plan_once(trial, solver, scenario, horizon_months, warnings)
-            trials.append(plan)
+            plan = _plan_once(trial, time_left(), scenario, horizon_months, warnings)
+            candidates.append(plan)
             bought = _bought_plans(plan)
             if bought >= chosen:
                 break
             chosen = bought
-    except InfeasibleError:
+    except (InfeasibleError, DomainError):
         pass
-    try:
-        trials.append(no_plans())
-    except InfeasibleError:
-        pass
-    base = ungated()   # first when tied: the plain model's plan
-    return min([base] + trials, key=lambda p: p.solver.simulated_objective_usd)
+    for waiting in (no_plans, ungated):   # the ungated plan last: first among equals, its error raised
+        try:
+            candidates.insert(0, waiting())
+        except (InfeasibleError, DomainError):
+            if waiting is ungated and not candidates:
+                raise
+    return min(candidates, key=lambda p: p.solver.simulated_objective_usd)
 
 
 def _in_background(fn, *args):

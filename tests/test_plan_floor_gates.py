@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from gpuladder.errors import InfeasibleError
+from gpuladder.errors import DomainError, InfeasibleError
 from gpuladder.scenarios.loader import load_scenario
 from gpuladder.scenarios.runner import forecast_for, load_inputs, problem_for, solver_options
 from gpuladder.solver import plan as plan_module
@@ -167,3 +167,68 @@ def test_concurrent_solver_banners_leave_stdout_in_place():
         t.join()
     after = os.fstat(1)
     assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+
+
+def _forced_search(problem, monkeypatch):
+    monkeypatch.setattr(plan_module, "GATED_MAX_COLUMNS", 0)
+    return plan_module._floored_plan_products(problem)
+
+
+def test_the_time_limit_bounds_the_search_not_each_solve(default_problem, monkeypatch):
+    """A fake clock: the proposal takes 70 of the 100 s allowed, so the trial gets the 30
+    left; the candidates on other threads start at once with all 100."""
+    problem, solver = default_problem
+    plans = _forced_search(problem, monkeypatch)
+    now = [0.0]
+    monkeypatch.setattr(plan_module, "_clock", lambda: now[0])
+    limits = {}
+    real_plan_once = plan_module._plan_once
+
+    def proposal(_problem, s):
+        limits["proposal"] = s.time_limit_s
+        now[0] += 70.0
+        return frozenset({sorted(plans)[0]})
+
+    def recorded(prob, s, *args):
+        excluded = prob.options.excluded_products
+        tag = "ungated" if not excluded else ("no plans" if excluded == plans else "trial")
+        limits[tag] = s.time_limit_s
+        if tag == "trial":
+            now[0] += 40.0
+        return real_plan_once(prob, s, *args)
+
+    monkeypatch.setattr(plan_module, "_proposed_plans", proposal)
+    monkeypatch.setattr(plan_module, "_plan_once", recorded)
+    plan_problem(problem, replace(solver, time_limit_s=100.0))
+    assert limits == {"proposal": 100.0, "trial": 30.0, "ungated": 100.0, "no plans": 100.0}
+
+
+def test_a_trial_without_a_plan_in_its_time_drops_out(default_problem, monkeypatch):
+    problem, solver = default_problem
+    plans = _forced_search(problem, monkeypatch)
+    real_plan_once = plan_module._plan_once
+
+    def trial_times_out(prob, s, *args):
+        if prob.options.excluded_products not in (frozenset(), plans):
+            raise DomainError("the solver (highs) stopped without a plan: time limit")
+        return real_plan_once(prob, s, *args)
+
+    monkeypatch.setattr(plan_module, "_proposed_plans", lambda *_: frozenset({sorted(plans)[0]}))
+    monkeypatch.setattr(plan_module, "_plan_once", trial_times_out)
+    plan = plan_problem(problem, solver)
+    fallbacks = [real_plan_once(problem, solver, "s", None, ()), real_plan_once(_without_plans(problem), solver, "s", None, ())]
+    assert _expected(plan) == pytest.approx(min(_expected(p) for p in fallbacks), rel=1e-9)
+
+
+def test_when_every_candidate_fails_the_ungated_error_is_raised(default_problem, monkeypatch):
+    problem, solver = default_problem
+    _forced_search(problem, monkeypatch)
+
+    def infeasible(prob, s, *args):
+        raise InfeasibleError(("budget_upfront",), "fake")
+
+    monkeypatch.setattr(plan_module, "_proposed_plans", lambda *_: None)
+    monkeypatch.setattr(plan_module, "_plan_once", infeasible)
+    with pytest.raises(InfeasibleError) as err:
+        plan_problem(problem, solver)
+    assert err.value.groups == ["budget_upfront"]
