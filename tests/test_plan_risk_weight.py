@@ -146,3 +146,14 @@ def test_a_risk_weight_on_a_replay_forecast_is_warned_about():
     assert "forecast.risk_weight 1 changes nothing: the replay forecast has one path" in res.stdout
     plain = _run(["plan", "--set", "forecast.method=replay", "--set", "horizon.start=null", "--set", "horizon.months=1"])
     assert plain.exit_code == 0 and "risk_weight" not in plain.output
+
+
+def test_a_zero_weight_conservative_path_gets_the_risk_weight():
+    """conservative_quantile 0.05 adds a P5 path with forecast weight 0 (it only serves the
+    floor); a risk weight of 1 gives it half the objective."""
+    base = _forecast()
+    p5 = DemandPath("P5", 0.0, base.paths[0].demand_instances * 0.5, base.paths[0].interruptible_instances)
+    fc = Forecast("seasonal", base.paths + (p5,), "P50", "P5")
+    w = objective_weights(fc, 1.0).set_index("name")
+    assert w["forecast_weight"].to_dict() == pytest.approx({"P10": 0.3, "P50": 0.4, "P90": 0.3, "P5": 0.0})
+    assert w["weight"].to_dict() == pytest.approx({"P10": 0.15, "P50": 0.2, "P90": 0.15, "P5": 0.5})
