@@ -142,6 +142,7 @@ from gpuladder.usage.history import DemandProfile
 PATH_QUANTILES = (("P10", 0.10, 0.3), ("P50", 0.50, 0.4), ("P90", 0.90, 0.3))  # name, quantile, weight
 MIN_HISTORY_DAYS = 7
 TREND_MIN_DAYS = 21
+SHORT_LOOKBACK_DAYS = 28   # a lookback under four weeks, with older history left out, is noted
 VANISHED_AFTER_DAYS = 7
 CALIBRATION_MIN_DAYS = 7  # days to score after the first rolling origin
 MAX_ORIGINS = 8
@@ -346,9 +347,15 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
             quantiles.append((conservative, cq, 0.0))
 
     families = list(demand.columns)
+    notes = []
+    history_days = (origin - profile.index[0]) / pd.Timedelta(days=1)
+    if spec.lookback_days < SHORT_LOOKBACK_DAYS and history_days > spec.lookback_days:
+        notes.append(f"lookback_days is {spec.lookback_days}, so the fit sees {spec.lookback_days} of the "
+                     f"{history_days:.0f} days of history: too few for a trend ({TREND_MIN_DAYS} days) or a band "
+                     f"calibrated on several weeks of its own errors; --set forecast.lookback_days="
+                     f"{min(int(np.ceil(history_days)), 90)} uses more (bench/README.md, forecast calibration)")
     out = {name: np.zeros((len(families), len(index))) for name, _, _ in quantiles}  # family-major
     inter_out = {name: np.zeros((len(families), len(index))) for name, _, _ in quantiles}
-    notes = []
     for j, fam in enumerate(families):
         y = demand[fam].to_numpy(dtype=float)[keep]
         fitted = history.fit_at(y, 0.0)

@@ -507,3 +507,14 @@ def test_tiny_constant_level_gives_finite_paths(method, level):
     for p in fc.paths:
         d = p.demand_instances[FAM].to_numpy()
         assert np.isfinite(d).all() and (d >= 0).all() and d.max() <= 2 * level
+
+
+@pytest.mark.parametrize("days, lookback, noted", [(60, 14, True), (60, 28, False), (14, 14, False), (20, 7, True)])
+def test_a_short_lookback_that_leaves_history_out_is_noted(days, lookback, noted):
+    idx = hours(days)
+    fc = make_forecast(profile({FAM: weekly_pattern(idx) + 5}, idx), spec(lookback_days=lookback), Horizon(None, 1))
+    said = [n for n in fc.notes if n.startswith("lookback_days is")]
+    assert bool(said) == noted
+    if noted:
+        assert f"lookback_days is {lookback}, so the fit sees {lookback} of the {days} days" in said[0]
+        assert f"--set forecast.lookback_days={min(days, 90)}" in said[0]
