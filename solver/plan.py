@@ -28,7 +28,7 @@ from gpuladder.solver.model import PURCHASES, build_model
 from gpuladder.solver.model_cover import FLOOR_WAIVER
 from gpuladder.solver.modeldata import ModelData, PlanningProblem, allowed_products, prepare, spot_cap_series
 from gpuladder.solver.simulate import DispatchRules, SimulationResult, simulate
-from gpuladder.units import AVERAGE_MONTH_HOURS
+from gpuladder.units import AVERAGE_MONTH_HOURS, HOUR
 
 MATCH_TOLERANCE_SHARE = 1e-3
 SP_QUANTUM_USD_PER_HOUR = 0.001   # savings plans are bought in $0.001/h steps, rounded down (keeps floors met)
@@ -304,6 +304,7 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
     expected = problem.forecast.expected
     sim = sims[expected]
     notes = list(warnings) + _warnings(purchases, problem.catalog, report, sol.status)
+    notes += _lock_in_warning(book, data.horizon_end)
     prods = problem.catalog.products()
     estimated = frozenset(set(purchases["product"]) & _estimated(prods))
     return Plan(scenario, problem.forecast.method, data.horizon_start, data.horizon_end,
@@ -402,6 +403,23 @@ def _estimated(prods: pd.DataFrame) -> set[str]:
     if prods.empty or "estimate" not in prods:
         return set()
     return set(prods.index[prods["estimate"].astype(bool)])
+
+
+def _lock_in_warning(book: CommitmentBook, horizon_end: pd.Timestamp) -> list[str]:
+    """When most of the purchases' amortized fees fall after the horizon: the plan's cost
+    charges only the hours inside it (DESIGN section 5), so it never weighed them."""
+    it = book.items
+    bought = CommitmentBook(it[it["origin"] == "purchase"].reset_index(drop=True))
+    if len(bought) == 0:
+        return []
+    after = fees_after(bought, horizon_end)
+    total = float((bought.amortized_usd_per_hour() * ((bought.items["end"] - bought.items["start"]) / HOUR)).sum())
+    if after <= 0.5 * total:
+        return []
+    longest = int(bought.items.loc[bought.items["end"] > horizon_end, "term_months"].max())
+    return [f"{after / total:.0%} of the purchases' amortized fees (${after:,.0f}) fall after the horizon's end; "
+            "the plan's cost charges only the hours inside the horizon, so it did not weigh them against their "
+            f"use there. To weigh them, plan over the terms: --set horizon.months={longest}"]
 
 
 def _warnings(purchases: pd.DataFrame, catalog: PriceCatalog, report: SolverReport, status) -> list[str]:

@@ -152,3 +152,14 @@ def test_no_commitment_shows_no_utilization(case):
     committed = run(["plan", str(case / "s.yaml")])
     (line,) = [ln for ln in committed.stdout.splitlines() if ln.startswith("commitment utilization")]
     assert line.split()[2].endswith("%")
+
+
+def test_lock_in_past_the_horizon_is_warned_about(case):
+    """1-month horizon, 12-month all-upfront reservations: 11 of their 12 months of fees
+    (8016 of 8760 hours: 92%) fall after the horizon; over 12 months, none does."""
+    res = run(["plan", str(case / "s.yaml"), "--format", "json"])
+    (said,) = [w for w in json.loads(res.stdout)["warnings"] if "fall after the horizon" in w]
+    assert said.startswith(f"92% of the purchases' amortized fees (${2 * 2.4 * (8760 - 744):,.0f})")
+    assert said.endswith("--set horizon.months=12")
+    res = run(["plan", str(case / "s.yaml"), "--set", "horizon.months=12", "--format", "json"])
+    assert res.exit_code == 0 and not [w for w in json.loads(res.stdout)["warnings"] if "fall after" in w]
