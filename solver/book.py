@@ -54,6 +54,10 @@ class CommitmentBook:
             return other
         return CommitmentBook(pd.concat([self.items, other.items], ignore_index=True))
 
+    def of_origin(self, origin: str) -> "CommitmentBook":
+        """The rows of one origin ("inventory" or "purchase")."""
+        return CommitmentBook(self.items[self.items["origin"] == origin].reset_index(drop=True))
+
     def amortized_usd_per_hour(self) -> pd.Series:
         """Per row: recurring + upfront spread evenly over the term's hours."""
         it = self.items

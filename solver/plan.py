@@ -64,6 +64,9 @@ class Plan:
     book: CommitmentBook      # inventory + purchases
     simulation: SimulationResult  # on the expected (P50) path
     path_costs: pd.DataFrame  # path -> weight (the forecast's), objective_weight, cost_usd (simulated)
+    solver: SolverReport
+    warnings: tuple[str, ...]
+    estimated_products: frozenset[str] = frozenset()  # bought products whose rates are estimates
 
     @property
     def expected_cost_usd(self) -> float:
@@ -75,12 +78,7 @@ class Plan:
     def fees_after_horizon_usd(self) -> float:
         """Amortized fees of what the plan buys that fall after the horizon: the lock-in the
         horizon's cost does not charge (DESIGN section 5 charges fees inside the horizon)."""
-        items = self.book.items
-        return fees_after(CommitmentBook(items[items["origin"] == "purchase"].reset_index(drop=True)),
-                          self.horizon_end)
-    solver: SolverReport
-    warnings: tuple[str, ...]
-    estimated_products: frozenset[str] = frozenset()  # bought products whose rates are estimates
+        return fees_after(self.book.of_origin("purchase"), self.horizon_end)
 
 
 def dispatch_rules(problem: PlanningProblem) -> DispatchRules:
@@ -408,8 +406,7 @@ def _estimated(prods: pd.DataFrame) -> set[str]:
 def _lock_in_warning(book: CommitmentBook, horizon_end: pd.Timestamp) -> list[str]:
     """When most of the purchases' amortized fees fall after the horizon: the plan's cost
     charges only the hours inside it (DESIGN section 5), so it never weighed them."""
-    it = book.items
-    bought = CommitmentBook(it[it["origin"] == "purchase"].reset_index(drop=True))
+    bought = book.of_origin("purchase")
     if len(bought) == 0:
         return []
     after = fees_after(bought, horizon_end)
