@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from gpuladder.report.chart import committed_by_month, ladder_svg
+from gpuladder.report.chart import committed_by_month, ladder_svg, mix_charts
 from gpuladder.report.text import (iso_date, iso_hour, json_value, markdown_table, pct, qty, text_table, usd)
 from gpuladder.solver.plan import Plan
 from gpuladder.units import AVERAGE_MONTH_HOURS
@@ -222,6 +222,9 @@ def _html(plan: Plan) -> str:
         if title == "Purchase ladder":
             parts.append("<h2>Commitments in force by month</h2>")
             parts.append(ladder_svg(committed_by_month(plan.book, plan.horizon_start), plan.horizon_end))
+        elif title.startswith("Mix per family"):
+            parts.append("<h2>Mix per family by month (simulated on the expected forecast)</h2>")
+            parts += mix_charts(plan.simulation)
     parts.append(f"<p>{e(_solver_line(plan))}</p>")
     parts += [f"<p><b>warning:</b> {e(w)}</p>" for w in plan.warnings]
     parts.append("</body></html>")

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from gpuladder.cli import main
 from gpuladder.pricing.catalog import load_catalog
-from gpuladder.report.chart import committed_by_month, ladder_svg
+from gpuladder.report.chart import committed_by_month, ladder_svg, mix_by_month, mix_charts
 from gpuladder.solver.book import make_purchases
 from gpuladder.units import hourly_index
 from tiny_catalog import FAMILY, write_tiny_catalog
@@ -59,11 +59,12 @@ def test_svg_bars_are_to_scale_and_carry_their_figures(book):
     svg = ET.fromstring(ladder_svg(frame, pd.Timestamp("2026-07-01T00:00Z")))   # well-formed XML
     months = svg.findall(f"{SVG}g")
     assert len(months) == 15
-    assert months[4].find(f"{SVG}title").text == "2026-05: $9.70/h in force (inventory $2.50, purchases $7.20)"
+    assert months[4].find(f"{SVG}title").text == (
+        "2026-05: $9.70/h in force (existing inventory $2.50/h, this plan's purchases $7.20/h)")
     heights = [sum(float(r.get("height")) for r in g.findall(f"{SVG}rect")) for g in months]
     totals = (frame["inventory"] + frame["purchase"]).to_numpy()
     assert np.array(heights) / max(heights) == pytest.approx(totals / totals.max(), abs=2e-3)
-    (line,) = svg.findall(f"{SVG}line[@class='horizon-end']")
+    (line,) = svg.findall(f"{SVG}line[@class='marker']")
     bar_x = [float(g.find(f"{SVG}rect").get("x")) for g in months]
     assert bar_x[6] - 0.1 * (bar_x[1] - bar_x[0]) == pytest.approx(float(line.get("x1")), abs=0.1)   # July bar's left edge
 
@@ -79,7 +80,35 @@ def test_html_report_embeds_the_chart(tmp_path):
     res = CliRunner().invoke(main, ["plan", str(tmp_path / "s.yaml"), "--format", "html"])
     assert res.exit_code == 0, res.output
     assert "<h2>Commitments in force by month</h2>" in res.stdout
+    ladder, mix = [ET.fromstring(s[s.index("<svg"):] + "</svg>") for s in res.stdout.split("</svg>")[:2]]
     # 2 all-upfront reservations at $2.40 (tests/test_plan_cli.py): $4.80/h for 12 months
-    titles = [t for t in res.stdout.split("<title>")[2:]]
+    titles = [g.find(f"{SVG}title").text for g in ladder.findall(f"{SVG}g")]
     assert len(titles) == 12 and all("$4.80/h in force" in t for t in titles)
-    assert "class='horizon-end'" in res.stdout
+    # demand 3,3,2,1 with 2 reserved: reserved 2,2,2,1 (mean 1.75), on-demand 1,1,0,0 (0.5)
+    (month,) = [g.find(f"{SVG}title").text for g in mix.findall(f"{SVG}g")]
+    assert month == ("2026-01: 2.25 instances (reserved 1.75, savings plan 0.00, spot 0.00, on-demand 0.50)")
+    assert "class='marker'" in res.stdout and ">horizon end</text>" in res.stdout
+
+
+def test_mix_by_month_adds_up_to_the_simulated_demand(monkeypatch):
+    """The bundled example over 3 months: per family and month the four sources sum to the
+    mean demand the simulator dispatched; one chart per family, the costliest first, at
+    most MAX_MIX_CHARTS."""
+    from gpuladder.report import chart
+    from gpuladder.scenarios.loader import load_scenario
+    from gpuladder.scenarios.runner import run_scenario
+
+    plan = run_scenario(load_scenario("scenarios/examples/default.yaml", ("horizon.months=3",)))
+    sim = plan.simulation
+    for fam in sim.hourly.demand_instances.columns:
+        frame = mix_by_month(sim, fam)
+        demand = sim.hourly.demand_instances[fam]
+        assert len(frame) == 3
+        for when, row in frame.iterrows():
+            month = demand[(demand.index >= when) & (demand.index < when + pd.offsets.MonthBegin(1))]
+            assert row.sum() == pytest.approx(month.mean(), rel=1e-9)
+    charts = mix_charts(sim)
+    costliest = sim.by_family["cost_usd"].idxmax()
+    assert len(charts) == 4 and costliest in charts[0]
+    monkeypatch.setattr(chart, "MAX_MIX_CHARTS", 2)
+    assert len(chart.mix_charts(sim)) == 2
