@@ -475,7 +475,7 @@ def validate_cmd(scenario, **overrides):
 @main.command("compare")
 @click.argument("scenarios", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @scenario_options
-@output_options(("table", "json", "csv", "md"))
+@output_options(("table", "json", "csv", "md", "html"))
 @handle_errors
 def compare_cmd(scenarios, fmt, output, **overrides):
     """Plan several scenarios and show them side by side: cost, savings, effective savings
@@ -488,6 +488,7 @@ def compare_cmd(scenarios, fmt, output, **overrides):
     Example:
       gpuladder compare scenarios/examples/steady-inference.yaml scenarios/examples/multicloud.yaml
       gpuladder compare a.yaml b.yaml --set horizon.months=24 --format json -o compare.json
+      gpuladder compare a.yaml b.yaml --format html -o compare.html   # with each plan's ladder chart
     \b
     Python: gpuladder.scenarios.compare.compare_scenarios(paths, load=gpuladder.scenarios.loader.load_scenario)
     """

@@ -1,17 +1,20 @@
 """Render a Comparison (``gpuladder compare``): a side-by-side table (one column per
-scenario), Markdown, CSV (one row per scenario) and JSON (schema ``gpuladder.compare/1``).
+scenario), Markdown, HTML (with each plan's ladder chart), CSV (one row per scenario) and
+JSON (schema ``gpuladder.compare/1``).
 Failed scenarios appear with their exit code and reason; their figures are empty."""
 
 from __future__ import annotations
 
+import html
 import json
 
 import pandas as pd
 
+from gpuladder.report.chart import committed_by_month, ladder_svg
 from gpuladder.report.text import iso_hour, json_value, markdown_table, pct, text_table, usd
 from gpuladder.scenarios.compare import COMPARE_SCHEMA, CompareFigures, Comparison, ScenarioOutcome
 
-COMPARE_FORMATS = ("table", "json", "csv", "md")
+COMPARE_FORMATS = ("table", "json", "csv", "md", "html")
 
 # (label, field, formatter) for the human formats, in display order
 _ROWS = [
@@ -52,6 +55,8 @@ def render_comparison(cmp: Comparison, fmt: str) -> str:
         return _human(cmp, markdown=True)
     if fmt == "table":
         return _human(cmp, markdown=False)
+    if fmt == "html":
+        return _html(cmp)
     raise ValueError(f"unknown format {fmt!r}")
 
 
@@ -94,7 +99,8 @@ def comparison_frame(cmp: Comparison) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _human(cmp: Comparison, *, markdown: bool) -> str:
+def _grid(cmp: Comparison) -> tuple[list[str], list[list[str]], list[bool], str, list[str]]:
+    """(header, rows, right-aligned, title, failures) of the side-by-side table."""
     header = [""] + [_label(o) for o in cmp.outcomes]
     rows = [["status"] + ["ok" if o.ok else f"failed (exit {o.exit_code})" for o in cmp.outcomes]]
     for label, field, fmt in _ROWS:
@@ -105,6 +111,33 @@ def _human(cmp: Comparison, *, markdown: bool) -> str:
     right = [False] + [True] * len(cmp.outcomes)
     title = "gpuladder compare: " + ", ".join(header[1:])
     failures = [f"{o.source}: exit {o.exit_code}: {o.error}" for o in cmp.outcomes if not o.ok]
+    return header, rows, right, title, failures
+
+
+def _html(cmp: Comparison) -> str:
+    """The side-by-side table, then each plan's commitments in force by month (the same
+    chart as `gpuladder plan --format html`), failures with their reasons."""
+    e = html.escape
+    header, rows, right, title, failures = _grid(cmp)
+    parts = ["<!doctype html>", "<html><head><meta charset='utf-8'>", f"<title>{e(title)}</title>",
+             "<style>body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1.5em}"
+             "td,th{border:1px solid #ccc;padding:3px 8px}td.r{text-align:right}</style></head><body>",
+             f"<h1>{e(title)}</h1>", "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
+    for r in rows:
+        parts.append("<tr>" + "".join(f"<td class='r'>{e(c)}</td>" if rt else f"<td>{e(c)}</td>"
+                                      for c, rt in zip(r, right)) + "</tr>")
+    parts.append("</table>")
+    parts += [f"<p><b>failed:</b> {e(f)}</p>" for f in failures]
+    for o in cmp.outcomes:
+        if o.plan is not None:
+            parts.append(f"<h2>{e(_label(o))}: commitments in force by month</h2>")
+            parts.append(ladder_svg(committed_by_month(o.plan.book, o.plan.horizon_start), o.plan.horizon_end))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _human(cmp: Comparison, *, markdown: bool) -> str:
+    header, rows, right, title, failures = _grid(cmp)
     if markdown:
         lines = [f"# {title}", ""] + markdown_table(header, rows, right) + [""]
         lines += [f"- failed: {f}" for f in failures]

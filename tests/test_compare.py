@@ -167,3 +167,22 @@ def test_calendar_months():
     assert calendar_months(T0, pd.Timestamp("2026-01-16T12:00Z")) == pytest.approx(15.5 / 31)
     assert calendar_months(pd.Timestamp("2026-01-31T00:00Z"), pd.Timestamp("2026-02-28T00:00Z")) == 1.0
     assert calendar_months(T0, T0) == 0.0
+
+
+def test_html_side_by_side_with_a_ladder_chart_per_plan_and_the_failure(case):
+    import xml.etree.ElementTree as ET
+
+    res = run(["compare", str(case / "a.yaml"), str(case / "infeasible.yaml"), str(case / "b.yaml"),
+               "--format", "html"])
+    assert res.exit_code == 3
+    page = res.stdout
+    assert page.startswith("<!doctype html>") and "<th>all-payments</th><th>infeasible</th><th>no-upfront</th>" in page
+    assert "<td>status</td><td class='r'>ok</td><td class='r'>failed (exit 3)</td>" in page
+    assert "<b>failed:</b>" in page and "max_committed_usd_per_hour" in page
+    charts = [ET.fromstring(p[p.index("<svg"):] + "</svg>") for p in page.split("</svg>")[:-1]]
+    assert [h for h in ("all-payments", "no-upfront") if f"<h2>{h}: commitments in force by month</h2>" in page] == [
+        "all-payments", "no-upfront"] and len(charts) == 2
+    svg = "{http://www.w3.org/2000/svg}"
+    first = [g.find(f"{svg}title").text for g in charts[0].findall(f"{svg}g")]
+    # a: 2 all-upfront reservations at $2.40 in force for 12 months
+    assert len(first) == 12 and all(t.split(" in force")[0].endswith("$4.80/h") for t in first)
