@@ -95,3 +95,15 @@ def test_a_horizon_long_after_the_history_is_warned_about():
     assert "190 days" in warning and "2026-11-22T23:00Z" in warning
     on_time = plan("default", "--set", "horizon.months=1")
     assert not any("days before horizon.start" in w for w in on_time["warnings"])
+
+
+def test_soft_floor_trades_lock_in_for_cost():
+    """soft-floor.yaml = default.yaml without the floor, with risk_weight 1: cheaper in
+    expectation and on the P10 path inside the horizon, more fees after it."""
+    hard, soft = plan("default"), plan("soft-floor")
+    p10 = {name: {p["name"]: p["cost_usd"] for p in doc["forecast"]["paths"]}["P10"]
+           for name, doc in (("hard", hard), ("soft", soft))}
+    assert soft["kpis"]["expected_cost_usd"] < hard["kpis"]["expected_cost_usd"]
+    assert p10["soft"] < p10["hard"]
+    assert soft["kpis"]["fees_after_horizon_usd"] > hard["kpis"]["fees_after_horizon_usd"]
+    assert {p["name"]: p["objective_weight"] for p in soft["forecast"]["paths"]}["P10"] == pytest.approx(0.65)
