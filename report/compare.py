@@ -11,7 +11,7 @@ import json
 import pandas as pd
 
 from gpuladder.report.chart import committed_by_month, ladder_svg
-from gpuladder.report.text import iso_hour, json_value, markdown_table, pct, text_table, usd
+from gpuladder.report.text import html_page_head, html_table, iso_hour, json_value, markdown_table, pct, text_table, usd
 from gpuladder.scenarios.compare import COMPARE_SCHEMA, CompareFigures, Comparison, ScenarioOutcome
 
 COMPARE_FORMATS = ("table", "json", "csv", "md", "html")
@@ -119,14 +119,7 @@ def _html(cmp: Comparison) -> str:
     chart as `gpuladder plan --format html`), failures with their reasons."""
     e = html.escape
     header, rows, right, title, failures = _grid(cmp)
-    parts = ["<!doctype html>", "<html><head><meta charset='utf-8'>", f"<title>{e(title)}</title>",
-             "<style>body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1.5em}"
-             "td,th{border:1px solid #ccc;padding:3px 8px}td.r{text-align:right}</style></head><body>",
-             f"<h1>{e(title)}</h1>", "<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
-    for r in rows:
-        parts.append("<tr>" + "".join(f"<td class='r'>{e(c)}</td>" if rt else f"<td>{e(c)}</td>"
-                                      for c, rt in zip(r, right)) + "</tr>")
-    parts.append("</table>")
+    parts = html_page_head(title) + html_table(header, rows, right)
     parts += [f"<p><b>failed:</b> {e(f)}</p>" for f in failures]
     for o in cmp.outcomes:
         if o.plan is not None:

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from gpuladder.report.chart import committed_by_month, ladder_svg, mix_charts
-from gpuladder.report.text import (iso_date, iso_hour, json_value, markdown_table, pct, qty, text_table, usd)
+from gpuladder.report.text import (html_page_head, html_table, iso_date, iso_hour, json_value, markdown_table, pct,
+                                   qty, text_table, usd)
 from gpuladder.solver.plan import Plan
 from gpuladder.units import AVERAGE_MONTH_HOURS
 
@@ -209,16 +210,10 @@ def _markdown(plan: Plan) -> str:
 
 def _html(plan: Plan) -> str:
     e = html.escape
-    parts = ["<!doctype html>", "<html><head><meta charset='utf-8'>", f"<title>{e(_headline(plan))}</title>",
-             "<style>body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1.5em}"
-             "td,th{border:1px solid #ccc;padding:3px 8px}td.r{text-align:right}</style></head><body>",
-             f"<h1>{e(_headline(plan))}</h1>"]
+    parts = html_page_head(_headline(plan))
     for title, header, rows, right in _sections(plan):
-        parts.append(f"<h2>{e(title)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
-        for r in rows:
-            parts.append("<tr>" + "".join(f"<td class='r'>{e(c)}</td>" if rt else f"<td>{e(c)}</td>"
-                                          for c, rt in zip(r, right)) + "</tr>")
-        parts.append("</table>")
+        parts.append(f"<h2>{e(title)}</h2>")
+        parts += html_table(header, rows, right)
         if title == "Purchase ladder":
             parts.append("<h2>Commitments in force by month</h2>")
             parts.append(ladder_svg(committed_by_month(plan.book, plan.horizon_start), plan.horizon_end))

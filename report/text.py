@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Sequence
 
@@ -59,3 +60,22 @@ def iso_date(ts: pd.Timestamp) -> str:
 
 def iso_hour(ts: pd.Timestamp) -> str:
     return ts.strftime("%Y-%m-%dT%H:%MZ")
+
+
+_PAGE_STYLE = ("body{font-family:sans-serif}table{border-collapse:collapse;margin-bottom:1.5em}"
+               "td,th{border:1px solid #ccc;padding:3px 8px}td.r{text-align:right}")
+
+
+def html_page_head(title: str) -> list[str]:
+    """The opening of a self-contained HTML report, up to and including its <h1>."""
+    t = html.escape(title)
+    return ["<!doctype html>", "<html><head><meta charset='utf-8'>", f"<title>{t}</title>",
+            f"<style>{_PAGE_STYLE}</style></head><body>", f"<h1>{t}</h1>"]
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    e = html.escape
+    return (["<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"]
+            + ["<tr>" + "".join(f"<td class='r'>{e(c)}</td>" if rt else f"<td>{e(c)}</td>"
+                                for c, rt in zip(r, right)) + "</tr>" for r in rows]
+            + ["</table>"])
