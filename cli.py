@@ -561,10 +561,13 @@ def _backtest_start(ctx, param, value):
               help="First hour of the span (UTC), e.g. 2026-10-30; default: first usage hour + forecast.lookback_days.")
 @click.option("--replan-every", default="1M", show_default=True, callback=_replan_every, metavar="OFFSET",
               help="Re-plan interval: 1M (calendar month), 2W, 7D, 12h ...")
+@click.option("--plan-months", "plan_months", type=click.IntRange(1, 120), default=None, metavar="N",
+              help="Each re-plan plans at least N months ahead (e.g. 36: over 3-year terms, which weighs their "
+                   "lock-in); default: the rest of the span. The score is the span's either way.")
 @scenario_options
 @output_options(("table", "json"))
 @handle_errors
-def backtest_cmd(scenario, start, replan_every, fmt, output, **overrides):
+def backtest_cmd(scenario, start, replan_every, plan_months, fmt, output, **overrides):
     """Replay SCENARIO's usage history: re-plan every --replan-every with only the data seen
     so far, buy that step's purchases, and score the whole span on the actual usage against
     on_demand, provider_lookback_7d/30d/60d (console-style recommendations), hindsight (the
@@ -581,7 +584,8 @@ def backtest_cmd(scenario, start, replan_every, fmt, output, **overrides):
     from gpuladder.solver.backtest import BacktestOptions, backtest_scenario
 
     sc = build_scenario(scenario, **overrides)
-    result = backtest_scenario(sc, BacktestOptions(start, replan_every), progress=lambda m: click.echo(m, err=True))
+    result = backtest_scenario(sc, BacktestOptions(start, replan_every, plan_months=plan_months),
+                               progress=lambda m: click.echo(m, err=True))
     emit(render_backtest(result, fmt), output)
 
 

@@ -42,7 +42,7 @@ TRACES = {  # name: (file, groups divided by, lookback days)
     "helios": ("helios-earth-by-vc.csv", 8, 7),
     "philly": ("philly-nodes.csv", 1, 14),
 }
-VARIANTS = [  # label, --set items, re-plan interval
+VARIANTS = [  # label, --set items, re-plan interval[, months each re-plan plans ahead]
     ("defaults, re-plan monthly", (), "1M"),
     ("defaults, re-plan weekly", (), "7D"),
     ("floor on P50 only, monthly", ("forecast.conservative_quantile=null",), "1M"),
@@ -50,6 +50,9 @@ VARIANTS = [  # label, --set items, re-plan interval
     ("no utilization floor, monthly", ("constraints.min_utilization=null",), "1M"),
     ("no floor, risk weight 1, monthly", ("constraints.min_utilization=null", "forecast.risk_weight=1"), "1M"),
     ("no floor, risk weight 1, weekly", ("constraints.min_utilization=null", "forecast.risk_weight=1"), "7D"),
+    ("defaults, planning 36 months ahead, weekly", (), "7D", 36),
+    ("no floor, risk weight 1, planning 36 months ahead, weekly",
+     ("constraints.min_utilization=null", "forecast.risk_weight=1"), "7D", 36),
     ("defaults, 1-year terms only, monthly", ("products.terms_months=[12]",), "1M"),
 ]
 SCENARIO = """name: {name}
@@ -196,8 +199,9 @@ def main(traces: Path, grid: bool = False) -> None:
             return
         results = []
         for trace, path in paths.items():
-            for label, sets, every in VARIANTS:
-                bt = backtest_scenario(load_scenario(path, sets), BacktestOptions(replan_every=every))
+            for label, sets, every, *ahead in VARIANTS:
+                bt = backtest_scenario(load_scenario(path, sets),
+                                       BacktestOptions(replan_every=every, plan_months=(ahead or [None])[0]))
                 results.append((trace, label, bt))
                 print(f"{trace} / {label}: {bt.start:%Y-%m-%d} to {bt.end:%Y-%m-%d}, {len(bt.replan_dates)} re-plans",
                       file=sys.stderr)

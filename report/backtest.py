@@ -52,7 +52,8 @@ def purchase_list(p: PolicyResult) -> list[dict]:
 def backtest_document(bt: Backtest) -> dict:
     span = {"scenario": bt.scenario, "start": iso_hour(bt.start), "end": iso_hour(bt.end), "hours": bt.hours,
             "replan_every": bt.replan_every, "replans": [iso_hour(t) for t in bt.replan_dates],
-            "forecast_method": bt.forecast_method, "masked_hours": bt.masked_hours, "notes": list(bt.notes)}
+            "forecast_method": bt.forecast_method, "plan_months": bt.plan_months, "masked_hours": bt.masked_hours,
+            "notes": list(bt.notes)}
     policies = [{
         "name": p.name,
         "cost_usd": json_value(_clean(p.kpis.cost_usd), 2),
@@ -72,7 +73,8 @@ def _table(bt: Backtest) -> str:
     n = len(bt.replan_dates)
     head = (f"gpuladder backtest: scenario '{bt.scenario}', {iso_hour(bt.start)} to {iso_hour(bt.end)} "
             f"({bt.hours} h), re-plan every {bt.replan_every} ({n} re-plan{'' if n == 1 else 's'}, "
-            f"forecast {bt.forecast_method})")
+            f"forecast {bt.forecast_method}"
+            + ("" if bt.plan_months is None else f", each re-plan planning {bt.plan_months} months ahead") + ")")
     header = ["policy", "cost $", "savings $", "eff. savings rate", "utilization", "waste $", "capture",
               "capture (rules)", "fees after span $", "purchases", "instances / $/h bought"]
     rows = []

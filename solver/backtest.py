@@ -15,6 +15,9 @@ the scenario's inventory in force for all of them:
   constraints. It keeps the purchases of the plan's first ladder step (dated ``t``) and
   moves on. Planning over the rest of the span, not the scenario's horizon, puts each
   re-plan on the same footing as the score: fees count only inside the span.
+  ``plan_months`` (``--plan-months``) makes each re-plan plan at least that many months
+  ahead instead (e.g. 36: over the terms, which weighs their lock-in against a forecast
+  of their use); the score stays the span's.
 * ``provider_lookback_<N>d`` (N = 7, 30, 60; each window is its own policy, none picked in
   hindsight): at each re-plan date, per family, the level of the family's cheapest allowed
   reservation product (lowest amortized rate, as consoles recommend one product at a time)
@@ -78,6 +81,7 @@ class BacktestOptions:
     start: pd.Timestamp | None = None
     replan_every: str = "1M"
     lookback_windows_days: tuple[int, ...] = LOOKBACK_WINDOWS_DAYS
+    plan_months: int | None = None   # None: each re-plan plans the rest of the span
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,7 @@ class Backtest:
     masked_hours: int              # hours of the span with no usage data (filled, see module doc)
     policies: tuple[PolicyResult, ...]
     notes: tuple[str, ...]
+    plan_months: int | None = None  # how far each gpuladder re-plan planned (None: the rest of the span)
 
     @property
     def hours(self) -> int:
@@ -190,6 +195,9 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
                  progress: Callable[[str], None] | None = None) -> Backtest:
     sc, profile = inputs.scenario, inputs.profile
     every = parse_replan_every(options.replan_every)
+    if options.plan_months is not None and not 1 <= options.plan_months <= MAX_TERM_MONTHS:
+        raise DomainError(f"plan_months {options.plan_months} is out of range: give 1 to {MAX_TERM_MONTHS} months "
+                          "(e.g. 36 to plan over 3-year terms), or leave it out to plan the rest of the span")
     start, end = span_of(profile, sc.forecast, options.start)
     span = hourly_index(start, end)
     dates = replan_dates(start, end, every)
@@ -209,7 +217,8 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
     say = progress or (lambda _msg: None)
 
     def seen_forecast(t: pd.Timestamp) -> Forecast:
-        return forecast_between(profile.window(profile.index[0], t), spec, t, end)
+        until = end if options.plan_months is None else max(end, add_months(t, options.plan_months))
+        return forecast_between(profile.window(profile.index[0], t), spec, t, until)
 
     gpuladder = _receding(inputs, dates, seen_forecast, "gpuladder", say, notes)
     books = {"gpuladder": gpuladder}
@@ -243,7 +252,7 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
         notes.append(f"{masked} hour(s) of the span have no usage data; every policy is scored on them "
                      "as replay fills them (the same hour one or two weeks away)")
     return Backtest(sc.name, start, end, options.replan_every, dates, spec.method, masked, policies,
-                    tuple(dict.fromkeys(notes)))
+                    tuple(dict.fromkeys(notes)), options.plan_months)
 
 
 # ---------------------------------------------------------------- policies

@@ -277,3 +277,39 @@ def test_a_single_replan_in_a_long_span_suggests_a_weekly_cadence(tmp_path):
     out = CliRunner().invoke(main, ["backtest", str(tmp_path / "s.yaml"), "--start",
                                     f"{start:%Y-%m-%dT%H:%MZ}"])
     assert out.exit_code == 0 and "(1 re-plan, forecast" in out.output
+
+
+def test_plan_months_makes_each_replan_plan_further_ahead(tmp_path, monkeypatch):
+    """--plan-months 12: each re-plan forecasts and plans 12 months from its date (the span is
+    46 days), the score stays the span's. Steady demand: the same 3 reservations either way."""
+    import gpuladder.solver.backtest as bt_module
+
+    sc = load_scenario(write_case(tmp_path, steady))
+    ends = []
+    real = bt_module.forecast_between
+
+    def recorded(history, spec, start, end):
+        ends.append((start, end))
+        return real(history, spec, start, end)
+
+    monkeypatch.setattr(bt_module, "forecast_between", recorded)
+    far = backtest_scenario(sc, BacktestOptions(plan_months=12))
+    assert ends == [(t, t + pd.DateOffset(months=12)) for t in far.replan_dates]
+    assert far.plan_months == 12 and far.hours == SPAN_HOURS
+    assert bought(far.policy("gpuladder")).to_dict() == {START: 3.0}
+    assert far.policy("gpuladder").kpis.cost_usd == pytest.approx(3 * 2.5 * SPAN_HOURS)
+    ends.clear()
+    near = backtest_scenario(sc)
+    assert ends == [(t, T0 + pd.Timedelta(days=DAYS)) for t in near.replan_dates] and near.plan_months is None
+    with pytest.raises(DomainError, match="plan_months 0 is out of range"):
+        backtest_scenario(sc, BacktestOptions(plan_months=0))
+
+
+def test_cli_plan_months(tmp_path):
+    path = write_case(tmp_path, steady)
+    res = CliRunner().invoke(main, ["backtest", str(path), "--plan-months", "12", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["span"]["plan_months"] == 12
+    res = CliRunner().invoke(main, ["backtest", str(path), "--plan-months", "12"])
+    assert "each re-plan planning 12 months ahead" in res.stdout
+    assert CliRunner().invoke(main, ["backtest", str(path), "--plan-months", "0"]).exit_code == 2
