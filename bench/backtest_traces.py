@@ -9,7 +9,7 @@ reservations and savings plans, 1- and 3-year terms, every payment option) with 
 shortest lookback the forecast accepts for Helios (7 days: span 24 days) and 14 days for
 Philly (span 60 days).
 
-Run: python bench/backtest_traces.py [../shared/data/traces]          (about 30 s)
+Run: python bench/backtest_traces.py [../shared/data/traces]          (20 backtests, about 80 s)
      python bench/backtest_traces.py --grid [../shared/data/traces]   (sensitivity, about 90 s)
 
 --grid prints gpuladder's capture for every utilization floor (none, 0.8, 0.9, 0.95) x
