@@ -18,7 +18,7 @@ from gpuladder.scenarios.schema import OTHER_FAMILIES_KEY, Scenario, UsageSpec
 from gpuladder.solver.book import CommitmentBook
 from gpuladder.solver.forecast import Forecast, make_forecast
 from gpuladder.solver.lp import SolverOptions
-from gpuladder.solver.modeldata import ModelOptions, PlanningProblem, allowed_products
+from gpuladder.solver.modeldata import PlanningProblem, allowed_products, scenario_problem
 from gpuladder.solver.plan import Plan, plan_problem
 from gpuladder.units import MAX_INSTANCES
 from gpuladder.usage.history import DemandProfile
@@ -116,9 +116,7 @@ def forecast_for(inputs: PlanInputs) -> Forecast:
 
 
 def problem_for(inputs: PlanInputs, forecast: Forecast) -> PlanningProblem:
-    sc = inputs.scenario
-    return PlanningProblem(forecast, inputs.catalog, inputs.inventory, sc.products, sc.constraints,
-                           ModelOptions(risk_weight=sc.forecast.risk_weight))
+    return scenario_problem(inputs.scenario, forecast, inputs.catalog, inputs.inventory)
 
 
 def solver_options(scenario: Scenario) -> SolverOptions:

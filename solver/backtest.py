@@ -62,7 +62,7 @@ from gpuladder.scenarios.schema import Constraints, ForecastSpec, Horizon, Produ
 from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
 from gpuladder.solver.forecast import DemandPath, Forecast, make_forecast, replay
 from gpuladder.solver.lp import SolverOptions
-from gpuladder.solver.modeldata import ModelOptions, PlanningProblem, allowed_products
+from gpuladder.solver.modeldata import PlanningProblem, allowed_products, scenario_problem
 from gpuladder.solver.plan import dispatch_rules, plan_problem
 from gpuladder.solver.simulate import SimulationResult, simulate
 from gpuladder.units import HOUR, MAX_TERM_MONTHS, add_months, hourly_index
@@ -259,10 +259,7 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
 
 def _problem(inputs: BacktestInputs, forecast: Forecast, inventory: CommitmentBook,
              constraints: Constraints | None = None) -> PlanningProblem:
-    sc = inputs.scenario
-    return PlanningProblem(forecast, inputs.catalog, inventory, sc.products,
-                           sc.constraints if constraints is None else constraints,
-                           ModelOptions(risk_weight=sc.forecast.risk_weight))
+    return scenario_problem(inputs.scenario, forecast, inputs.catalog, inventory, constraints)
 
 
 def hindsight_constraints(cons: Constraints) -> Constraints:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gpuladder.pricing.catalog import PriceCatalog
-from gpuladder.scenarios.schema import Constraints, ProductFilter
+from gpuladder.scenarios.schema import Constraints, ProductFilter, Scenario
 from gpuladder.solver.book import CommitmentBook
 from gpuladder.solver.coupling import components, plan_table
 from gpuladder.solver.demand import (LAYERS, SPLIT, TYPES, DemandArrays, build_cells, demand_arrays,
@@ -29,7 +29,7 @@ from gpuladder.units import HOUR, add_months
 QUARTER_MONTHS = 3
 RES, SP = "reservation", "savings_plan"
 
-__all__ = ["ModelData", "ModelOptions", "PlanningProblem", "prepare", "spot_cap_series", "overhead_map",
+__all__ = ["ModelData", "ModelOptions", "PlanningProblem", "prepare", "scenario_problem", "spot_cap_series", "overhead_map",
            "LAYERS", "TYPES", "SPLIT", "RES", "SP"]
 
 
@@ -56,6 +56,15 @@ class PlanningProblem:
     products: ProductFilter
     constraints: Constraints
     options: ModelOptions = field(default_factory=ModelOptions)
+
+
+def scenario_problem(scenario: Scenario, forecast: Forecast, catalog: PriceCatalog, inventory: CommitmentBook,
+                     constraints: Constraints | None = None) -> PlanningProblem:
+    """The planning problem a scenario poses on ``forecast``: its products, its constraints
+    (or ``constraints``), and the model options it sets (``forecast.risk_weight``)."""
+    return PlanningProblem(forecast, catalog, inventory, scenario.products,
+                           scenario.constraints if constraints is None else constraints,
+                           ModelOptions(risk_weight=scenario.forecast.risk_weight))
 
 
 @dataclass(frozen=True)
