@@ -9,7 +9,7 @@ reservations and savings plans, 1- and 3-year terms, every payment option) with 
 shortest lookback the forecast accepts for Helios (7 days: span 24 days) and 14 days for
 Philly (span 60 days).
 
-Run: python bench/backtest_traces.py [../shared/data/traces]          (20 backtests, about 80 s)
+Run: python bench/backtest_traces.py [../shared/data/traces]          (28 backtests, about 110 s)
      python bench/backtest_traces.py --grid [../shared/data/traces]   (sensitivity, about 90 s)
 
 --grid prints gpuladder's capture for every utilization floor (none, 0.8, 0.9, 0.95) x
@@ -54,6 +54,12 @@ VARIANTS = [  # label, --set items, re-plan interval[, months each re-plan plans
     ("no floor, risk weight 1, planning 36 months ahead, weekly",
      ("constraints.min_utilization=null", "forecast.risk_weight=1"), "7D", 36),
     ("defaults, 1-year terms only, monthly", ("products.terms_months=[12]",), "1M"),
+    ("defaults, lookback 90 days, monthly", ("forecast.lookback_days=90",), "1M"),
+    ("defaults, lookback 90 days, weekly", ("forecast.lookback_days=90",), "7D"),
+    ("no floor, risk weight 1, lookback 90 days, monthly",
+     ("constraints.min_utilization=null", "forecast.risk_weight=1", "forecast.lookback_days=90"), "1M"),
+    ("no floor, risk weight 1, lookback 90 days, weekly",
+     ("constraints.min_utilization=null", "forecast.risk_weight=1", "forecast.lookback_days=90"), "7D"),
 ]
 SCENARIO = """name: {name}
 catalog: embedded
@@ -83,6 +89,13 @@ def write_inputs(traces: Path, folder: Path) -> dict[str, Path]:
         path.write_text(SCENARIO.format(name=name, lookback=lookback))
         out[name] = path
     return out
+
+
+def span_start(path: Path) -> pd.Timestamp:
+    """The span's start at the trace's own lookback (first hour + lookback days), kept for
+    every variant so that a variant with a longer lookback scores the same span."""
+    sc = load_scenario(path)
+    return span_of(load_inputs(sc).profile, sc.forecast, None)[0]
 
 
 def policy_table(results) -> list[str]:
@@ -199,9 +212,10 @@ def main(traces: Path, grid: bool = False) -> None:
             return
         results = []
         for trace, path in paths.items():
+            start = span_start(path)
             for label, sets, every, *ahead in VARIANTS:
-                bt = backtest_scenario(load_scenario(path, sets),
-                                       BacktestOptions(replan_every=every, plan_months=(ahead or [None])[0]))
+                bt = backtest_scenario(load_scenario(path, sets), BacktestOptions(
+                    start=start, replan_every=every, plan_months=(ahead or [None])[0]))
                 results.append((trace, label, bt))
                 print(f"{trace} / {label}: {bt.start:%Y-%m-%d} to {bt.end:%Y-%m-%d}, {len(bt.replan_dates)} re-plans",
                       file=sys.stderr)
