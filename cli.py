@@ -17,17 +17,38 @@ from pathlib import Path
 import click
 
 from gpuladder import __version__
-from gpuladder.errors import GpuladderError
+from gpuladder.errors import GpuladderError, InputError
 from gpuladder.pricing.catalog import atomic_write_text
 
 
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of what is still
+    buffered cannot fail again (the recipe of the Python docs for SIGPIPE)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (e.g. click's test runner)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def handle_errors(fn):
-    """Turn library errors into a message on stderr and the error's exit code."""
+    """Turn library errors into a message on stderr and the error's exit code; a closed
+    output pipe (``gpuladder ... | head -1``) ends quietly with exit code 141."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()
+            return result
+        except BrokenPipeError:
+            _stdout_to_devnull()
+            sys.exit(EXIT_BROKEN_PIPE)
         except GpuladderError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
@@ -48,7 +69,14 @@ def emit(text: str, output: str | None) -> None:
     if not text.endswith("\n"):
         text += "\n"
     if output in (None, "-"):
-        click.echo(text, nl=False)
+        try:
+            click.echo(text, nl=False)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            _stdout_to_devnull()
+            raise InputError(f"cannot write the output: {exc.strerror or exc}",
+                             hint="freeing space on the output's device or writing elsewhere with -o FILE.") from None
     else:
         atomic_write_text(Path(output), text)
         click.echo(f"wrote {output}", err=True)
@@ -460,12 +488,12 @@ def validate_cmd(scenario, **overrides):
     inputs = load_inputs(sc)
     fc = forecast_for(inputs)
     p = inputs.profile
-    click.echo(f"scenario '{sc.name}' ({sc.source}): ok")
-    click.echo(f"usage: {p.index[0]:%Y-%m-%dT%H:%MZ} to {p.index[-1]:%Y-%m-%dT%H:%MZ}, {len(p.index)} hours, "
-               f"{len(p.families)} families")
-    click.echo(f"inventory: {len(inputs.inventory)} commitments")
-    click.echo(f"forecast: {fc.method}, {len(fc.paths)} path(s), horizon {fc.index[0]:%Y-%m-%dT%H:%MZ} "
-               f"+ {len(fc.index)} hours")
+    emit(f"scenario '{sc.name}' ({sc.source}): ok\n"
+         f"usage: {p.index[0]:%Y-%m-%dT%H:%MZ} to {p.index[-1]:%Y-%m-%dT%H:%MZ}, {len(p.index)} hours, "
+         f"{len(p.families)} families\n"
+         f"inventory: {len(inputs.inventory)} commitments\n"
+         f"forecast: {fc.method}, {len(fc.paths)} path(s), horizon {fc.index[0]:%Y-%m-%dT%H:%MZ} "
+         f"+ {len(fc.index)} hours", None)
     for note in inputs.warnings + gap_notes(p, sc.usage.gaps) + forecast_notes(inputs, fc):
         click.echo(f"note: {note}", err=True)
 
