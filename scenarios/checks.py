@@ -28,6 +28,8 @@ MAX_RISK_WEIGHT = 100.0     # at 100 the conservative path is 99% of the objecti
 QUOTE_HINT = "quoting it"
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EXPONENT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+_DECIMAL = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
 _FAMILY_KEY = re.compile(r"[^/\s]+/[^/\s]+/[^/\s]+")
 SPOT_CAP_OTHER_KEYS = ("default", OTHER_FAMILIES_KEY)
 
@@ -147,6 +149,8 @@ class _Checker:
             value = float(value)  # YAML 1.1 reads an unquoted 1e-3 (no dot) as text; YAML 1.2 as a number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self._trap(path, value, what)
+        if origin is not None and origin.raw is not None:
+            self._not_decimal(path, origin.raw.strip(), value)
         x = float(value)
         if not math.isfinite(x):
             raise self.error(path, f"{value} is not a finite number", hint="writing a finite number.")
@@ -156,6 +160,30 @@ class _Checker:
             raise self.error(path, f"{x:g} is out of range: must be {_range_text(lo, hi, lo_open, hi_open)}",
                              hint=hint)
         return x
+
+    def _not_decimal(self, path: tuple, raw: str, value: float) -> None:
+        """Refuse the YAML 1.1 number forms that read as another value than the decimal
+        digits seem to say: 012 (octal, 10), 0x10 (hexadecimal), 0b11, 1:30 (base 60, 90)."""
+        plain = raw.replace("_", "")
+        if _SPECIAL_FLOAT.fullmatch(raw):
+            return
+        if _DECIMAL.fullmatch(plain) and float(plain) == value:
+            return
+        bare = plain.lstrip("+-")
+        if ":" in plain:
+            form, meant = "base-60 (sexagesimal) number", None
+        elif bare[:2].lower() == "0x":
+            form, meant = "hexadecimal number", None
+        elif bare[:2].lower() == "0b":
+            form, meant = "binary number", None
+        elif re.fullmatch(r"0\d+", bare):
+            form, meant = "octal number", plain[:len(plain) - len(bare)] + (bare.lstrip("0") or "0")
+        else:
+            form, meant = "number", None
+        shown = f"{value:g}" if isinstance(value, float) else str(value)
+        hint = (f"writing {meant} (without the leading zero) or {shown} if the octal value was meant."
+                if meant is not None else f"writing the number in decimal digits, e.g. {shown}, if that is what you meant.")
+        raise self.error(path, f"YAML 1.1 reads the unquoted {raw} as the {form} {shown}", hint=hint)
 
     def whole(self, path: tuple, value: Any, lo: int, hi: int | None = None) -> int:
         x = self.number(path, value, what="a whole number")
