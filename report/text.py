@@ -20,10 +20,16 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequ
     return [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 
+def _markdown_cell(text: str) -> str:
+    """A cell that cannot end its row or table early: | escaped, line breaks as <br>."""
+    return text.replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
     rule = ["---:" if r else "---" for r in right]
-    esc = [[c.replace("|", "\\|") for c in row] for row in rows]
-    return ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"] + \
+    head = [_markdown_cell(h) for h in header]
+    esc = [[_markdown_cell(c) for c in row] for row in rows]
+    return ["| " + " | ".join(head) + " |", "| " + " | ".join(rule) + " |"] + \
         ["| " + " | ".join(r) + " |" for r in esc]
 
 
