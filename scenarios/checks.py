@@ -27,6 +27,7 @@ MAX_LOOKBACK_DAYS = 36_525  # a century: "all the history" in practice
 MAX_RISK_WEIGHT = 100.0     # at 100 the conservative path is 99% of the objective already
 QUOTE_HINT = "quoting it"
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_UNPADDED_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 _EXPONENT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 _DECIMAL = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 _SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
@@ -237,6 +238,10 @@ class _Checker:
                 raise self.error(path, f"'{value}' is not a date", hint=hint) from None
             if ts is pd.NaT:
                 raise self.error(path, f"'{value}' is not a date", hint=hint)
+            if _UNPADDED_DATE.fullmatch(value.strip()) and not _DATE_ONLY.fullmatch(value.strip()):
+                y, m, d = (int(x) for x in value.strip().split("-"))
+                raise self.error(path, f"'{value.strip()}' is not a YYYY-MM-DD date: the month and the day "
+                                       "need two digits", hint=f"writing {y:04d}-{m:02d}-{d:02d}.")
             if ts.tzinfo is None and not _DATE_ONLY.fullmatch(value.strip()):
                 raise self.error(path, f"'{value}' has no time zone (naive)", hint=hint)
             ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")

@@ -155,9 +155,12 @@ def _runs(flags: np.ndarray, index: pd.DatetimeIndex, kind: str) -> list[Gap]:
     return out
 
 
+_TIME_THEN_ZONE = r"[T ][\d:.,]+"  # a zone designator only counts after a time (2026-01-01 ends in -01)
+
+
 def parse_utc_timestamps(raw: pd.Series, *, file: str, column: str = "timestamp",
                          rows: pd.Index | None = None, dates: bool = False) -> pd.Series:
-    """Parse ISO 8601 timestamps that carry a UTC designator (Z or +00:00).
+    """Parse ISO 8601 timestamps that carry a UTC designator (Z, +00, +0000 or +00:00).
 
     Naive timestamps and other offsets are refused with a hint; so are values that are
     not on the hour or outside ``units.DATE_RANGE_TEXT``. ``dates``: a plain date
@@ -179,14 +182,14 @@ def parse_utc_timestamps(raw: pd.Series, *, file: str, column: str = "timestamp"
         i = int(np.argmax(far))
         raise InputError(f"'{shown.iloc[i]}' is outside the supported dates ({DATE_RANGE_TEXT})", file=file,
                          row=int(rows[i]), column=column, hint="checking the year.")
-    has_zone = text.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True)
+    has_zone = text.str.contains(_TIME_THEN_ZONE + r"(?:Z|[+-]\d\d(?::?\d\d)?)$", regex=True)
     if not has_zone.all():
         i = int(np.argmax(~has_zone.to_numpy()))
         raise InputError(f"timestamp '{text.iloc[i]}' has no time zone (naive)", file=file,
                          row=int(rows[i]), column=column,
                          hint="writing it in UTC with a Z suffix, e.g. 2026-01-01T00:00:00Z "
                               "(convert local times to UTC first).")
-    non_utc = text.str.contains(r"[+-](?!00:?00$)\d\d:?\d\d$", regex=True)
+    non_utc = text.str.contains(_TIME_THEN_ZONE + r"[+-](?!00(?::?00)?$)\d\d(?::?\d\d)?$", regex=True)
     if non_utc.any():
         i = int(np.argmax(non_utc.to_numpy()))
         raise InputError(f"timestamp '{text.iloc[i]}' is not in UTC", file=file, row=int(rows[i]),
