@@ -61,8 +61,9 @@ def load_inputs(scenario: Scenario) -> PlanInputs:
 def scenario_catalog_notes(scenario: Scenario, catalog: PriceCatalog, families) -> tuple[str, ...]:
     """Check the scenario's names against the catalog and the families of the run: an
     unknown product id or provider in ``products`` is an InputError (the filter would
-    silently allow nothing); family keys in ``spot_cap`` / ``interruptible_share`` that
-    the run does not involve, and a filter that leaves no product, are notes."""
+    silently allow nothing), and so is a family key in ``spot_cap`` /
+    ``interruptible_share`` that the catalog lacks (a typo); catalog families that the run
+    does not involve, and a filter that leaves no product, are notes."""
     flt, products = scenario.products, catalog.products()
     providers = sorted(set(catalog.families["provider"]) | set(KNOWN_PROVIDERS))
     for key, given, known in (("products.ids", flt.ids, list(products.index)),
@@ -76,9 +77,15 @@ def scenario_catalog_notes(scenario: Scenario, catalog: PriceCatalog, families) 
     if len(products) and allowed_products(catalog, flt).empty:
         notes.append("products: no catalog product passes the scenario's filter (providers, terms_months, "
                      "payments, kinds, ids), so the plan can buy nothing")
+    known_families = list(catalog.family_keys)
     for key, value in (("constraints.spot_cap", scenario.constraints.spot_cap),
                        ("usage.interruptible_share", scenario.usage.interruptible_share)):
         if isinstance(value, Mapping):
+            for fam in sorted(set(value) - set(known_families) - {OTHER_FAMILIES_KEY}):
+                raise InputError(f"{key}: the family '{fam}' is not in the catalog."
+                                 f"{did_you_mean(fam, known_families)}", file=scenario.source,
+                                 hint="writing a family key that `gpuladder catalog show` lists "
+                                      "(provider/region/instance_type), or removing it.")
             for fam in sorted(set(value) - set(families) - {OTHER_FAMILIES_KEY}):
                 notes.append(f"{key} names {fam}, which is not among the families of the usage or the "
                              f"inventory; it has no effect.{did_you_mean(fam, sorted(families))}")
