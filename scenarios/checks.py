@@ -26,6 +26,7 @@ MIN_LOOKBACK_DAYS = 7
 MAX_LOOKBACK_DAYS = 36_525  # a century: "all the history" in practice
 MAX_RISK_WEIGHT = 100.0     # at 100 the conservative path is 99% of the objective already
 QUOTE_HINT = "quoting it"
+SET_LABEL = "--set "  # the file of a value given with --set KEY=VALUE
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _UNPADDED_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 _EXPONENT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
@@ -90,6 +91,16 @@ def _range_text(lo, hi, lo_open, hi_open) -> str:
     return f"{'<' if hi_open else '<='} {hi:g}"
 
 
+def _quote_hint(origin: _Origin | None, raw: str) -> str:
+    """How to quote ``raw`` as YAML text; on the command line, inside the shell's quotes
+    too (the shell would strip bare double quotes): --set 'name="no"'."""
+    if origin is None or not origin.file.startswith(SET_LABEL):
+        return f'{QUOTE_HINT}: "{raw}".'
+    key, _, text = origin.file[len(SET_LABEL):].partition("=")
+    quoted = re.sub(rf"(?<![\w\"'./-]){re.escape(raw)}(?![\w\"'./-])", lambda m: f'"{raw}"', text)
+    return f"""{QUOTE_HINT} for YAML inside quotes for the shell: --set '{key}={quoted.strip()}'."""
+
+
 class _Checker:
     """Type and range checks that raise ScenarioError at the right file, line and key."""
 
@@ -114,7 +125,7 @@ class _Checker:
         if isinstance(value, bool) and expected == "text":
             shown = raw if raw is not None else str(value).lower()
             return self.error(path, f"expected text, but YAML 1.1 reads the unquoted {shown} as the "
-                                    f"boolean {str(value).lower()}", hint=f'{QUOTE_HINT}: "{shown}".')
+                                    f"boolean {str(value).lower()}", hint=_quote_hint(origin, shown))
         if isinstance(value, bool):
             shown = raw if raw is not None else str(value).lower()
             return self.error(path, f"expected {expected}, but YAML 1.1 reads the unquoted {shown} as "
@@ -122,7 +133,7 @@ class _Checker:
                               hint="writing a number (or null to switch the setting off, where allowed).")
         if expected == "text" and raw is not None and not isinstance(value, (list, dict)):
             return self.error(path, f"expected text, but YAML reads the unquoted {raw} as {_kind(value)}",
-                              hint=f'{QUOTE_HINT}: "{raw}".')
+                              hint=_quote_hint(origin, raw))
         hint = None
         if isinstance(value, str) and value.strip().endswith("%"):
             hint = "writing shares as numbers from 0 to 1 (60% is 0.6)."

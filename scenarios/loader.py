@@ -44,7 +44,7 @@ from yaml.constructor import SafeConstructor
 
 from gpuladder.errors import EXIT_USAGE, GpuladderError, InputError
 from gpuladder.scenarios.checks import (  # noqa: F401 - MAX_HORIZON_MONTHS, ScenarioError: re-exported
-    MAX_HORIZON_MONTHS, _SECTIONS, _TOP, ScenarioError, _Checker, _dotted, _Index, _kind, _nullable, _Origin,
+    MAX_HORIZON_MONTHS, _SECTIONS, _TOP, SET_LABEL, ScenarioError, _Checker, _dotted, _Index, _kind, _nullable, _Origin,
     _section)
 from gpuladder.scenarios.schema import Scenario
 
@@ -265,7 +265,7 @@ def _parse_set(item: str) -> _Override:
     path = tuple(parts)
     if len(parts) > 2 and tuple(parts[:2]) in FREE_MAPS:
         path = (parts[0], parts[1], ".".join(parts[2:]))
-    label = f"--set {item}"
+    label = f"{SET_LABEL}{item}"
     value, value_origins = _parse_yaml(raw, label, (), SetSyntaxError)
     if path == ("usage",) and isinstance(value, str):
         path = ("usage", "path")
@@ -281,7 +281,7 @@ def _parse_set(item: str) -> _Override:
 
 
 def _apply_set(data: dict, origins: dict, override: _Override) -> None:
-    path, label = override.path, f"--set {override.item}"
+    path, label = override.path, f"{SET_LABEL}{override.item}"
     cur = data
     for i, k in enumerate(path[:-1]):
         nxt = cur.get(k)
@@ -289,15 +289,29 @@ def _apply_set(data: dict, origins: dict, override: _Override) -> None:
             nxt = cur[k] = {}
             origins[path[:i + 1]] = _Origin(label)
         elif not isinstance(nxt, dict):
-            head = _dotted(path[:i + 1])
-            raise ScenarioError(f"is {_kind(nxt)}, not a mapping, so '{_dotted(path)}' cannot be set inside it",
-                                key=head, file=label,
-                                hint=f"setting it whole, e.g. --set '{head}={{...}}'.")
+            raise _not_a_section(override, i, nxt)
         cur = nxt
     cur[path[-1]] = override.value
     for k in [k for k in origins if k[:len(path)] == path]:
         del origins[k]
     origins.update(override.origins)
+
+
+def _not_a_section(override: _Override, i: int, current: Any) -> ScenarioError:
+    """--set a.b.c=V where a.b holds a scalar or a list: set a.b itself, as a mapping
+    where the setting may be one (spot_cap ...), else as what it is."""
+    path, label = override.path, f"{SET_LABEL}{override.item}"
+    head, rest = _dotted(path[:i + 1]), ".".join(str(k) for k in path[i + 1:])
+    raw = override.item.partition("=")[2].strip()
+    if path[:i + 1] in FREE_MAPS:
+        return ScenarioError(f"is {_kind(current)}, not a mapping, so '{_dotted(path)}' cannot be "
+                             "set inside it", key=head, file=label,
+                             hint=f"setting it whole as a mapping: --set '{head}={{{rest}: {raw}}}'.")
+    what = _kind(current)
+    noun = {"the number": "a number", "the text": "text", "the boolean": "a boolean", "the date": "a date"}
+    shown = next((f"{n} ({what[len(k) + 1:]})" for k, n in noun.items() if what.startswith(k + " ")), what)
+    return ScenarioError(f"is {shown}, not a section with keys, so '{_dotted(path)}' cannot be set",
+                         key=head, file=label, hint=f"setting {head} itself: --set '{head}={raw}'.")
 
 
 # ---------------------------------------------------------------- validation
