@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from gpuladder import __version__
-from gpuladder.errors import GpuladderError, InputError
+from gpuladder.errors import GpuladderError, InputError, did_you_mean
 from gpuladder.pricing.catalog import atomic_write_text
 
 
@@ -175,8 +175,17 @@ def catalog_show(catalog_specs, providers, family_glob, gpu, fmt, output):
     from gpuladder.pricing.view import CatalogQuery, catalog_view
     from gpuladder.report.catalog import render_catalog_view
 
-    view = catalog_view(open_catalog(catalog_specs or None),
-                        CatalogQuery(tuple(providers), family_glob, gpu))
+    cat = open_catalog(catalog_specs or None)
+    known = sorted(cat.families["provider"].unique())
+    for p in providers:
+        if p.lower() not in known:
+            raise click.BadParameter(f"'{p}' is not a provider of the catalog; choose from {', '.join(known)}."
+                                     f"{did_you_mean(p.lower(), known)}", param_hint="'--provider'")
+    view = catalog_view(cat, CatalogQuery(tuple(providers), family_glob, gpu))
+    if gpu and view.families.empty and catalog_view(cat, CatalogQuery(gpu=gpu)).families.empty:
+        models = sorted(cat.families["gpu_model"].unique())
+        click.echo(f"note: no family has the GPU '{gpu}'.{did_you_mean(gpu.upper(), models)} "
+                   f"The catalog's GPUs: {', '.join(models)}.", err=True)
     emit(render_catalog_view(view, fmt), output)
 
 

@@ -174,3 +174,37 @@ def test_spot_at_or_above_on_demand_is_accepted(tmp_path):
     assert cat.families.loc[G5, "spot_usd_per_hour"] == 1.2
     eff = cat.effective_spot_usd_per_hour({"10-15%": 0.0})
     assert eff[G5] == 1.006  # capped at on-demand
+
+
+# ---------------------------------------------------------------- catalog show option values (review fixes)
+
+def test_show_unknown_provider_is_a_usage_error_listing_the_choices():
+    from click.testing import CliRunner
+
+    from gpuladder.cli import main
+
+    res = CliRunner().invoke(main, ["catalog", "show", "--provider", "gcpp"])
+    assert res.exit_code == 2
+    assert "Invalid value for '--provider': 'gcpp' is not a provider of the catalog; choose from aws, azure, gcp." \
+        in res.output and "Did you mean 'gcp'?" in res.output
+
+
+def test_show_unknown_gpu_keeps_exit_0_and_names_the_gpus():
+    from click.testing import CliRunner
+
+    from gpuladder.cli import main
+
+    res = CliRunner().invoke(main, ["catalog", "show", "--gpu", "h100x"])
+    assert res.exit_code == 0
+    assert "0 families (catalog: embedded)" in res.stdout
+    assert "note: no family has the GPU 'h100x'. Did you mean 'H100'? The catalog's GPUs: A10, A100," in res.stderr
+    assert "MI300X" in res.stderr
+
+
+def test_show_known_gpu_filtered_out_by_provider_has_no_note():
+    from click.testing import CliRunner
+
+    from gpuladder.cli import main
+
+    res = CliRunner().invoke(main, ["catalog", "show", "--gpu", "Trainium", "--provider", "gcp"])
+    assert res.exit_code == 0 and "note:" not in res.stderr
