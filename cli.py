@@ -304,6 +304,7 @@ def usage_convert(file, output, usage_format, gaps, catalog_specs):
     import warnings
 
     from gpuladder.pricing.catalog import open_catalog
+    from gpuladder.report.text import plural
     from gpuladder.usage.load import convert_usage
 
     families = open_catalog(catalog_specs).family_keys if catalog_specs else None
@@ -312,8 +313,8 @@ def usage_convert(file, output, usage_format, gaps, catalog_specs):
         profile = convert_usage(file, output, families=families, format=usage_format, gaps=gaps)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
-    click.echo(f"wrote {output}: {len(profile.families)} famil{'y' if len(profile.families) == 1 else 'ies'}, "
-               f"{len(profile.index)} hours", err=True)
+    click.echo(f"wrote {output}: {plural(len(profile.families), 'family', 'families')}, "
+               f"{plural(len(profile.index), 'hour')}", err=True)
 
 
 
@@ -491,6 +492,7 @@ def validate_cmd(scenario, **overrides):
     \b
     Python: gpuladder.scenarios.runner.load_inputs(scenario)
     """
+    from gpuladder.report.text import plural
     from gpuladder.scenarios.runner import forecast_for, forecast_notes, gap_notes, load_inputs
 
     sc = build_scenario(scenario, **overrides)
@@ -498,11 +500,11 @@ def validate_cmd(scenario, **overrides):
     fc = forecast_for(inputs)
     p = inputs.profile
     emit(f"scenario '{sc.name}' ({sc.source}): ok\n"
-         f"usage: {p.index[0]:%Y-%m-%dT%H:%MZ} to {p.index[-1]:%Y-%m-%dT%H:%MZ}, {len(p.index)} hours, "
-         f"{len(p.families)} families\n"
-         f"inventory: {len(inputs.inventory)} commitments\n"
-         f"forecast: {fc.method}, {len(fc.paths)} path(s), horizon {fc.index[0]:%Y-%m-%dT%H:%MZ} "
-         f"+ {len(fc.index)} hours", None)
+         f"usage: {p.index[0]:%Y-%m-%dT%H:%MZ} to {p.index[-1]:%Y-%m-%dT%H:%MZ}, {plural(len(p.index), 'hour')}, "
+         f"{plural(len(p.families), 'family', 'families')}\n"
+         f"inventory: {plural(len(inputs.inventory), 'commitment')}\n"
+         f"forecast: {fc.method}, {plural(len(fc.paths), 'path')}, horizon {fc.index[0]:%Y-%m-%dT%H:%MZ} "
+         f"+ {plural(len(fc.index), 'hour')}", None)
     for note in inputs.warnings + gap_notes(p, sc.usage.gaps) + forecast_notes(inputs, fc):
         click.echo(f"note: {note}", err=True)
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from gpuladder.pricing.catalog import format_number
 from gpuladder.pricing.view import CatalogView
+from gpuladder.report.text import plural
 
 CATALOG_VIEW_SCHEMA = "gpuladder.catalog-view/1"
 PRICE_DECIMALS = 4
@@ -76,7 +77,7 @@ def _table(view: CatalogView) -> str:
     lines.append("")
     if df.empty:
         lines.append("No family matches the filters (gpuladder catalog show --help).")
-    lines.append(f"{len(df)} families (catalog: {view.origin}). USD per instance-hour. "
+    lines.append(f"{plural(len(df), 'family', 'families')} (catalog: {view.origin}). USD per instance-hour. "
                  "best Nm = cheapest commitment rate of that term over every product and payment option.")
     if n_est:
         lines.append("* = estimate, not a published rate (see pricing/data/README.md); "

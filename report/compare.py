@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import html
 import json
+import re
 
 import pandas as pd
 
 from gpuladder.report.chart import committed_by_month, ladder_svg
-from gpuladder.report.text import html_page_head, html_table, iso_hour, json_value, markdown_table, pct, text_table, usd
+from gpuladder.report.text import (html_page_head, html_table, iso_hour, json_value, markdown_table, pct, plural,
+                                   text_table, usd)
 from gpuladder.scenarios.compare import COMPARE_SCHEMA, CompareFigures, Comparison, ScenarioOutcome
 
 COMPARE_FORMATS = ("table", "json", "csv", "md", "html")
@@ -61,7 +63,12 @@ def render_comparison(cmp: Comparison, fmt: str) -> str:
 
 
 def _label(o: ScenarioOutcome) -> str:
-    return o.name if o.name is not None else o.source
+    return o.name
+
+
+def _one_line(text: str | None) -> str:
+    """An error message for a CSV cell: its lines joined with '; '."""
+    return re.sub(r"\s*\n\s*", "; ", text.strip()) if text else ""
 
 
 def _figure_dict(f: CompareFigures | None) -> dict | None:
@@ -91,7 +98,7 @@ def comparison_frame(cmp: Comparison) -> pd.DataFrame:
     rows = []
     for o in cmp.outcomes:
         row = {"scenario": _label(o), "file": o.source, "status": "ok" if o.ok else "failed",
-               "exit_code": o.exit_code, "error": o.error or ""}
+               "exit_code": o.exit_code, "error": _one_line(o.error)}
         figs = _figure_dict(o.figures) or {}
         for name in CompareFigures.__dataclass_fields__:
             row[name] = figs.get(name, "")
@@ -105,7 +112,7 @@ def _grid(cmp: Comparison) -> tuple[list[str], list[list[str]], list[bool], str,
     rows = [["status"] + ["ok" if o.ok else f"failed (exit {o.exit_code})" for o in cmp.outcomes]]
     for label, field, fmt in _ROWS:
         rows.append([label] + [_cell(o.figures, field, fmt) for o in cmp.outcomes])
-    horizons = [f"{iso_hour(o.plan.horizon_start)} + {o.plan.horizon_months} months" if o.plan else "-"
+    horizons = [f"{iso_hour(o.plan.horizon_start)} + {plural(int(o.plan.horizon_months), 'month')}" if o.plan else "-"
                 for o in cmp.outcomes]
     rows.insert(1, ["horizon"] + horizons)
     right = [False] + [True] * len(cmp.outcomes)

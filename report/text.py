@@ -33,6 +33,11 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: 
         ["| " + " | ".join(r) + " |" for r in esc]
 
 
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """'1 commitment', '2 commitments', '12 families' (``nouns``: the irregular plural)."""
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
+
+
 def usd(value: float, decimals: int = 0) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.{decimals}f}"
 

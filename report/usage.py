@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 
+from gpuladder.report.text import plural
 from gpuladder.usage.load import UsageSummary
 
 SCHEMA = "gpuladder.usage-summary/1"
@@ -40,11 +41,11 @@ def usage_summary_dict(s: UsageSummary) -> dict:
 def render_usage_summary(s: UsageSummary, fmt: str = "table") -> str:
     if fmt == "json":
         return json.dumps(usage_summary_dict(s), indent=2)
-    lines = [f"file:    {s.file}", f"format:  {s.format}, {s.rows} rows read"]
+    lines = [f"file:    {s.file}", f"format:  {s.format}, {plural(s.rows, 'row')} read"]
     if s.start is None:
         lines.append("span:    no instance usage found")
     else:
-        lines.append(f"span:    {_ts(s.start)} to {_ts(s.end)} ({s.hours} hours)")
+        lines.append(f"span:    {_ts(s.start)} to {_ts(s.end)} ({plural(s.hours, 'hour')})")
     if not s.has_gpu_usage:
         lines.append("GPU:     no GPU usage found in this file")
     if s.families:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
@@ -53,7 +54,7 @@ class CompareFigures:
 @dataclass(frozen=True)
 class ScenarioOutcome:
     source: str                 # the scenario file as given
-    name: str | None            # None when it failed before its name was known
+    name: str                   # the file's stem when it failed before its name was read
     exit_code: int              # 0: it ran
     error: str | None
     plan: Plan | None
@@ -82,7 +83,7 @@ def compare_scenarios(sources: Sequence[str], load: Callable[[str], Scenario],
     not raised. Unexpected exceptions (bugs) are recorded as internal errors, exit 1."""
     out = []
     for source in sources:
-        name = None
+        name = Path(source).stem
         try:
             scenario = load(source)
             name = scenario.name

@@ -126,7 +126,7 @@ def test_worst_exit_code_and_others_still_run():
     cmp = compare_scenarios(["broken", "tight", "buggy"], load, run=plan)
     assert [o.exit_code for o in cmp.outcomes] == [1, 3, 1]
     assert cmp.exit_code == 3
-    assert cmp.outcomes[0].name is None and cmp.outcomes[1].name == "tight"
+    assert cmp.outcomes[0].name == "broken" and cmp.outcomes[1].name == "tight"  # the stem when unread
     assert "internal error" in cmp.outcomes[2].error and "boom" in cmp.outcomes[2].error
 
 
