@@ -305,7 +305,7 @@ def usage_convert(file, output, usage_format, gaps, catalog_specs):
 
     from gpuladder.pricing.catalog import open_catalog
     from gpuladder.report.text import plural
-    from gpuladder.usage.load import convert_usage
+    from gpuladder.usage.load import convert_usage, rows_by_family
 
     families = open_catalog(catalog_specs).family_keys if catalog_specs else None
     with warnings.catch_warnings(record=True) as caught:
@@ -313,6 +313,15 @@ def usage_convert(file, output, usage_format, gaps, catalog_specs):
         profile = convert_usage(file, output, families=families, format=usage_format, gaps=gaps)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
+    if families is None:
+        rows = rows_by_family(profile)
+        unknown = rows[~rows.index.isin(open_catalog(None).family_keys)]
+        lacks = ("all of them are in the embedded catalog" if unknown.empty else
+                 f"{plural(len(unknown), 'family', 'families')} ({plural(int(unknown.sum()), 'row')}) not in the "
+                 f"embedded catalog, which plan and validate would refuse: {', '.join(unknown.index)}")
+        click.echo(f"note: no --catalog, so {plural(len(rows), 'family', 'families')} ({plural(int(rows.sum()), 'row')}) "
+                   f"were written without a catalog check; {lacks}. --catalog embedded (or a catalog folder) "
+                   "leaves out the families the catalog lacks.", err=True)
     click.echo(f"wrote {output}: {plural(len(profile.families), 'family', 'families')}, "
                f"{plural(len(profile.index), 'hour')}", err=True)
 

@@ -68,3 +68,26 @@ def test_convert_gap_error_leaves_no_file(tmp_path):
     assert r.exit_code == 1 and "--gaps zero" in r.stderr and not out.exists()
     r = run("usage", "convert", B / "focus_sample.csv.gz", "-o", out, "--gaps", "zero")
     assert r.exit_code == 0 and len(out.read_text().splitlines()) == 1 + 720 * 2
+
+
+def test_convert_without_catalog_says_what_it_did_not_check(tmp_path):
+    """focus_gpu_ours.csv has 4 GPU families (4 hours each with --gaps zero); x9.big is in
+    no catalog. Without --catalog it is written and the note says so; plan would refuse it,
+    and that error's hint names the convert option that leaves it out."""
+    out = tmp_path / "conv.csv"
+    res = run("usage", "convert", OURS / "focus_gpu_ours.csv", "-o", out, "--gaps", "zero")
+    assert res.exit_code == 0, res.output
+    assert ("note: no --catalog, so 4 families (16 rows) were written without a catalog check; 1 family (4 rows) "
+            "not in the embedded catalog, which plan and validate would refuse: aws/us-east-1/x9.big. "
+            "--catalog embedded (or a catalog folder) leaves out the families the catalog lacks.") in res.stderr
+    res = run("validate", "--usage", out)
+    assert res.exit_code == 1
+    assert "family 'aws/us-east-1/x9.big' is not in the catalog" in res.output
+    assert "converting again with `gpuladder usage convert --catalog embedded`" in res.output
+
+
+def test_convert_with_catalog_has_no_unchecked_note(tmp_path):
+    res = run("usage", "convert", OURS / "focus_gpu_ours.csv", "-o", tmp_path / "c.csv", "--gaps", "zero",
+              "--catalog", "embedded")
+    assert res.exit_code == 0 and "without a catalog check" not in res.stderr
+    assert "x9.big" not in (tmp_path / "c.csv").read_text()

@@ -262,5 +262,8 @@ def load_usage_csv(path, families=None, *, gaps: str = "error") -> DemandProfile
             raise InputError(f"family '{fam}' is not in the catalog ({n} unknown famil{'y' if n == 1 else 'ies'}).{did_you_mean(fam, known)}",
                              file=file, row=r, column="family",
                              hint="correcting the family key (provider/region/instance_type; "
-                                  "`gpuladder catalog show` lists them) or adding it to the catalog.")
+                                  "`gpuladder catalog show` lists them) or adding it to the catalog; for a file "
+                                  "written by `gpuladder usage convert`, converting again with "
+                                  "`gpuladder usage convert --catalog embedded` (or your catalog folder), which "
+                                  "leaves out the families the catalog lacks.")
     return profile_from_long(out, source=file, gaps=gaps, file=file)

@@ -250,6 +250,11 @@ def convert_usage(path, output, *, families=None, format: str | None = None,
     return profile
 
 
+def rows_by_family(profile: DemandProfile) -> pd.Series:
+    """Rows of the canonical usage CSV of ``profile`` per family (masked hours left out)."""
+    return profile.demand_instances.notna().sum().astype(int)
+
+
 def profile_to_csv(profile: DemandProfile) -> str:
     """Canonical usage CSV text of a profile (numbers written to round-trip exactly)."""
     d = profile.demand_instances
