@@ -67,9 +67,9 @@ def test_focus_spec_samples_commitments(cat):
     match = match_products([sp, ri], cat)
     assert match.rows.empty
     reasons = dict(match.unmatched)
-    assert "without its region and instance family" in reasons[sp.id]
+    assert "the FOCUS export does not give its region and instance family" in reasons[sp.id]
     assert "end date, term, instance type and region" in reasons[ri.id]
-    with pytest.raises(InputError, match="2 commitment\\(s\\) match no catalog product"):
+    with pytest.raises(InputError, match="2 commitment\\(s\\) cannot be written: the export lacks fields they need"):
         build_inventory([sp, ri], cat, source="focus")
 
 
@@ -196,7 +196,40 @@ def test_fetch_aws_missing_credentials_cli(tmp_path, monkeypatch):
 def test_from_export_cli_unmatched(tmp_path):
     f = str(B / "aws_savings_plan_all_upfront_75pct.csv")
     r = CliRunner().invoke(main, ["inventory", "from-export", f, "--catalog", str(CAT_DIR)])
-    assert r.exit_code == 1 and "match no catalog product" in r.stderr
+    assert r.exit_code == 1 and "cannot be written: the export lacks fields they need" in r.stderr
     r = CliRunner().invoke(main, ["inventory", "from-export", f, "--catalog", str(CAT_DIR), "--skip-unmatched"])
     assert r.exit_code == 0 and r.stdout == "id,product,family,quantity,start,end\n"
     assert "not written: arn:aws:savingsplans::ACCT-123456789012:savingsplan/sp-abc123def456" in r.stderr
+
+
+def test_from_export_names_the_missing_fields_and_where_to_get_them():
+    """The FOCUS fixture's reservation has a purchase row for one billing month only: no end
+    date, so no term; the error says so and names the CUR columns, not the catalog."""
+    f = str(B / "aws_reserved_instance_partial_upfront_100pct.csv")
+    r = CliRunner().invoke(main, ["inventory", "from-export", f])
+    assert r.exit_code == 1
+    assert ("1 commitment(s) cannot be written: the export lacks fields they need: "
+            "arn:aws:ec2:us-east-1:ACCT-123456789012:reserved-instances/ri-ri-abc123def456: the FOCUS export does "
+            "not give its end date, term, instance type and region") in r.stderr
+    assert "FOCUS dates a commitment only by a One-Time purchase row whose charge period" in r.stderr
+    assert ("reading the missing fields from an AWS CUR of the same account, which carries them in "
+            "lineItem/UsageType, pricing/LeaseContractLength, reservation/EndTime") in r.stderr
+    assert "gpuladder inventory fetch aws" in r.stderr
+    assert "adding the products to the catalog" not in r.stderr and "match no catalog product" not in r.stderr
+
+
+def test_unmatched_product_keeps_the_catalog_hint(cat):
+    with pytest.raises(InputError) as info:
+        build_inventory([fc(family="aws/us-east-1/p4d.24xlarge")], cat, source="aws")
+    msg = str(info.value)
+    assert "1 commitment(s) match no catalog product: ri-1: family 'aws/us-east-1/p4d.24xlarge' is not in the catalog" in msg
+    assert "adding the products to the catalog (--catalog DIR)" in msg and "AWS CUR" not in msg
+
+
+def test_mixed_unmatched_says_which_is_which(cat):
+    with pytest.raises(InputError) as info:
+        build_inventory([fc(family="aws/us-east-1/p4d.24xlarge"), fc(id="ri-2", end=None, term_months=None)],
+                        cat, source="aws")
+    msg = str(info.value)
+    assert "2 commitment(s) cannot be written (1 lack fields in the export, the others match no catalog product)" in msg
+    assert "pricing/LeaseContractLength, reservation/EndTime" in msg and "adding the products to the catalog" in msg

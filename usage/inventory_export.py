@@ -65,15 +65,32 @@ class FoundCommitment:
     term_months: int | None
     payment: str | None
     source: str
+    source_format: str = ""         # focus | cur ('' : another source, e.g. the AWS API)
 
 
 @dataclass(frozen=True)
 class InventoryMatch:
     """Commitments matched to catalog products (canonical inventory rows) and those that
-    could not be, each with the reason."""
+    could not be, each with the reason; ``incomplete``: of those, the ones whose source
+    lacks fields, with the AWS CUR columns that carry them."""
 
     rows: pd.DataFrame                                  # INVENTORY_COLUMNS, strings
     unmatched: tuple[tuple[str, str], ...]
+    incomplete: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+# the AWS CUR columns that carry each field, for a reservation and for a savings plan
+CUR_COLUMNS_FOR = {
+    "start date": ("reservation/StartTime", "savingsPlan/StartTime"),
+    "end date": ("reservation/EndTime", "savingsPlan/EndTime"),
+    "quantity": ("reservation/NumberOfReservations", "savingsPlan/RecurringCommitmentForBillingPeriod"),
+    "term": ("pricing/LeaseContractLength", "savingsPlan/PurchaseTerm"),
+    "payment option": ("pricing/PurchaseOption", "savingsPlan/PaymentOption"),
+    "instance type and region": ("lineItem/UsageType", ""),
+    "savings plan type (Compute or EC2 Instance)": ("", "savingsPlan/OfferingType"),
+    "region and instance family": ("", "savingsPlan/Region, savingsPlan/InstanceTypeFamily"),
+}
+_SOURCE_NAMES = {"focus": "FOCUS export", "cur": "AWS CUR"}
 
 
 def term_months_between(start: pd.Timestamp | None, end: pd.Timestamp | None) -> int | None:
@@ -177,7 +194,7 @@ def _from_cur(export: ExportFile) -> tuple[FoundCommitment, ...]:
     for arn in sorted(referenced - seen):
         kind = "savings_plan" if ":savingsplan/" in arn or "savingsplans" in arn else "reservation"
         found.append(FoundCommitment(arn, "aws", kind, "", "", "", "", None, None, None, None, None,
-                                     f"{export.name}: covered-usage rows only (no fee rows)"))
+                                     f"{export.name}: covered-usage rows only (no fee rows)", "cur"))
     return tuple(found)
 
 
@@ -214,7 +231,7 @@ def _cur_reservations(df: pd.DataFrame, file: str) -> list[FoundCommitment]:
             cid, "aws", "reservation", "", f"aws/{region}/{itype}" if itype and region else "", region or "", "",
             None if pd.isna(count) else float(count), start, end, term,
             payment_key(_one(g["purchase_option"], "purchase option", cid, g["row"], file)),
-            f"{file} row {int(g['row'].iloc[0])}"))
+            f"{file} row {int(g['row'].iloc[0])}", "cur"))
     return out
 
 
@@ -235,7 +252,7 @@ def _cur_savings_plans(df: pd.DataFrame, file: str) -> list[FoundCommitment]:
             float(per_hour[known].median()) if known.any() else None, start, end,
             term_from_label(_one(g["sp_term"], "term", cid, g["row"], file)) or term_months_between(start, end),
             payment_key(_one(g["sp_payment"], "payment option", cid, g["row"], file)),
-            f"{file} row {int(g['row'].iloc[0])}"))
+            f"{file} row {int(g['row'].iloc[0])}", "cur"))
     return out
 
 
@@ -301,7 +318,7 @@ def _focus_commitment(cid: str, g: pd.DataFrame, file: str) -> FoundCommitment:
     fams = usage.loc[usage["commitment_status"].str.lower() != "unused", "family"].dropna().unique()
     family = fams[0] if kind == "reservation" and len(fams) == 1 else ""
     return FoundCommitment(cid, provider, kind, plan_type, family, "", "", quantity, start, end,
-                           term_months_between(start, end), payment, f"{file} row {int(g['row'].iloc[0])}")
+                           term_months_between(start, end), payment, f"{file} row {int(g['row'].iloc[0])}", "focus")
 
 
 # ------------------------------------------------------------------ matching to catalog products
@@ -311,18 +328,18 @@ def match_products(found, catalog: PriceCatalog) -> InventoryMatch:
     family or savings-plan scope); those that cannot be mapped are returned with the reason."""
     products = catalog.products()
     covered = catalog.commitments.groupby("product")["family"].agg(set)
-    rows, unmatched = [], []
+    rows, unmatched, incomplete = [], [], []
     for f in found:
         if f.start is not None and f.end is not None and f.end <= f.start:
             raise InputError(f"commitment {f.id}: end {f.end:%Y-%m-%dT%H:%MZ} is not after start "
                              f"{f.start:%Y-%m-%dT%H:%MZ}", file=f.source,
                              hint="checking the source's start and end dates.")
-        missing = [name for name, v in (("start date", f.start), ("end date", f.end), ("quantity", f.quantity),
-                                        ("term", f.term_months), ("payment option", f.payment)) if v is None]
-        if f.kind == "reservation" and not f.family:
-            missing.append("instance type and region")
+        missing = _missing_fields(f)
         if missing:
-            unmatched.append((f.id, f"the source does not give its {', '.join(missing)} ({f.source})"))
+            unmatched.append((f.id, _missing_text(f, missing)))
+            sp = int(f.kind != "reservation")
+            incomplete.append((f.id, tuple(CUR_COLUMNS_FOR[m][sp] for m in missing
+                                           if f.provider == "aws" and CUR_COLUMNS_FOR[m][sp])))
             continue
         product, why = _product_for(f, products, covered, catalog)
         if product is None:
@@ -332,7 +349,29 @@ def match_products(found, catalog: PriceCatalog) -> InventoryMatch:
                      "quantity": f"{f.quantity:g}", "start": f.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                      "end": f.end.strftime("%Y-%m-%dT%H:%M:%SZ")})
     frame = pd.DataFrame(rows, columns=INVENTORY_COLUMNS).astype(str)
-    return InventoryMatch(frame, tuple(unmatched))
+    return InventoryMatch(frame, tuple(unmatched), tuple(incomplete))
+
+
+def _missing_fields(f: FoundCommitment) -> list[str]:
+    """The fields a commitment needs that its source does not give."""
+    missing = [name for name, v in (("start date", f.start), ("end date", f.end), ("quantity", f.quantity),
+                                    ("term", f.term_months), ("payment option", f.payment)) if v is None]
+    if f.kind == "reservation" and not f.family:
+        missing.append("instance type and region")
+    if f.kind == "savings_plan" and f.provider == "aws":
+        if not f.plan_type:
+            missing.append("savings plan type (Compute or EC2 Instance)")
+        elif f.plan_type == "ec2_instance" and not (f.region and f.instance_family):
+            missing.append("region and instance family")
+    return missing
+
+
+def _missing_text(f: FoundCommitment, missing: list[str]) -> str:
+    text = f"the {_SOURCE_NAMES.get(f.source_format, 'source')} does not give its {', '.join(missing)} ({f.source})"
+    if f.source_format == "focus" and {"start date", "end date", "term"} & set(missing):
+        text += ("; FOCUS dates a commitment only by a One-Time purchase row whose charge period "
+                 "(ChargePeriodStart to ChargePeriodEnd) spans the whole term")
+    return text
 
 
 def _product_for(f: FoundCommitment, products: pd.DataFrame, covered: pd.Series, catalog: PriceCatalog):
@@ -354,12 +393,8 @@ def _product_for(f: FoundCommitment, products: pd.DataFrame, covered: pd.Series,
         return None, f"{f.provider} savings plans are not in the catalog's product set"
     if f.plan_type == "compute":
         pid = f"aws-csp-{term}-{f.payment}"
-    elif f.plan_type == "ec2_instance":
-        if not (f.region and f.instance_family):
-            return None, "an EC2 instance savings plan without its region and instance family"
-        pid = f"aws-ec2sp-{f.region}-{f.instance_family}-{term}-{f.payment}"
     else:
-        return None, "the savings plan type (Compute or EC2 Instance) is not given"
+        pid = f"aws-ec2sp-{f.region}-{f.instance_family}-{term}-{f.payment}"
     if pid not in products.index:
         return None, f"no catalog product '{pid}'"
     return pid, ""
@@ -386,16 +421,37 @@ def validate_match(match: InventoryMatch, catalog: PriceCatalog, source: str) ->
                               + (f", {exc.hint}" if exc.hint else ".")) from None
 
 
+def _unmatched_error(match: InventoryMatch, source: str) -> InputError:
+    """Commitments the source describes incompletely (say which fields, and which CUR
+    columns carry them) apart from those that match no catalog product."""
+    listing = "; ".join(f"{cid}: {why}" for cid, why in match.unmatched[:5])
+    more = f" (and {len(match.unmatched) - 5} more)" if len(match.unmatched) > 5 else ""
+    lacking = {cid for cid, _ in match.incomplete}
+    n, n_lacking = len(match.unmatched), len(lacking)
+    if n_lacking == n:
+        head = f"{n} commitment(s) cannot be written: the export lacks fields they need"
+    elif n_lacking:
+        head = f"{n} commitment(s) cannot be written ({n_lacking} lack fields in the export, the others match no catalog product)"
+    else:
+        head = f"{n} commitment(s) match no catalog product"
+    fixes = []
+    columns = sorted({c for _, cols in match.incomplete for c in cols})
+    if columns:
+        fixes.append("reading the missing fields from an AWS CUR of the same account, which carries them in "
+                     f"{', '.join(columns)} (`gpuladder inventory from-export cur.parquet`), or from the account "
+                     "itself (`gpuladder inventory fetch aws`)")
+    if n_lacking < n:
+        fixes.append("adding the products to the catalog (--catalog DIR)")
+    fixes.append("by writing those rows by hand, or by passing --skip-unmatched to leave them out.")
+    return InputError(f"{head}: {listing}{more}", file=source, hint="; or ".join(fixes))
+
+
 def build_inventory(found, catalog: PriceCatalog, *, source: str, allow_unmatched: bool = False) -> InventoryMatch:
     """Match ``found`` to products and check the result like a loaded inventory. Commitments
     that match no product are an error listing each with its reason, unless
     ``allow_unmatched`` (then they are returned in ``unmatched`` and left out)."""
     match = match_products(found, catalog)
     if match.unmatched and not allow_unmatched:
-        listing = "; ".join(f"{cid}: {why}" for cid, why in match.unmatched[:5])
-        more = f" (and {len(match.unmatched) - 5} more)" if len(match.unmatched) > 5 else ""
-        raise InputError(f"{len(match.unmatched)} commitment(s) match no catalog product: {listing}{more}",
-                         file=source, hint="adding the products to the catalog (--catalog DIR), writing those "
-                                           "rows by hand, or passing --skip-unmatched to leave them out.")
+        raise _unmatched_error(match, source)
     validate_match(match, catalog, source)
     return match
