@@ -93,6 +93,8 @@ def demand_arrays(fc: Forecast, cat: PriceCatalog, cons: Constraints, families: 
     paths = objective_weights(fc, risk_weight)
     floor_names = {fc.expected} | ({fc.conservative} if fc.conservative else set())
     paths["floor"] = paths["name"].isin(floor_names)
+    # the floor holds in each month on the expected path, over the horizon on the conservative one
+    paths["monthly_floor"] = paths["name"].eq(fc.expected)
     demand, eligible = [], []
     baseline = 0.0
     first = np.zeros((len(fc.index) + 1, len(families)))

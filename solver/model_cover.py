@@ -249,16 +249,20 @@ def _plan_order_rows(b, T, P, floored) -> None:
 
 
 def add_utilization_floor(b) -> None:
-    """On each floor path w (expected and conservative), with u = min_utilization:
+    """On each floor path w (expected and conservative), with u = min_utilization, in each
+    window g: every month from the horizon's start on the expected path (a purchase made
+    late in the horizon is not carried by the months before it, and the team's monthly
+    utilization report sees each month), the whole horizon on the conservative path (a
+    1-in-10 downside guarded on average, not month by month):
 
     Reservations of family f (families the plan can buy reservations of) [instance-hours]:
-        sum_{q} U_q(R[f,q]) >= u sum_q hours_q R[f,q] - A[f,w]
+        sum_{q in g} U_q(R[f,q]) >= u sum_{q in g} hours_q R[f,q] - A[f,w,g]
     where U_q(R) = sum_t min(R, n+e): in types cells from fill variables z_t in [0, n+e],
     z_t <= R, U = sum_t h_t z_t (the floor pushes them up to U_q(R) exactly); in layers and
     split cells by the lower bound of ``_reserved_fill``.
 
     Savings plan j (products the plan can buy) [$]:
-        use_j >= u sum_q hours_q C[j,q] - A[j,w]
+        use_j,g >= u sum_{q in g} hours_q C[j,q] - A[j,w,g]
     use_j: types cells sum_t h_t sum_f rate[j,f] p[j,f,t] (exact, with add_dispatch_order);
     layers / split cells: the lower bound rate[j,f] (sum_k used_k y_k - hours_q (cover
     capacity of f other than j's)), exact when j is the only commitment able to cover f.
@@ -282,7 +286,7 @@ def add_utilization_floor(b) -> None:
     floor_w = _floor_paths(b)
     res_fams = sorted(set(b.d.options_.loc[b.d.options_["kind"] == RES, "family"]))
     hours = b.d.periods["hours"].to_numpy(float)
-    rows_lb, e, n_rows = [], Entries(), 0
+    e, n_rows = Entries(), 0
     fill = Entries()
     fill_rows, fill_rhs = 0, []
     # ---- reservations
@@ -293,7 +297,6 @@ def add_utilization_floor(b) -> None:
         allq = fw.merge(pd.DataFrame({"q": np.arange(len(hours))}), how="cross")
         allq = allq.assign(row=allq["frow"], coef=-u * hours[allq["q"].to_numpy()])
         e.add_triplet(reserved_entries(b.t, allq))
-        rows_lb.append(-_allowance(b, RES, fw["family"], fw["w"]))
         fill_rows = _reserved_fill(b, fw, e, fill, fill_rhs)
     # ---- savings plans
     floored = _floored_plans(b)
@@ -304,18 +307,22 @@ def add_utilization_floor(b) -> None:
         allq = allq.assign(row=allq["frow"], coef=-u * hours[allq["q"].to_numpy()])
         e.add_triplet(plan_entries(b.t, allq))
         _plan_use(b, jw, e)
-        rows_lb.append(-_allowance(b, SP, jw["product"], jw["w"]))
         n_rows += len(jw)
     if n_rows == 0:
         return
-    lb = np.concatenate(rows_lb)
     keys = [(RES, f) for f in fw["family"]] + [(SP, j) for j in jw["product"]]
+    paths = np.concatenate([fw["w"].to_numpy(int), jw["w"].to_numpy(int)])
+    monthly = b.d.paths["monthly_floor"].to_numpy()[paths]
+    e, rows = _by_window(e, b.d.periods["window"].to_numpy(), monthly)
+    keys = [keys[r] for r in rows[:, 0]]
+    wkeys = [(kind, key, int(paths[r]), int(g)) for (kind, key), (r, g) in zip(keys, rows)]
+    n_rows = len(rows)
+    lb = -_allowance(b, wkeys)
     if b.d.gate_floors:
         lb = _gate_floor_rows(b, keys, e, lb)
     if len(b.d.inv_reserved) or len(b.d.inv_plans):
-        wkeys = ([(RES, f, w) for f, w in zip(fw["family"], fw["w"])]
-                 + [(SP, j, w) for j, w in zip(jw["product"], jw["w"])])
-        waiver = b.lp.add_vars(FLOOR_WAIVER, pd.MultiIndex.from_tuples(wkeys, names=["kind", "key", "w"]), ub=0.0)
+        waiver = b.lp.add_vars(FLOOR_WAIVER, pd.MultiIndex.from_tuples(wkeys, names=["kind", "key", "w", "window"]),
+                               ub=0.0)
         e.add(np.arange(n_rows), waiver, 1.0)
     if fill_rows:
         b.lp.add_rows("utilization_floor", fill_rows, *fill.arrays(), -np.inf, np.concatenate(fill_rhs))
@@ -404,12 +411,29 @@ def _add_by_period(lp, group: str, n_rows: int, e: Entries, lb, ub) -> None:
                 np.concatenate([np.ones(n_def), vals[~per]]), lb, ub)
 
 
-def _allowance(b, kind, keys, ws) -> np.ndarray:
+def _by_window(e: Entries, window: np.ndarray, monthly: np.ndarray) -> tuple[Entries, np.ndarray]:
+    """The floor rows (one per key and path, entries tagged with their period) split by
+    window where ``monthly[row]``: row (r, g) holds row r's entries of the periods in window
+    g (the other rows keep one window, 0: the horizon). Returns the new entries and, per new
+    row, (r, g); (r, g) pairs without entries are left out."""
+    rows, cols, vals = e.arrays()
+    q = e.periods()
+    assert (q >= 0).all(), "every floor entry belongs to a period"
+    g = np.where(monthly[rows], window[q], 0)
+    pair = rows * (int(window.max(initial=0)) + 1) + g
+    uniq, new_row = np.unique(pair, return_inverse=True)
+    out = Entries()
+    out.add(new_row, cols, vals, q)
+    width = int(window.max(initial=0)) + 1
+    return out, np.column_stack([uniq // width, uniq % width])
+
+
+def _allowance(b, wkeys: list[tuple]) -> np.ndarray:
+    """A per floor row, keyed (kind, key, path, window)."""
     a = b.d.floor_allowance
-    if not len(a):
-        return np.zeros(len(keys))
-    idx = pd.MultiIndex.from_arrays([np.full(len(keys), kind), np.asarray(keys), np.asarray(ws)])
-    return a.reindex(idx).fillna(0.0).to_numpy(float)
+    if not len(a) or not wkeys:
+        return np.zeros(len(wkeys))
+    return a.reindex(pd.MultiIndex.from_tuples(wkeys)).fillna(0.0).to_numpy(float)
 
 
 def _reserved_fill(b, fw: pd.DataFrame, e: Entries, fill: Entries, fill_rhs: list) -> int:

@@ -87,7 +87,7 @@ class ModelData:
     types: pd.DataFrame        # (component, q, w, t, family) -> hours, firm, eligible
     inv_reserved: pd.DataFrame  # (family, q) -> instances reserved by inventory
     inv_plans: pd.DataFrame     # (product, q) -> $/h of inventory savings plans
-    floor_allowance: pd.Series  # (kind, key, w) -> what inventory alone misses the floor by
+    floor_allowance: pd.Series  # (kind, key, w, window) -> what inventory alone misses the floor by
     baseline_usd: float        # expected cost of the demand with nothing covered (weights applied)
     inventory_fee_usd: float   # amortized inventory fees inside the horizon
     inv_usd_per_hour: np.ndarray  # q -> amortized inventory fees in force [$/h]
@@ -240,6 +240,10 @@ def prepare(problem: PlanningProblem) -> ModelData:
     periods["i0"] = index.get_indexer(periods["start"])
     periods["i1"] = periods["i0"] + periods["hours"]
     periods["quarter"] = months_between(h_start, periods["start"]) // QUARTER_MONTHS
+    # the utilization floor's windows: the months from the horizon's start (periods never
+    # straddle them, the month starts are cuts)
+    month_starts = pd.DatetimeIndex([add_months(h_start, k) for k in range(months + 1)]).as_unit(periods["start"].dt.unit)
+    periods["window"] = month_starts.searchsorted(pd.DatetimeIndex(periods["start"]), side="right") - 1
 
     opts, rates, pruned = _bound_and_prune(opts, rates, arrays, periods, cons, mo.prune_options)
     s_o, e_o = opts["start"].to_numpy(), opts["end"].to_numpy()
@@ -352,11 +356,11 @@ def _inventory_ladder(inv: pd.DataFrame, h_start, h_end):
 def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.DataFrame, periods: pd.DataFrame,
                      arrays: DemandArrays, opts: pd.DataFrame, cons: Constraints, shortfall: tuple = ()) -> pd.Series:
     """What existing commitments alone miss the utilization floor by, per (kind, key, floor
-    path): the floor applies to what the plan adds, not to sunk inventory. Reservations:
-    u x reserved hours - sum_t min(R_inv, d_t) [instance-hours]; savings plans: u x
-    commitment $ of the inventory (its whole share waived, see below) [$]. Plus ``shortfall``:
-    what the inventory misses the floor by even when nothing is bought, as the model reads
-    its use (measured by plan.py when a plan with inventory is infeasible)."""
+    path, window): the floor applies to what the plan adds, not to sunk inventory.
+    Reservations: u x reserved hours - sum_t min(R_inv, d_t) [instance-hours]; savings
+    plans: u x commitment $ of the inventory (its whole share waived, see below) [$]. Plus
+    ``shortfall``: what the inventory misses the floor by even when nothing is bought, as
+    the model reads its use (measured by plan.py when a plan with inventory is infeasible)."""
     u = cons.min_utilization
     out: dict = {}
     if u is None:
@@ -367,20 +371,25 @@ def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.Data
     hours = periods["hours"].to_numpy(float)
     for w in np.flatnonzero(arrays.paths["floor"].to_numpy()):
         d = arrays.demand[w]
+        window = periods["window"].to_numpy() if arrays.paths["monthly_floor"].iat[w] else np.zeros(len(periods), int)
         for f, grp in inv_res[inv_res["family"].isin(res_f)].groupby("family"):
-            used = avail = 0.0
+            miss: dict = {}
             for q, r in zip(grp["q"], grp["instances"]):
                 v = np.sort(d[periods["i0"][q]:periods["i1"][q], fpos[f]])
-                used += float(sum_min(v, np.cumsum(v), np.array([r]))[0])
-                avail += r * hours[q]
-            out[(RES, f, w)] = max(0.0, u * avail - used)
+                used = float(sum_min(v, np.cumsum(v), np.array([r]))[0])
+                miss[window[q]] = miss.get(window[q], 0.0) + u * r * hours[q] - used
+            for g, m in miss.items():
+                out[(RES, f, w, int(g))] = max(0.0, m)
         for j, grp in inv_sp[inv_sp["product"].isin(sp_p)].groupby("product"):
             # The model reads a plan's use through a lower bound wherever other commitments
             # can cover the same families, so an allowance sized on the plan's exact use
             # alone could leave even "buy nothing" infeasible. The whole inventory share of
             # the floor is waived instead: what the plan adds must be used u of its hours
             # by the product's total use (the objective still makes every purchase pay).
-            out[(SP, j, w)] = u * float((grp["usd_per_hour"].to_numpy(float) * hours[grp["q"].to_numpy()]).sum())
+            q = grp["q"].to_numpy()
+            dollars = pd.Series(grp["usd_per_hour"].to_numpy(float) * hours[q]).groupby(window[q]).sum()
+            for g, m in dollars.items():
+                out[(SP, j, w, int(g))] = u * float(m)
     for key, extra in shortfall:
         out[key] = out.get(key, 0.0) + float(extra)
     return pd.Series(out, dtype=float)

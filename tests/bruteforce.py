@@ -51,15 +51,16 @@ def _setup(problem):
     weights = np.array([p.weight for p in fc.paths], float)
     weights /= weights.sum()
     floor = np.array([p.name in {fc.expected, fc.conservative} for p in fc.paths])
+    monthly = np.array([p.name == fc.expected for p in fc.paths])   # floor in each month, else over the horizon
     D = [p.demand_instances[fams].to_numpy(float) for p in fc.paths]
     E = [np.where(usable, np.minimum(np.minimum(p.interruptible_instances[fams].to_numpy(float), d), caps * d), 0.0)
          for p, d in zip(fc.paths, D)]
-    return fams, od, spot, weights, floor, D, E
+    return fams, od, spot, weights, floor, monthly, D, E
 
 
 def brute_force(problem) -> OracleResult:
     fc, cat, cons = problem.forecast, problem.catalog, problem.constraints
-    fams, od, spot, weights, floor, D, E = _setup(problem)
+    fams, od, spot, weights, floor, monthly, D, E = _setup(problem)
     index = fc.index
     start, end = index[0], index[-1] + HOUR
     months = 0
@@ -105,28 +106,30 @@ def brute_force(problem) -> OracleResult:
                 types.append((w, m, float(c), row[:len(fams)], row[len(fams):]))
     # reservations dispatched firm first, per combination and type
     cost = combos @ res_fee
-    used = np.zeros((K, len(weights), len(fams)))
+    used = np.zeros((K, len(weights), months, len(fams)))
     left = []
     for w, m, h, n, e in types:
         rf = np.minimum(R[:, m, :], n)
         re = np.minimum(R[:, m, :] - rf, e)
         nl, el = n - rf, e - re
         cost += weights[w] * h * (nl @ od + el @ spot)
-        used[:, w, :] += h * (rf + re)
+        used[:, w, m, :] += h * (rf + re)
         left.append((nl, el))
     feasible = np.ones(K, bool)
     u = cons.min_utilization
-    if u is not None:
-        cap_h = (R * hours_m[None, :, None]).sum(axis=1)
+    if u is not None:   # per family: in each month on the expected path, over the horizon on the other
+        cap_h = R * hours_m[None, :, None]
         has_res = np.isin(np.arange(len(fams)), res_fam)
         for w in np.flatnonzero(floor):
-            feasible &= ((used[:, w, :] >= u * cap_h - 1e-7) | ~has_res[None, :]).all(axis=1)
+            use_w, cap_w = (used[:, w], cap_h) if monthly[w] else (used[:, w].sum(axis=1, keepdims=True),
+                                                                  cap_h.sum(axis=1, keepdims=True))
+            feasible &= ((use_w >= u * cap_w - 1e-7) | ~has_res[None, None, :]).all(axis=(1, 2))
     plan_c = np.zeros((K, len(steps)))
     if plan_products:
         j = plan_products[0]
         rates = com[com["product"] == j].set_index("family")["rate_usd_per_hour"].reindex(fams).to_numpy(float)
-        plan_cost, plan_c = _plan_lp(j, rates, active, steps, months, hours_m, types, left, weights, floor, od,
-                                     spot, u, peak, feasible)
+        plan_cost, plan_c = _plan_lp(j, rates, active, steps, months, hours_m, types, left, weights, floor, monthly,
+                                     od, spot, u, peak, feasible)
         cost = cost + plan_cost
     cost = np.where(feasible, cost, np.inf)
     best = int(np.argmin(cost))
@@ -152,38 +155,55 @@ def simulated_cost(problem, purchases: pd.DataFrame) -> float:
     return total
 
 
-def floors_hold(problem, book, tol: float = 1e-9, simulated: dict | None = None) -> bool:
-    """The utilization floors as the billing simulator measures them: per family, reserved
+def floors_hold(problem, book, tol: float = 1e-9) -> bool:
+    """The utilization floors as the billing simulator measures them, in each month from the
+    horizon's start on the expected path (each month simulated on its own hours) and over
+    the horizon on the conservative path: per family, reserved
     instance-hours used / reserved instance-hours; per savings-plan product bought by the
     plan, $ used / $ committed; on the expected and conservative paths. Plans are bought
     in $0.001/h steps, so a binding plan floor holds up to one quantum per hour of each
-    commitment. ``simulated``: path name -> simulation already run on ``book``."""
+    commitment."""
     u = problem.constraints.min_utilization
     if u is None:
         return True
     fc = problem.forecast
     rules = dispatch_rules(problem)
     bought = book.items[book.items["origin"] == "purchase"]
+    index = fc.index
+    start, end = index[0], index[-1] + HOUR
+    bounds, m = [start], 1
+    while add_months(start, m) < end:
+        bounds.append(add_months(start, m))
+        m += 1
+    bounds.append(end)
+    windows = [(index >= a) & (index < b) for a, b in zip(bounds[:-1], bounds[1:])]
     for p in fc.paths:
         if p.name not in {fc.expected, fc.conservative}:
             continue
-        sim = (simulated or {}).get(p.name) or simulate(book, p.demand_instances, p.interruptible_instances,
-                                                        problem.catalog, rules)
-        cap = sim.hourly.reserved_capacity_instances.sum(axis=0)
-        use = sim.hourly.reserved_instances.sum(axis=0)
-        for f in set(bought.loc[bought["kind"] == "reservation", "family"]):
-            if use[f] < u * cap[f] - tol * max(1.0, cap[f]):
-                return False
-        bc = sim.by_commitment
-        for j in set(bought.loc[bought["kind"] == "savings_plan", "product"]):
-            rows = bc[bc["product"] == j]
-            fee = rows["amortized_fee_usd"].sum()
-            if rows["used_usd"].sum() < u * fee - QUANTUM * rows["hours_in_horizon"].sum() - tol * max(1.0, fee):
+        for sel in (windows if p.name == fc.expected else [np.ones(len(index), bool)]):
+            sim = simulate(book, p.demand_instances[sel], p.interruptible_instances[sel], problem.catalog, rules)
+            if not _floors_hold_in(sim, bought, u, tol):
                 return False
     return True
 
 
-def _plan_lp(j, rates, active, steps, months, hours_m, types, left, weights, floor, od, spot, u, peak, feasible):
+def _floors_hold_in(sim, bought: pd.DataFrame, u: float, tol: float) -> bool:
+    cap = sim.hourly.reserved_capacity_instances.sum(axis=0)
+    use = sim.hourly.reserved_instances.sum(axis=0)
+    for f in set(bought.loc[bought["kind"] == "reservation", "family"]):
+        if f in cap.index and use[f] < u * cap[f] - tol * max(1.0, cap[f]):
+            return False
+    bc = sim.by_commitment
+    for j in set(bought.loc[bought["kind"] == "savings_plan", "product"]):
+        rows = bc[bc["product"] == j]
+        fee = rows["amortized_fee_usd"].sum()
+        if rows["used_usd"].sum() < u * fee - QUANTUM * rows["hours_in_horizon"].sum() - tol * max(1.0, fee):
+            return False
+    return True
+
+
+def _plan_lp(j, rates, active, steps, months, hours_m, types, left, weights, floor, monthly, od, spot, u, peak,
+             feasible):
     """One LP with a block per combination: C_s (plan $/h bought at step s) and the cover
     z of each leftover piece of each type. Returns (plan part of the cost, C) per combination."""
     import highspy
@@ -218,19 +238,21 @@ def _plan_lp(j, rates, active, steps, months, hours_m, types, left, weights, flo
         hi.append(0.0)
     n_rows = n_t
     if u is not None:
-        for w in np.flatnonzero(floor):               # floor: sum h rate z - u sum_s fee C >= 0
-            cols, vals = [np.arange(S)], [-u * fee]
-            for t, (tw, m, h, _, _) in enumerate(types):
-                if tw == w:
-                    cols.append(S + 2 * F * t + np.arange(2 * F))
-                    vals.append(h * np.tile(r, 2))
-            cols, vals = np.concatenate(cols), np.concatenate(vals)
-            rows_r.append(np.full(len(cols), n_rows))
-            rows_c.append(cols)
-            rows_v.append(vals)
-            lo.append(0.0)
-            hi.append(np.inf)
-            n_rows += 1
+        for w in np.flatnonzero(floor):               # floor per window: sum h rate z - u sum_s fee C >= 0
+            windows = [[mo] for mo in range(months)] if monthly[w] else [list(range(months))]
+            for win in windows:
+                cols, vals = [np.arange(S)], [-u * act[:, win] @ hours_m[win]]
+                for t, (tw, m, h, _, _) in enumerate(types):
+                    if tw == w and m in win:
+                        cols.append(S + 2 * F * t + np.arange(2 * F))
+                        vals.append(h * np.tile(r, 2))
+                cols, vals = np.concatenate(cols), np.concatenate(vals)
+                rows_r.append(np.full(len(cols), n_rows))
+                rows_c.append(cols)
+                rows_v.append(vals)
+                lo.append(0.0)
+                hi.append(np.inf)
+                n_rows += 1
     rr, cc, vv = np.concatenate(rows_r), np.concatenate(rows_c), np.concatenate(rows_v)
     ub = np.where(feasible[:, None], ub, 0.0)
     h = highspy.Highs()

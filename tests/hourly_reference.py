@@ -8,9 +8,9 @@ One set of variables per forecast path, hour and family:
   p_j in [0, demand]                   covered by savings plan j, sum_f rate_jf p_j <= C_j(t)
   a + b = r + sum_j p_j
 cost = fees of the purchases inside the horizon + sum_w weight_w sum_t (OD (firm - a) + S (eligible - b)).
-Utilization floors (expected and conservative paths): reservations per family
-sum_t z_t >= u sum_t R_f(t) with z_t <= R_f(t), z_t <= demand; savings plans per product
-sum_t sum_f rate p_j >= u sum_t C_j(t), with per-hour binaries that make reservations and
+Utilization floors, in each month from the horizon's start on the expected path and over
+the horizon on the conservative one: reservations per family sum_t z_t >= u sum_t R_f(t) with z_t <= R_f(t), z_t <=
+demand; savings plans per product sum_t sum_f rate p_j >= u sum_t C_j(t), with per-hour binaries that make reservations and
 earlier plans cover all they can (the billing order). Committed $/h budget per hour.
 Purchases: every allowed product at every monthly ladder step, reservations integer and at
 most the family's peak demand. Used by the tests (same optimum as the model) and by
@@ -128,6 +128,14 @@ def solve_hourly(problem, *, mip_gap: float = 1e-9, time_limit_s: float = 600.0)
         ub[i] = np.ceil(peak[fpos[f]] - 1e-9) if kind == "reservation" else \
             sum(r * peak[fpos[g]] for g, r in plan_rates[product].items())
     x = cols.add(n_o, 0.0, ub, fee, False)
+    # the floors' windows: each month from the horizon's start, or the whole horizon
+    month_starts = pd.DatetimeIndex([add_months(h_start, k) for k in range(months + 1)])
+    windows = {}
+    for monthly in (True, False):
+        month_of = month_starts.searchsorted(index, side="right") - 1 if monthly else np.zeros(H, int)
+        M = int(month_of.max()) + 1
+        windows[monthly] = (M, month_of, np.array([np.bincount(month_of[a], minlength=M) for a in act])
+                            .reshape(n_o, M).astype(float))
     is_res = np.array([o[3] == "reservation" for o in opts], bool)
     res_of = {f: [i for i, o in enumerate(opts) if o[3] == "reservation" and o[1] == f] for f in fams}
     plan_of = {j: [i for i, o in enumerate(opts) if o[0] == j] for j in plan_rates}
@@ -165,7 +173,9 @@ def solve_hourly(problem, *, mip_gap: float = 1e-9, time_limit_s: float = 600.0)
             rows.add(H, np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), -np.inf, 0.0)
         if u is None or w not in floor_paths:
             continue
-        # reservation floor per family
+        # on the expected path in each month, on the conservative one over the horizon
+        M, month_of, act_month = windows[fc.paths[w].name == fc.expected]
+        # reservation floor per family and window
         for f in fams:
             if not res_of[f]:
                 continue
@@ -175,17 +185,18 @@ def solve_hourly(problem, *, mip_gap: float = 1e-9, time_limit_s: float = 600.0)
             cc = [z] + [np.full(act[i].sum(), x[i]) for i in res_of[f]]
             vv = [np.ones(H)] + [-np.ones(act[i].sum()) for i in res_of[f]]
             rows.add(H, np.concatenate(rr), np.concatenate(cc), np.concatenate(vv), -np.inf, 0.0)
-            rows.add(1, np.zeros(H + len(res_of[f]), int), np.concatenate([z, x[res_of[f]]]),
-                     np.concatenate([np.ones(H), -u * act[res_of[f]].sum(axis=1)]), 0.0, np.inf)
-        # plan floors with the billing order
+            rows.add(M, np.concatenate([month_of] + [np.arange(M)] * len(res_of[f])),
+                     np.concatenate([z] + [np.full(M, x[i]) for i in res_of[f]]),
+                     np.concatenate([np.ones(H)] + [-u * act_month[i] for i in res_of[f]]), 0.0, np.inf)
+        # plan floors per product and month, with the billing order
         floored = [j for j in plan_rates if plan_of[j]]
         for j in floored:
-            rr = [np.zeros(H * len(plan_rates[j]), int)]
+            rr = [np.concatenate([month_of] * len(plan_rates[j]))]
             cc = [np.concatenate([p[j].reshape(H, F)[:, fpos[g]] for g in plan_rates[j]])]
             vv = [np.concatenate([np.full(H, rate) for rate in plan_rates[j].values()])]
-            rows.add(1, np.concatenate(rr + [np.zeros(len(plan_of[j]), int)]),
-                     np.concatenate(cc + [x[plan_of[j]]]),
-                     np.concatenate(vv + [-u * act[plan_of[j]].sum(axis=1)]), 0.0, np.inf)
+            rows.add(M, np.concatenate(rr + [np.arange(M)] * len(plan_of[j])),
+                     np.concatenate(cc + [np.full(M, x[i]) for i in plan_of[j]]),
+                     np.concatenate(vv + [-u * act_month[i] for i in plan_of[j]]), 0.0, np.inf)
         if floored:
             _order_rows(cols, rows, r, p, x, d, res_of, plan_of, plan_rates, order, fams, fpos, act, ub, H, F)
     if cons.max_committed_usd_per_hour is not None:

@@ -18,6 +18,7 @@ from gpuladder.solver.backends.ortools import map_status as ortools_status
 from gpuladder.solver.lp import LinearProgram, SolverOptions, SolveStatus
 from gpuladder.solver.model import build_model
 from gpuladder.solver.modeldata import prepare
+import gpuladder.solver.plan as plan_module
 from gpuladder.solver.plan import plan_problem
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -83,10 +84,13 @@ def test_status_mapping():
 
 
 def test_time_limit_returns_the_best_plan_found_marked_as_such():
-    """20 families x 12 monthly steps x 12 products asked to a 1e-9 gap in one second:
-    HiGHS stops on the time limit holding at least the all-on-demand plan."""
+    """20 families x 12 monthly steps x 12 products asked to a 1e-9 gap in one second: one
+    solve (``_plan_once``; the product search, with its candidates on other threads, would
+    return whichever finished) stops on the time limit holding at least the all-on-demand
+    plan."""
     prob = bench_fleet(20, 12, 12, seed=3)
-    plan = plan_problem(prob, SolverOptions(time_limit_s=1.0, mip_gap=1e-9, relax_and_fix_columns=None))
+    plan = plan_module._plan_once(prob, SolverOptions(time_limit_s=1.0, mip_gap=1e-9, relax_and_fix_columns=None),
+                                  "s", None, ())
     assert plan.solver.status == "time_limit"
     assert any("time limit" in w for w in plan.warnings)
     assert plan.simulation.kpis.cost_usd <= plan.simulation.kpis.on_demand_equivalent_usd
