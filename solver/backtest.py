@@ -276,8 +276,9 @@ def _hindsight(inputs: BacktestInputs, cons: Constraints, dates, actual: Forecas
     usage under ``cons``."""
     start = actual.index[0]
     say(f"{name}: planning {start:%Y-%m-%d} to {end:%Y-%m-%d} on the actual usage ...")
-    whole = _bought(plan_problem(_problem(inputs, actual, inputs.inventory, cons), inputs.solver,
-                                 scenario=inputs.scenario.name).book, name)
+    problem = _problem(inputs, actual, inputs.inventory, cons)
+    problem = replace(problem, options=replace(problem.options, step_dates=tuple(dates)))
+    whole = _bought(plan_problem(problem, inputs.solver, scenario=inputs.scenario.name).book, name)
     hs_whole = score(whole)
     if len(dates) < 2:
         return whole, hs_whole

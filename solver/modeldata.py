@@ -46,6 +46,9 @@ class ModelOptions:
     unfloored_plans: frozenset = frozenset()     # savings plans whose utilization floor rows are left out
     gate_floors: bool = False                    # gate floor rows with binaries (model_cover.py)
     risk_weight: float = 0.0   # objective weights: (forecast weight + w on the conservative path) / (1 + w)
+    # ladder steps at these dates (those inside the horizon) instead of every
+    # ladder_step_months: the backtest's hindsight buys when the policies it bounds re-plan
+    step_dates: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,9 @@ def prepare(problem: PlanningProblem) -> ModelData:
     months = horizon_months(h_start, h_end)
     step_months = max(1, int(cons.ladder_step_months))
     steps = pd.DatetimeIndex([add_months(h_start, k) for k in range(0, max(months, 1), step_months)])
+    if mo.step_dates:
+        steps = pd.DatetimeIndex(sorted(set(mo.step_dates))).as_unit(steps.unit)
+        steps = steps[steps >= h_start]
     steps = steps[steps < h_end]
     allowed = allowed_products(cat, problem.products)
     allowed = allowed[~allowed.index.isin(mo.excluded_products)]
