@@ -486,6 +486,9 @@ def plan_cmd(scenario, fmt, output, **overrides):
     click.echo(f"planning '{sc.name}' ...", err=True)
     plan = run_scenario(sc)
     emit(render_plan(plan, fmt), output)
+    if fmt == "csv":   # the CSV is the ladder alone; its warnings go to stderr
+        for w in plan.warnings:
+            click.echo(f"warning: {w}", err=True)
 
 
 @main.command("validate")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 
-from gpuladder.report.text import iso_date, iso_hour, json_value, pct, qty, text_table, usd
+from gpuladder.report.text import iso_date, iso_hour, json_value, pct, plural, qty, text_table, usd
 from gpuladder.solver.backtest import Backtest, PolicyResult
 
 BACKTEST_SCHEMA = "gpuladder.backtest/1"
@@ -74,7 +74,8 @@ def _table(bt: Backtest) -> str:
     head = (f"gpuladder backtest: scenario '{bt.scenario}', {iso_hour(bt.start)} to {iso_hour(bt.end)} "
             f"({bt.hours} h), re-plan every {bt.replan_every} ({n} re-plan{'' if n == 1 else 's'}, "
             f"forecast {bt.forecast_method}"
-            + ("" if bt.plan_months is None else f", each re-plan planning {bt.plan_months} months ahead") + ")")
+            + ("" if bt.plan_months is None else f", each re-plan planning {plural(bt.plan_months, 'month')} ahead")
+            + ")")
     header = ["policy", "cost $", "savings $", "eff. savings rate", "utilization", "waste $", "capture",
               "capture (rules)", "fees after span $", "purchases", "instances / $/h bought"]
     rows = []

@@ -12,7 +12,7 @@ import pandas as pd
 
 from gpuladder.report.chart import committed_by_month, ladder_svg, mix_charts
 from gpuladder.report.text import (html_page_head, html_table, iso_date, iso_hour, json_value, markdown_table, pct,
-                                   qty, text_table, usd)
+                                   plural, qty, text_table, usd)
 from gpuladder.solver.plan import Plan
 from gpuladder.units import AVERAGE_MONTH_HOURS
 
@@ -172,7 +172,7 @@ def _path_section(costs: pd.DataFrame, expected_usd: float):
 
 def _headline(plan: Plan) -> str:
     return (f"gpuladder plan: scenario '{plan.scenario}', horizon {iso_hour(plan.horizon_start)} + "
-            f"{plan.horizon_months} months, forecast {plan.forecast_method}")
+            f"{plural(plan.horizon_months, 'month')}, forecast {plan.forecast_method}")
 
 
 def _solver_line(plan: Plan) -> str:

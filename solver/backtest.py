@@ -60,7 +60,7 @@ from gpuladder.errors import DomainError, InfeasibleError
 from gpuladder.pricing.catalog import INTERRUPTION_BUCKETS, PriceCatalog
 from gpuladder.scenarios.schema import Constraints, ForecastSpec, Horizon, ProductFilter, Scenario
 from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
-from gpuladder.solver.forecast import DemandPath, Forecast, make_forecast, replay
+from gpuladder.solver.forecast import MIN_HISTORY_DAYS, DemandPath, Forecast, make_forecast, replay
 from gpuladder.solver.lp import SolverOptions
 from gpuladder.solver.modeldata import PlanningProblem, allowed_products, scenario_problem
 from gpuladder.solver.plan import dispatch_rules, plan_problem
@@ -74,6 +74,7 @@ REPLAN_FALLBACK_METHOD = "seasonal"
 _MONTHS = re.compile(r"^(\d*)\s*(?:M|MS|mo|month|months)$")
 _YEARS = re.compile(r"^(\d*)\s*(?:Y|YS|y|year|years)$")
 _WEEKS = re.compile(r"^(\d*)\s*(?:W|w|week|weeks)$")
+_FIXED = re.compile(r"^(\d*)\s*(D|d|H|h)$")   # days and hours, either case
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,10 @@ def parse_replan_every(text: str) -> pd.DateOffset | pd.Timedelta:
             if n * months > MAX_TERM_MONTHS:
                 raise ValueError(too_long)
             return pd.DateOffset(**{unit: n})
+    fixed = _FIXED.match(s)
+    if fixed:   # pandas 3 reads only lower-case h, min, s and upper-case D
+        n, unit = fixed.group(1) or "1", fixed.group(2).lower()
+        s = n + ("D" if unit == "d" else unit)
     try:
         nanos = pd.tseries.frequencies.to_offset(s).nanos  # fixed offsets only
     except (ValueError, TypeError):
@@ -185,10 +190,42 @@ def span_of(profile: DemandProfile, spec: ForecastSpec, start: pd.Timestamp | No
     if not first < start < end:
         raise DomainError(
             f"the backtest start {start:%Y-%m-%dT%H:%MZ} must lie after the first usage hour "
-            f"{first:%Y-%m-%dT%H:%MZ} and before the last one {end - HOUR:%Y-%m-%dT%H:%MZ}; you can fix this "
+            f"{first:%Y-%m-%dT%H:%MZ} and no later than the last one {end - HOUR:%Y-%m-%dT%H:%MZ}; you can fix this "
             "by choosing --start inside the history (the default is the first hour + forecast.lookback_days, "
             "which needs a history longer than the lookback)")
     return start, end
+
+
+def _check_history_before(profile: DemandProfile, start: pd.Timestamp, method: str) -> None:
+    """The first re-plan forecasts from the hours before ``start``: at least
+    MIN_HISTORY_DAYS of them must be observed (the forecast's own rule, said in backtest
+    terms: its hint, replay, does not apply here)."""
+    observed = profile.index[profile.demand_instances.notna().any(axis=1).to_numpy()]
+    need = MIN_HISTORY_DAYS * 24
+    seen = int((observed < start).sum())
+    if seen >= need:
+        return
+    fix = (f"starting later: --start {observed[need - 1] + HOUR:%Y-%m-%dT%H:00Z} or after" if len(observed) > need
+           else f"giving a longer history (it holds {len(observed)} observed hours)")
+    raise DomainError(f"the backtest starts at {start:%Y-%m-%dT%H:%MZ} with {seen} observed hour(s) of usage before it "
+                      f"({seen / 24:.1f} days); its re-plans forecast ({method}) from the history seen so far and need at "
+                      f"least {MIN_HISTORY_DAYS} days. You can fix this by {fix}")
+
+
+def _span_notes(profile: DemandProfile, start: pd.Timestamp, end: pd.Timestamp, dates,
+                windows: tuple[int, ...]) -> list[str]:
+    notes = []
+    if end - start < WEEK:
+        notes.append(f"the span is {(end - start) / HOUR:.0f} hours: it scores the first days of each purchase "
+                     "and says little about a plan whose terms run for years; an earlier --start gives a span of "
+                     "weeks")
+    seen_days = (dates[-1] - profile.index[0]) / DAY   # the longest history any re-plan sees
+    shorter = sorted(windows)
+    for a, b in zip(shorter, shorter[1:]):
+        if seen_days <= a:
+            notes.append(f"provider_lookback_{b}d equals provider_lookback_{a}d here: no re-plan sees more than "
+                         f"{seen_days:.0f} days of history")
+    return notes
 
 
 def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOptions(),
@@ -199,11 +236,13 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
         raise DomainError(f"plan_months {options.plan_months} is out of range: give 1 to {MAX_TERM_MONTHS} months "
                           "(e.g. 36 to plan over 3-year terms), or leave it out to plan the rest of the span")
     start, end = span_of(profile, sc.forecast, options.start)
+    _check_history_before(profile, start, REPLAN_FALLBACK_METHOD if sc.forecast.method == "replay"
+                          else sc.forecast.method)
     span = hourly_index(start, end)
     dates = replan_dates(start, end, every)
     actual = replay(profile, span)
     rules = dispatch_rules(_problem(inputs, actual, inputs.inventory))
-    notes = []
+    notes = _span_notes(profile, start, end, dates, options.lookback_windows_days)
     if len(dates) == 1 and end - start >= 2 * WEEK:
         weekly = len(replan_dates(start, end, parse_replan_every("7D")))
         notes.append(f"--replan-every {options.replan_every} re-plans once in this {(end - start) / DAY:.0f}-day span: "

@@ -150,6 +150,8 @@ def test_replan_intervals():
     assert parse_replan_every("7D") == pd.Timedelta(days=7)
     assert parse_replan_every("2W") == pd.DateOffset(weeks=2)
     assert parse_replan_every("12h") == pd.Timedelta(hours=12)
+    assert parse_replan_every("36H") == pd.Timedelta(hours=36)      # pandas 3 reads only lower-case h
+    assert parse_replan_every("2d") == pd.Timedelta(days=2)
     for bad in ("0D", "abc", "30min", "-1M"):
         with pytest.raises(ValueError):
             parse_replan_every(bad)
@@ -202,7 +204,7 @@ def test_cli_table_and_errors(tmp_path):
     res = run(["backtest", str(path), "--start", "2025-01-01"])
     assert res.exit_code == 1 and "--start" in res.stderr
     res = run(["backtest", str(path), "--start", "2026-01-08"])   # 3 days of history: too short to forecast
-    assert res.exit_code == 1 and "re-plan at 2026-01-08" in res.stderr
+    assert res.exit_code == 1 and "--start 2026-01-12T00:00Z or after" in res.stderr
 
 
 def test_replay_scenario_is_replanned_with_seasonal(tmp_path):
@@ -345,3 +347,33 @@ def test_backtest_of_the_default_example_weekly(tmp_path):
     assert len(bt.replan_dates) == 3
     assert max(p.capture for p in bt.policies) <= 1.0 + 1e-3
     assert bt.policy("hindsight").capture == 1.0
+
+
+def test_a_start_with_less_than_a_week_of_history_names_the_first_start_that_works(tmp_path):
+    """The re-plans forecast from the history before each date: a start 3 days in is refused
+    with the first hour that has 7 days (168 observed hours) behind it, replay or not (the
+    forecast's own hint, replay, does not apply to a backtest)."""
+    path = write_case(tmp_path, steady)
+    for sets in ((), ("forecast.method=replay",)):
+        with pytest.raises(DomainError, match=r"72 observed hour\(s\).*--start 2026-01-12T00:00Z or after"):
+            backtest_scenario(load_scenario(path, sets), BacktestOptions(start=T0 + pd.Timedelta(days=3)))
+    out = run(["backtest", str(path), "--start", "2026-01-08T00:00Z"])
+    assert out.exit_code == 1 and "--start 2026-01-12T00:00Z" in out.output
+    assert len(backtest_scenario(load_scenario(path), BacktestOptions(start=T0 + pd.Timedelta(days=7))).policies) == 7
+
+
+def test_short_spans_and_equal_windows_are_noted(tmp_path):
+    """A 2-day span is noted as too short to say much. One re-plan 20 days into the history
+    (T0 + 20 days, re-planning every 2 months): the 30- and 60-day windows see the same 20
+    days, buy the same and save the same, and the notes say so; weekly re-plans from day 14
+    to day 56 see more than 30 days at the end, so no note."""
+    sc = load_scenario(write_case(tmp_path, day_four_night_two))
+    bt = backtest_scenario(sc, BacktestOptions(start=T0 + pd.Timedelta(days=DAYS - 2), replan_every="7D"))
+    assert any("the span is 48 hours" in n for n in bt.notes)
+    one = backtest_scenario(sc, BacktestOptions(start=T0 + pd.Timedelta(days=20), replan_every="2M"))
+    assert not any("the span is" in n for n in one.notes)
+    assert [n for n in one.notes if "equals" in n] == [
+        "provider_lookback_60d equals provider_lookback_30d here: no re-plan sees more than 20 days of history"]
+    assert one.policy("provider_lookback_60d").kpis.savings_usd == one.policy("provider_lookback_30d").kpis.savings_usd
+    weekly = backtest_scenario(sc, BacktestOptions(start=START, replan_every="7D"))
+    assert [n for n in weekly.notes if "equals" in n] == []
