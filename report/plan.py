@@ -65,7 +65,9 @@ def plan_document(plan: Plan) -> dict:
         "estimate": bool(r.estimate),
     } for r in _purchases_with_estimates(plan).itertuples(index=False)]
     expiring = [{"id": r.id, "product": r.product, "family": r.family, "quantity": json_value(float(r.quantity), 3),
-                 "expires": iso_hour(r.expires), "renew": bool(r.renew)} for r in plan.expiring.itertuples(index=False)]
+                 "expires": iso_hour(r.expires), "renew": bool(r.renew),
+                 "renewed_quantity": json_value(float(r.renewed_quantity), 3)}
+                for r in plan.expiring.itertuples(index=False)]
     mix = [{"family": fam, "committed_instances": json_value(float(r.committed_instances), 3),
             "reserved_share": json_value(float(r.reserved_share)),
             "savings_plan_share": json_value(float(r.savings_plan_share)),
@@ -133,7 +135,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]], list[bo
     if len(plan.expiring):
         rows = [[r.id, r.product, r.family if isinstance(r.family, str) else "(plan)", qty(r.quantity),
                  iso_hour(r.expires),
-                 "renew" if r.renew else "let expire"] for r in plan.expiring.itertuples(index=False)]
+                 _expiry_decision(r)] for r in plan.expiring.itertuples(index=False)]
         out.append(("Existing commitments expiring in the horizon", ["id", "product", "family", "quantity",
                                                                      "expires", "decision"], rows,
                     [False, False, False, True, False, False]))
@@ -168,6 +170,14 @@ def _path_section(costs: pd.DataFrame, expected_usd: float):
     rows.append(["expected", "1"] + ([""] if leaned else []) + [usd(expected_usd)])
     header = ["path", "weight"] + (["objective weight (risk_weight)"] if leaned else []) + ["cost $"]
     return ("Cost per forecast path (simulated)", header, rows, [False] + [True] * (len(header) - 1))
+
+
+def _expiry_decision(r) -> str:
+    if r.renew:
+        return "renew"
+    if r.renewed_quantity <= 1e-9:
+        return "let expire"
+    return f"renew {qty(r.renewed_quantity)}, let {qty(r.quantity - r.renewed_quantity)} expire"
 
 
 def _headline(plan: Plan) -> str:

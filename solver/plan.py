@@ -59,7 +59,7 @@ class Plan:
     horizon_end: pd.Timestamp
     horizon_months: int
     purchases: pd.DataFrame   # date, provider, product, kind, family, scope, term_months, payment, quantity, ...
-    expiring: pd.DataFrame    # id, product, family, quantity, expires, renew
+    expiring: pd.DataFrame    # id, product, family, quantity, expires, renew, renewed_quantity
     mix: pd.DataFrame         # family -> committed_instances, spot_share, on_demand_share, ...
     book: CommitmentBook      # inventory + purchases
     simulation: SimulationResult  # on the expected (P50) path
@@ -383,9 +383,11 @@ def _purchase_table(book: CommitmentBook) -> pd.DataFrame:
 
 
 def _expiring(inventory: CommitmentBook, book: CommitmentBook, data: ModelData) -> pd.DataFrame:
-    """Existing commitments that end inside the horizon; ``renew`` is true when the plan has at
-    least as much of the same capacity in force right after the expiry as right before it
-    (reservations: instances of the family; plans: $/h of the same provider's plans)."""
+    """Existing commitments that end inside the horizon. ``renewed_quantity``: how much of the
+    commitment the plan replaces, the capacity of the same kind in force right after the
+    expiry less what stays of it right before (reservations: instances of the family;
+    plans: $/h of the same provider's plans), between 0 and the commitment's quantity;
+    ``renew`` when it replaces all of it."""
     inv = inventory.items
     ends = inv[(inv["end"] > data.horizon_start) & (inv["end"] <= data.horizon_end)]
     it = book.items
@@ -397,9 +399,11 @@ def _expiring(inventory: CommitmentBook, book: CommitmentBook, data: ModelData) 
             same = it[(it["kind"] == "savings_plan") & (it["provider"] == r["provider"])]
         before = same.loc[(same["start"] < r["end"]) & (same["end"] >= r["end"]), "quantity"].sum()
         after = same.loc[(same["start"] <= r["end"]) & (same["end"] > r["end"]), "quantity"].sum()
+        renewed = float(np.clip(after - (before - r["quantity"]), 0.0, r["quantity"]))
         rows.append({"id": r["id"], "product": r["product"], "family": r["family"] or None,
-                     "quantity": r["quantity"], "expires": r["end"], "renew": bool(after >= before - 1e-9)})
-    return pd.DataFrame(rows, columns=["id", "product", "family", "quantity", "expires", "renew"])
+                     "quantity": r["quantity"], "expires": r["end"], "renew": bool(after >= before - 1e-9),
+                     "renewed_quantity": renewed})
+    return pd.DataFrame(rows, columns=["id", "product", "family", "quantity", "expires", "renew", "renewed_quantity"])
 
 
 def _mix(sim: SimulationResult) -> pd.DataFrame:

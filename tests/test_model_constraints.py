@@ -6,6 +6,8 @@ from it, reservations with a one-month term."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -234,7 +236,25 @@ def test_inventory_is_used_first_and_planned_around():
     got = plan.purchases.groupby("date")["quantity"].sum()
     assert got.to_dict() == {START: 1.0, add_months(START, 1): 3.0}
     assert plan.expiring["renew"].tolist() == [True]
+    assert plan.expiring["renewed_quantity"].tolist() == [2.0]
     assert plan.simulation.kpis.cost_usd == pytest.approx(3 * 2.5 * len(idx))
+
+
+def test_a_partly_replaced_expiry_says_how_much_is_renewed():
+    """Inventory of 3 ending after month 1; demand 3/h, then 2/h: the plan buys 2 at the
+    expiry. The expiring row reads "renew 2, let 1 expire", not "let expire"."""
+    from gpuladder.report.plan import render_plan
+
+    idx = horizon(2)
+    d = np.where(idx < add_months(START, 1), 3.0, 2.0)[:, None]
+    cat = catalog([4.0], [None], [Product("ri", "reservation", 1, {family(0): 2.5})])
+    inv = _inventory(cat, "ri", 3.0, START, add_months(START, 1))
+    plan = plan_problem(problem(forecast(idx, d), cat, inventory=inv), EXACT_SOLVE)
+    assert plan.purchases.groupby("date")["quantity"].sum().to_dict() == {add_months(START, 1): 2.0}
+    assert plan.expiring[["renew", "renewed_quantity"]].values.tolist() == [[False, 2.0]]
+    assert "renew 2, let 1 expire" in render_plan(plan, "table")
+    doc = json.loads(render_plan(plan, "json"))
+    assert doc["expiring"][0]["renew"] is False and doc["expiring"][0]["renewed_quantity"] == 2.0
 
 
 def test_floor_applies_to_what_the_plan_adds():
