@@ -272,7 +272,8 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
     build_s = time.perf_counter() - t0
     sol = solve(built.lp, solver)
     if sol.status == SolveStatus.INFEASIBLE:
-        raise InfeasibleError(diagnose_infeasible(built.lp, solver))
+        groups = diagnose_infeasible(built.lp, solver)
+        raise InfeasibleError(groups, _inventory_over_cap(problem, data) if COMMITTED_CAP in groups else "")
     if not sol.has_solution:
         raise DomainError(f"the solver ({sol.backend}) stopped without a plan: {sol.message}; "
                           "raise solver.time_limit_s or simplify the scenario")
@@ -330,6 +331,20 @@ def _best_cover_at(built, x: np.ndarray, solver: SolverOptions) -> np.ndarray | 
     lb[cols] = ub[cols] = x[cols]
     sol = solve(built.lp.with_columns(lb, ub), replace(solver, mip_gap=0.0))
     return sol.x if sol.status == SolveStatus.OPTIMAL else None
+
+
+COMMITTED_CAP = "constraints.max_committed_usd_per_hour"
+
+
+def _inventory_over_cap(problem: PlanningProblem, data: ModelData) -> str:
+    """When the existing commitments alone exceed the committed $/h cap, when and by how much."""
+    cap = problem.constraints.max_committed_usd_per_hour
+    held = np.asarray(data.inv_usd_per_hour, float)
+    if cap is None or not len(held) or held.max() <= cap:
+        return ""
+    q = int(np.argmax(held))
+    return (f"the existing commitments alone hold ${held[q]:,.2f}/h from {data.periods['start'].iat[q]:%Y-%m-%dT%H:%MZ}, "
+            f"above the cap of ${cap:,.2f}/h; the cap counts them too: raise it above that, or leave it out")
 
 
 def _free_prefix(inventory: CommitmentBook) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model_instances import (EXACT_SOLVE, Product, START, catalog, family, forecast, horizon, problem)
+from model_instances import (EXACT_SOLVE, NO_OVERHEAD, Product, START, catalog, family, forecast, horizon, problem)
 from gpuladder.errors import EXIT_INFEASIBLE, InfeasibleError
 from gpuladder.scenarios.schema import Constraints, FrozenMap, ProductFilter
 from gpuladder.solver.book import make_purchases
@@ -287,3 +287,16 @@ def test_greedy_order_conditions():
     r2 = rates.copy()
     r2.loc[(r2["product"] == "b") & (r2["family"] == "f1"), "rate_usd_per_hour"] = 2.5
     assert not greedy_is_optimal(plans(["a", "b"], [0, 1]), r2)           # b not proportional to a
+
+
+def test_inventory_over_the_committed_cap_is_named():
+    """3 existing reservations at $2.50/h hold $7.50/h; a $5/h cap cannot be met even
+    buying nothing, and the message says why."""
+    idx, d = _flat(1, 3.0)
+    cat = catalog([4.0], [None], [Product("ri", "reservation", 1, {family(0): 2.5})])
+    inv = _inventory(cat, "ri", 3.0, START, add_months(START, 1))
+    cons = Constraints(min_utilization=None, spot_cap=None, spot_rework_overhead=NO_OVERHEAD,
+                       max_committed_usd_per_hour=5.0)
+    with pytest.raises(InfeasibleError, match=r"max_committed_usd_per_hour \(the existing commitments alone hold "
+                                              r"\$7\.50/h from 2026-01-01T00:00Z, above the cap of \$5\.00/h"):
+        plan_problem(problem(forecast(idx, d), cat, inventory=inv, constraints=cons), EXACT_SOLVE)
