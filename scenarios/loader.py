@@ -15,7 +15,8 @@ one validation of the result.
 - ``name`` is not inherited through ``extends``: without one, a scenario is named after
   its file.
 - ``null`` switches a constraint or an optional setting off; a section left empty keeps
-  its defaults; a required setting set to ``null`` is refused.
+  its defaults, or, in a file that ``extends`` another, the base's section; a required
+  setting set to ``null`` is refused.
 - ``spot_cap``: a number, or ``{family: share}`` where the key ``default`` covers the
   families not listed; it is stored under ``"*"``, always present (0.6, the default cap,
   when not given), so every reader agrees (see ``Constraints.spot_cap_share``).
@@ -234,10 +235,16 @@ def _extend(data: dict, origins: dict, base_dir: Path, file: str,
     return _deep_merge(base, data), merged_origins
 
 
-def _deep_merge(base: dict, over: dict) -> dict:
+def _deep_merge(base: dict, over: dict, top: bool = True) -> dict:
+    """``over`` on ``base``: mappings merge key by key, anything else replaces, except that a
+    top-level section left empty (``constraints:`` with nothing under it, read as null)
+    keeps the base's section: an empty heading says nothing (a setting set to null inside
+    a section still switches it off)."""
     out = dict(base)
     for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        if top and v is None and isinstance(out.get(k), dict):
+            continue
+        out[k] = _deep_merge(out[k], v, False) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 
 

@@ -347,6 +347,20 @@ def test_extends_chain_of_three(tmp_path):
         (24, "trend", 60, 0.1)
 
 
+def test_an_empty_section_in_a_child_keeps_the_base_section(tmp_path):
+    """`constraints:` with nothing under it (YAML null) changes nothing of the base's
+    section; a setting set to null inside a section still switches it off."""
+    write(tmp_path, "base.yaml", "constraints: {min_utilization: 0.8, spot_cap: 0.3}\nhorizon: {months: 24}\n")
+    empty = write(tmp_path, "empty.yaml", "extends: base.yaml\nconstraints:\nhorizon:\n")
+    s = load_scenario(empty)
+    assert (s.constraints.min_utilization, s.constraints.spot_cap_share("any/f"), s.horizon.months) == (0.8, 0.3, 24)
+    off = write(tmp_path, "off.yaml", "extends: base.yaml\nconstraints:\n  spot_cap: null\n")
+    s = load_scenario(off)
+    assert s.constraints.min_utilization == 0.8 and s.constraints.spot_cap_share("any/f") is None
+    alone = load_scenario(write(tmp_path, "alone.yaml", "constraints:\n"))   # no base: the defaults
+    assert alone.constraints.min_utilization == 0.95
+
+
 def test_extends_cycle_is_refused(tmp_path):
     write(tmp_path, "a.yaml", "extends: b.yaml\n")
     write(tmp_path, "b.yaml", "extends: a.yaml\n")
