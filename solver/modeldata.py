@@ -49,6 +49,9 @@ class ModelOptions:
     # ladder steps at these dates (those inside the horizon) instead of every
     # ladder_step_months: the backtest's hindsight buys when the policies it bounds re-plan
     step_dates: tuple = ()
+    # the floor in each month on the expected path (docs/model.md); off: over the horizon,
+    # for the product-set search's proposal, which only names products and solves far faster
+    monthly_floor: bool = True
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,8 @@ def prepare(problem: PlanningProblem) -> ModelData:
     h_start, h_end = index[0], index[-1] + HOUR
     families = pd.Index(sorted(fc.families))
     arrays = demand_arrays(fc, cat, cons, families, mo.risk_weight)
+    if not mo.monthly_floor:
+        arrays.paths["monthly_floor"] = False
     peak = pd.Series(arrays.peak, index=families)
     prices = pd.DataFrame({"od_usd_per_hour": arrays.od, "spot_usd_per_hour": arrays.spot,
                            "peak_instances": arrays.peak}, index=families)
