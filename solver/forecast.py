@@ -119,7 +119,10 @@ The interruptible share of each path is the family's hour-of-week share in the h
 
 Families: one with no demand in the last ``VANISHED_AFTER_DAYS`` observed days forecasts
 zero; one that started inside the window is fitted on its own span (from its first
-non-zero hour). Gaps (NaN, masked hours) are left out of every fit and every score, never
+non-zero hour). One with under ``MIN_HISTORY_DAYS`` of its own demand gets its mean level
+as P50, zero for the paths below the median and twice the P50 for those above it: a few
+days cannot tell whether a workload stays, and the weighted mean of P10 / P50 / P90 stays
+the P50 (0.3 x 0 + 0.4 x m + 0.3 x 2m = m). Gaps (NaN, masked hours) are left out of every fit and every score, never
 read as zero. A history with less than ``MIN_HISTORY_DAYS`` of observed hours is refused
 (use replay).
 """
@@ -141,6 +144,8 @@ from gpuladder.usage.history import DemandProfile
 
 PATH_QUANTILES = (("P10", 0.10, 0.3), ("P50", 0.50, 0.4), ("P90", 0.90, 0.3))  # name, quantile, weight
 MIN_HISTORY_DAYS = 7
+NEW_FAMILY_NOTE = ("under a week of its own demand: the paths below the median are zero and those above it twice "
+                   "its mean level (it may stop or double), so nothing is committed to it on the conservative path")
 TREND_MIN_DAYS = 21
 SHORT_LOOKBACK_DAYS = 28   # a lookback under four weeks, with older history left out, is noted
 VANISHED_AFTER_DAYS = 7
@@ -363,7 +368,8 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
             notes.append(f"{fam}: no demand in the last {VANISHED_AFTER_DAYS} observed days; forecast zero")
             continue
         level, span = fitted
-        band, band_note = history.band(y, level)
+        new = level.span_hours < MIN_HISTORY_DAYS * 24
+        band, band_note = (None, NEW_FAMILY_NOTE) if new else history.band(y, level)
         notes += [f"{fam}: {n}" for n in (level.note, band_note) if n]
         base = level.at(t_future, how_future)
         weeks, first_week = _residual_weeks(level.resid, history.how[span], history.week[span])
@@ -371,7 +377,10 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
         yi = profile.interruptible_instances[fam].to_numpy(dtype=float)[keep][span]
         share = _interruptible_share(y[span], yi, history.how[span])[how_future]
         for name, q, _ in quantiles:
-            path = np.maximum(base + band.shift(q, t_future, level), 0.0) * growth
+            if new:
+                path = np.maximum(base, 0.0) * (0.0 if q < 0.5 else 1.0 if q == 0.5 else 2.0) * growth
+            else:
+                path = np.maximum(base + band.shift(q, t_future, level), 0.0) * growth
             out[name][j] = path
             inter_out[name][j] = share * path
     paths = tuple(

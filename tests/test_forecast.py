@@ -279,6 +279,11 @@ def test_family_with_a_few_days_gets_its_mean_level():
     p50 = fc.path("P50").demand_instances[FAM2]
     assert p50.mean() == pytest.approx(4.5, abs=0.05) and p50.min() >= 4.0 - 1e-9
     assert any(n.startswith(FAM2) and "mean level" in n for n in fc.notes)
+    # three days cannot tell whether it stays: P10 zero, P90 twice P50, the weighted mean P50
+    assert (fc.path("P10").demand_instances[FAM2] == 0).all()
+    np.testing.assert_allclose(fc.path("P90").demand_instances[FAM2], 2 * p50)
+    assert any(n.startswith(FAM2) and "under a week of its own demand" in n for n in fc.notes)
+    assert fc.path("P10").demand_instances[FAM].min() > 0       # the month-old family keeps its band
 
 
 def test_interruptible_share_follows_the_hour_of_week():
