@@ -7,8 +7,6 @@ import csv
 import io
 import json
 
-import numpy as np
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -17,18 +15,12 @@ from gpuladder.errors import InfeasibleError
 from gpuladder.report.text import plural
 from gpuladder.scenarios.compare import compare_scenarios
 from gpuladder.scenarios.schema import Scenario
-from gpuladder.units import hourly_index
-from tiny_catalog import FAMILY, write_tiny_catalog
+from tiny_catalog import FAMILY, write_tiny_case
 
 
 @pytest.fixture()
 def case(tmp_path):
-    write_tiny_catalog(tmp_path / "cat")
-    idx = hourly_index(pd.Timestamp("2026-01-01T00:00Z"), pd.Timestamp("2026-02-01T00:00Z"))
-    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": FAMILY,
-                  "instances": np.tile([3.0, 3.0, 2.0, 1.0], len(idx) // 4)}).to_csv(tmp_path / "usage.csv", index=False)
-    base = ("catalog: cat\nusage: usage.csv\nhorizon: {start: '2026-01-01', months: 1}\n"
-            "forecast: {method: replay}\nproducts: {terms_months: [12]}\n")
+    base = write_tiny_case(tmp_path)
     (tmp_path / "ok.yaml").write_text("name: fine\n" + base)
     (tmp_path / "broken-file.yaml").write_text("name: never-read\n" + base + "horizon: {months: 0}\n")
     (tmp_path / "typo.yaml").write_text("name: typo\n" + base + "constraints: {spot_cap: {test/r1/g9: 0.1}}\n")

@@ -20,8 +20,7 @@ from gpuladder.cli import main
 from gpuladder.pricing.catalog import load_catalog
 from gpuladder.report.chart import committed_by_month, ladder_svg, mix_by_month, mix_charts
 from gpuladder.solver.book import make_purchases
-from gpuladder.units import hourly_index
-from tiny_catalog import FAMILY, write_tiny_catalog
+from tiny_catalog import FAMILY, write_tiny_case, write_tiny_catalog
 
 T0 = pd.Timestamp("2026-01-01T00:00Z")
 SVG = "{http://www.w3.org/2000/svg}"
@@ -70,13 +69,7 @@ def test_svg_bars_are_to_scale_and_carry_their_figures(book):
 
 
 def test_html_report_embeds_the_chart(tmp_path):
-    write_tiny_catalog(tmp_path / "cat")
-    idx = hourly_index(T0, pd.Timestamp("2026-02-01T00:00Z"))
-    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": FAMILY,
-                  "instances": np.tile([3.0, 3.0, 2.0, 1.0], len(idx) // 4)}).to_csv(tmp_path / "usage.csv", index=False)
-    (tmp_path / "s.yaml").write_text(
-        "name: t\ncatalog: cat\nusage: usage.csv\nhorizon: {start: '2026-01-01', months: 1}\n"
-        "forecast: {method: replay}\nproducts: {terms_months: [12]}\nconstraints: {min_utilization: null}\n")
+    (tmp_path / "s.yaml").write_text("name: t\n" + write_tiny_case(tmp_path) + "constraints: {min_utilization: null}\n")
     res = CliRunner().invoke(main, ["plan", str(tmp_path / "s.yaml"), "--format", "html"])
     assert res.exit_code == 0, res.output
     assert "<h2>Commitments in force by month</h2>" in res.stdout

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-import pandas as pd
 from click.testing import CliRunner
 
 from gpuladder.cli import main
 from gpuladder.report.text import markdown_table
-from gpuladder.units import hourly_index
-from tiny_catalog import FAMILY, write_tiny_catalog
+from tiny_catalog import write_tiny_case
 
 _UNESCAPED_BAR = re.compile(r"(?<!\\)\|")
 
@@ -25,12 +22,7 @@ def test_header_and_cells_escape_bars_and_line_breaks():
 
 
 def test_compare_md_with_a_scenario_named_with_a_bar(tmp_path):
-    write_tiny_catalog(tmp_path / "cat")
-    idx = hourly_index(pd.Timestamp("2026-01-01T00:00Z"), pd.Timestamp("2026-02-01T00:00Z"))
-    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": FAMILY,
-                  "instances": np.tile([3.0, 3.0, 2.0, 1.0], len(idx) // 4)}).to_csv(tmp_path / "usage.csv", index=False)
-    base = ("catalog: cat\nusage: usage.csv\nhorizon: {start: '2026-01-01', months: 1}\n"
-            "forecast: {method: replay}\nproducts: {terms_months: [12]}\n")
+    base = write_tiny_case(tmp_path)
     (tmp_path / "s1.yaml").write_text("name: 'a|b'\n" + base)
     (tmp_path / "s2.yaml").write_text("name: c\n" + base)
     res = CliRunner().invoke(main, ["compare", str(tmp_path / "s1.yaml"), str(tmp_path / "s2.yaml"),

@@ -23,3 +23,20 @@ def write_tiny_catalog(folder: Path, family: str = FAMILY, all_upfront: bool = T
         "product,provider,kind,term_months,payment,upfront_share,family,rate_usd_per_hour,source,as_of\n"
         + "\n".join(rows) + "\n")
     return folder
+
+
+TINY_SCENARIO = ("catalog: cat\nusage: usage.csv\nhorizon: {start: '2026-01-01', months: 1}\n"
+                 "forecast: {method: replay}\nproducts: {terms_months: [12]}\n")
+
+
+def write_tiny_case(folder: Path) -> str:
+    """The tiny catalog in ``folder/cat`` and January 2026 of the pattern 3, 3, 2, 1 in
+    ``folder/usage.csv``; returns the scenario YAML that reads them (without a name)."""
+    import numpy as np
+    import pandas as pd
+
+    write_tiny_catalog(folder / "cat")
+    idx = pd.date_range("2026-01-01", "2026-01-31 23:00", freq="h", tz="UTC")
+    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": FAMILY,
+                  "instances": np.tile([3.0, 3.0, 2.0, 1.0], len(idx) // 4)}).to_csv(folder / "usage.csv", index=False)
+    return TINY_SCENARIO

@@ -79,17 +79,6 @@ class InventoryMatch:
     incomplete: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
-# the AWS CUR columns that carry each field, for a reservation and for a savings plan
-CUR_COLUMNS_FOR = {
-    "start date": ("reservation/StartTime", "savingsPlan/StartTime"),
-    "end date": ("reservation/EndTime", "savingsPlan/EndTime"),
-    "quantity": ("reservation/NumberOfReservations", "savingsPlan/RecurringCommitmentForBillingPeriod"),
-    "term": ("pricing/LeaseContractLength", "savingsPlan/PurchaseTerm"),
-    "payment option": ("pricing/PurchaseOption", "savingsPlan/PaymentOption"),
-    "instance type and region": ("lineItem/UsageType", ""),
-    "savings plan type (Compute or EC2 Instance)": ("", "savingsPlan/OfferingType"),
-    "region and instance family": ("", "savingsPlan/Region, savingsPlan/InstanceTypeFamily"),
-}
 _SOURCE_NAMES = {"focus": "FOCUS export", "cur": "AWS CUR"}
 
 
@@ -152,6 +141,24 @@ _CUR_COMMIT_COLUMNS = {
     "sp_family": ("savingsPlan/InstanceTypeFamily", "savings_plan_instance_type_family"),
 }
 _FEES = ("RIFee", "SavingsPlanRecurringFee", "SavingsPlanUpfrontFee")
+
+
+def _cur(*keys: str) -> str:
+    """The CUR 1.0 name of each column key, comma-separated ('' for none)."""
+    return ", ".join({**CUR_COLUMNS, **_CUR_COMMIT_COLUMNS}[k][0] for k in keys)
+
+
+# the AWS CUR columns that carry each field, for a reservation and for a savings plan
+CUR_COLUMNS_FOR = {
+    "start date": (_cur("ri_start"), _cur("sp_start")),
+    "end date": (_cur("ri_end"), _cur("sp_end")),
+    "quantity": (_cur("ri_count"), _cur("sp_recurring")),
+    "term": (_cur("lease"), _cur("sp_term")),
+    "payment option": (_cur("purchase_option"), _cur("sp_payment")),
+    "instance type and region": (_cur("usage_type"), ""),
+    "savings plan type (Compute or EC2 Instance)": ("", _cur("sp_offering")),
+    "region and instance family": ("", _cur("sp_region", "sp_family")),
+}
 
 
 def _frame(table: pa.Table, cols: dict[str, str], keys, times=(), numbers=()) -> pd.DataFrame:
