@@ -67,7 +67,7 @@ def load_scenario(path: str | Path | None, sets: Sequence[str] = ()) -> Scenario
     """Read a scenario YAML file (None: the bundled default), follow its ``extends:``
     chain, apply ``--set`` items (``"constraints.spot_cap=0.5"``) and validate."""
     overrides = [_parse_set(item) for item in sets]
-    file = DEFAULT_SCENARIO_PATH if path is None else Path(path).expanduser().absolute()
+    file = DEFAULT_SCENARIO_PATH if path is None else Path(os.path.normpath(Path(path).expanduser().absolute()))
     data, origins = _load_file(file, ())
     for override in overrides:
         _apply_set(data, origins, override)
@@ -221,7 +221,7 @@ def _extend(data: dict, origins: dict, base_dir: Path, file: str,
     ext = data.pop("extends")
     checker = _Checker(origins, file)
     target = Path(checker.text(("extends",), ext)).expanduser()
-    target = (target if target.is_absolute() else base_dir / target).absolute()
+    target = Path(os.path.normpath((target if target.is_absolute() else base_dir / target).absolute()))
     if target.exists() and target.resolve() in stack:
         chain = " -> ".join(p.name for p in (*stack, target.resolve()))
         raise checker.error(("extends",), f"the extends chain is a cycle: {chain}",

@@ -487,3 +487,15 @@ def test_bundled_examples_are_valid():
         s = load_scenario(path)
         assert s.usage.path is not None and Path(s.usage.path).is_file(), path
     assert load_scenario(None).source == str(loader.DEFAULT_SCENARIO_PATH)
+
+
+def test_paths_in_messages_are_normalized(tmp_path):
+    """A file reached through '..' is named without it, in its own errors and in a base's."""
+    write(tmp_path, "sc/typo.yaml", "horizon: {monthz: 3}\n")
+    (tmp_path / "x").mkdir()
+    with pytest.raises(InputError) as info:
+        load_scenario(tmp_path / "x" / ".." / "sc" / "typo.yaml")
+    assert str(tmp_path / "sc" / "typo.yaml") + ", line 1" in str(info.value) and ".." not in str(info.value)
+    child = write(tmp_path, "x/e.yaml", "extends: ../sc/../sc/missing.yaml\n")
+    with pytest.raises(InputError, match=r"looked for " + str(tmp_path / "sc" / "missing.yaml").replace(".", r"\.")):
+        load_scenario(child)
