@@ -44,6 +44,11 @@ def test_simulated_cost_equals_brute_force_optimum(seed):
     assert plan.solver.exact
     assert plan.solver.model_objective_usd == pytest.approx(simulated, rel=1e-5)
     assert floors_hold(inst.problem, plan.book)
+    u = inst.problem.constraints.min_utilization
+    if u is not None:   # each reservation bought, on its own, on the expected path (README's promise)
+        bc = plan.simulation.by_commitment
+        bought = bc[bc["kind"].eq("reservation") & bc.index.isin(plan.purchases["id"])]
+        assert (bought["utilization"] >= u - 1e-9).all(), bought
 
 
 def test_oracle_instances_cover_the_features():
