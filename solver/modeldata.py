@@ -401,6 +401,8 @@ def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.Data
             dollars = pd.Series(grp["usd_per_hour"].to_numpy(float) * hours[q]).groupby(window[q]).sum()
             for g, m in dollars.items():
                 out[(SP, j, w, int(g))] = u * float(m)
-    for key, extra in shortfall:
+    monthly = arrays.paths["monthly_floor"].to_numpy()
+    for (kind, k, w, g), extra in shortfall:   # measured per window; a path held over the horizon sums them
+        key = (kind, k, w, int(g) if monthly[w] else 0)
         out[key] = out.get(key, 0.0) + float(extra)
     return pd.Series(out, dtype=float)

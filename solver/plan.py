@@ -259,7 +259,7 @@ def sunk_floor_shortfall(problem: PlanningProblem, solver: SolverOptions) -> pd.
 def _shortfall_note(shortfall: pd.Series) -> str:
     parts = []
     for (kind, key), group in shortfall.groupby(level=[0, 1]):
-        worst = float(group.max())
+        worst = float(group.groupby(level=2).sum().max())   # over the windows, the worst path
         parts.append(f"reservations of {key}: {worst:,.0f} instance-hours" if kind == "reservation"
                      else f"savings plan {key}: ${worst:,.0f} of commitment")
     return ("existing commitments miss the utilization floor on the forecast even if nothing is bought ("
@@ -332,7 +332,7 @@ def _best_cover_at(built, x: np.ndarray, solver: SolverOptions) -> np.ndarray | 
     one, and the exactness check would blame the model for the solver's gap."""
     lb, ub = built.lp.col_lb.copy(), built.lp.col_ub.copy()
     cols = built.lp.cols(PURCHASES)
-    lb[cols] = ub[cols] = x[cols]
+    lb[cols] = ub[cols] = np.where(built.lp.integrality[cols], np.round(x[cols]), x[cols])
     sol = solve(built.lp.with_columns(lb, ub), replace(solver, mip_gap=0.0))
     return sol.x if sol.status == SolveStatus.OPTIMAL else None
 

@@ -90,3 +90,23 @@ def test_no_shortfall_when_inventory_is_used(catalog):
     assert sunk_floor_shortfall(problem, SolverOptions()) is None
     plan = plan_problem(problem, SolverOptions())
     assert not any("miss the utilization floor" in w for w in plan.warnings)
+
+
+def test_a_three_month_shortfall_is_named_whole_and_the_proposal_stays_feasible(catalog):
+    """Over 92 days the floor on the expected path holds per month: the shortfall is measured
+    per month, the warning names the months' sum (the worst path), and the product-set
+    search's proposal, which holds the floor over the horizon, gets the sum too (with one
+    month's share only it was infeasible and the search silently ran no trial)."""
+    from dataclasses import replace
+
+    import gpuladder.solver.plan as plan_module
+
+    problem = _problem(catalog, _noisy(12.0, 20.0, hours=24 * 92), reserved=12, plan_usd=300.0)
+    shortfall = sunk_floor_shortfall(problem, SolverOptions())
+    assert shortfall is not None and shortfall.index.get_level_values(3).nunique() == 3   # three months
+    res = shortfall.loc["reservation"].groupby(level=[0, 1]).sum().max()
+    plan = plan_problem(problem, SolverOptions())
+    (note,) = [w for w in plan.warnings if "miss the utilization floor" in w]
+    assert f"reservations of {P5}: {res:,.0f} instance-hours" in note
+    waived = replace(problem, options=replace(problem.options, sunk_floor_shortfall=tuple(shortfall.items())))
+    assert plan_module._proposed_plans(waived, SolverOptions()) is not None
