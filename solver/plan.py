@@ -403,24 +403,31 @@ def _purchase_table(book: CommitmentBook) -> pd.DataFrame:
 
 def _expiring(inventory: CommitmentBook, book: CommitmentBook, data: ModelData) -> pd.DataFrame:
     """Existing commitments that end inside the horizon. ``renewed_quantity``: how much of the
-    commitment the plan replaces, the capacity of the same kind in force right after the
-    expiry less what stays of it right before (reservations: instances of the family;
-    plans: $/h of the same provider's plans), between 0 and the commitment's quantity;
-    ``renew`` when it replaces all of it."""
+    commitment the plan replaces. At each expiry, the capacity of the same kind in force
+    right after it less what stays of it (reservations: instances of the family; plans:
+    $/h of the same provider's plans), between 0 and what expires then, is shared out
+    among the commitments that expire then, in id order; ``renew`` when a commitment is
+    replaced whole."""
     inv = inventory.items
-    ends = inv[(inv["end"] > data.horizon_start) & (inv["end"] <= data.horizon_end)]
+    ends = inv[(inv["end"] > data.horizon_start) & (inv["end"] <= data.horizon_end)].sort_values(["end", "id"])
     it = book.items
     rows = []
+    left: dict = {}   # capacity the plan replaces at an expiry, shared out among what expires then
     for _, r in ends.iterrows():
         if r["kind"] == "reservation":
             same = it[(it["kind"] == "reservation") & (it["family"] == r["family"])]
         else:
             same = it[(it["kind"] == "savings_plan") & (it["provider"] == r["provider"])]
-        before = same.loc[(same["start"] < r["end"]) & (same["end"] >= r["end"]), "quantity"].sum()
-        after = same.loc[(same["start"] <= r["end"]) & (same["end"] > r["end"]), "quantity"].sum()
-        renewed = float(np.clip(after - (before - r["quantity"]), 0.0, r["quantity"]))
+        group = (r["kind"], r["family"] if r["kind"] == "reservation" else r["provider"], r["end"])
+        if group not in left:
+            before = same.loc[(same["start"] < r["end"]) & (same["end"] >= r["end"]), "quantity"].sum()
+            after = same.loc[(same["start"] <= r["end"]) & (same["end"] > r["end"]), "quantity"].sum()
+            expiring = same.loc[same["end"] == r["end"], "quantity"].sum()
+            left[group] = float(np.clip(after - (before - expiring), 0.0, expiring))
+        renewed = min(left[group], float(r["quantity"]))
+        left[group] -= renewed
         rows.append({"id": r["id"], "product": r["product"], "family": r["family"] or None,
-                     "quantity": r["quantity"], "expires": r["end"], "renew": bool(after >= before - 1e-9),
+                     "quantity": r["quantity"], "expires": r["end"], "renew": bool(renewed >= r["quantity"] - 1e-9),
                      "renewed_quantity": renewed})
     return pd.DataFrame(rows, columns=["id", "product", "family", "quantity", "expires", "renew", "renewed_quantity"])
 

@@ -300,3 +300,25 @@ def test_inventory_over_the_committed_cap_is_named():
     with pytest.raises(InfeasibleError, match=r"max_committed_usd_per_hour \(the existing commitments alone hold "
                                               r"\$7\.50/h from 2026-01-01T00:00Z, above the cap of \$5\.00/h"):
         plan_problem(problem(forecast(idx, d), cat, inventory=inv, constraints=cons), EXACT_SOLVE)
+
+
+def test_commitments_expiring_together_share_what_is_renewed():
+    """5 instances held to the end, 3 + 2 expiring after month 1; demand 10/h, then 8/h. The
+    plan buys 3 at the expiry: 3 of the 5 expiring are renewed, given to the first by id
+    ("renew" and "let expire"; counting the other expiring row as capacity that stays
+    read 1 renewed in all)."""
+    from gpuladder.solver.book import CommitmentBook
+
+    idx = horizon(2)
+    d = np.where(idx < add_months(START, 1), 10.0, 8.0)[:, None]
+    cat = catalog([4.0], [None], [Product("ri", "reservation", 1, {family(0): 2.5})])
+    stay = _inventory(cat, "ri", 5.0, START, add_months(START, 3))
+    first = _inventory(cat, "ri", 3.0, START, add_months(START, 1))
+    second = _inventory(cat, "ri", 2.0, START, add_months(START, 1))
+    items = pd.concat([stay.items.assign(id="a-stay"), first.items.assign(id="b-first"),
+                       second.items.assign(id="c-second")], ignore_index=True)
+    plan = plan_problem(problem(forecast(idx, d), cat, inventory=CommitmentBook(items)), EXACT_SOLVE)
+    assert plan.purchases.groupby("date")["quantity"].sum().to_dict() == {add_months(START, 1): 3.0}
+    got = plan.expiring.set_index("id")[["renew", "renewed_quantity"]]
+    assert got.to_dict("index") == {"b-first": {"renew": True, "renewed_quantity": 3.0},
+                                    "c-second": {"renew": False, "renewed_quantity": 0.0}}
