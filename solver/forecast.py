@@ -368,7 +368,7 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
             notes.append(f"{fam}: no demand in the last {VANISHED_AFTER_DAYS} observed days; forecast zero")
             continue
         level, span = fitted
-        new = level.span_hours < MIN_HISTORY_DAYS * 24
+        new = np.count_nonzero(~np.isnan(y[span])) < MIN_HISTORY_DAYS * 24   # observed hours of its own
         band, band_note = (None, NEW_FAMILY_NOTE) if new else history.band(y, level)
         notes += [f"{fam}: {n}" for n in (level.note, band_note) if n]
         base = level.at(t_future, how_future)

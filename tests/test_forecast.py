@@ -286,6 +286,21 @@ def test_family_with_a_few_days_gets_its_mean_level():
     assert fc.path("P10").demand_instances[FAM].min() > 0       # the month-old family keeps its band
 
 
+def test_a_family_counts_its_observed_days_not_its_calendar_span():
+    """9 days since it started, 5 of them masked (a logging gap): 4 observed days are under
+    a week, so P10 is zero and P90 twice P50, as for a family 4 days old."""
+    idx = hours(40)
+    t = np.arange(len(idx))
+    new = np.where(t >= len(idx) - 9 * 24, 6.0, 0.0)
+    new[len(idx) - 8 * 24:len(idx) - 3 * 24] = np.nan
+    demand = pd.DataFrame({FAM: weekly_pattern(idx), FAM2: new}, index=idx)
+    fc = make_forecast(profile_from_frames(demand, demand * 0.0), spec(), Horizon(None, 1))
+    p50 = fc.path("P50").demand_instances[FAM2]
+    assert p50.mean() == pytest.approx(6.0)
+    assert (fc.path("P10").demand_instances[FAM2] == 0).all()
+    np.testing.assert_allclose(fc.path("P90").demand_instances[FAM2], 2 * p50)
+
+
 def test_interruptible_share_follows_the_hour_of_week():
     idx = hours(28)
     how, _ = hour_of_week(idx)
