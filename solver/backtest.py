@@ -279,7 +279,8 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
             continue
         books[name], sims[name] = _hindsight(inputs, cons, dates, actual, end, name, say, notes, score)
     best, best_rules = sims["hindsight"].kpis.savings_usd, sims["hindsight_within_rules"].kpis.savings_usd
-    if best > 0 and best_rules <= 0 and len(books["hindsight_within_rules"]) == 0:
+    limited = any(n.startswith("hindsight_within_rules: the plan of the span") for n in notes)
+    if best > 0 and best_rules <= 0 and len(books["hindsight_within_rules"]) == 0 and not limited:
         notes.append(_nothing_within_rules(sc.constraints))
     policies = tuple(PolicyResult(name, books[name], sim,
                                   sim.kpis.savings_usd / best if best > 0 else None,
@@ -317,7 +318,14 @@ def _hindsight(inputs: BacktestInputs, cons: Constraints, dates, actual: Forecas
     say(f"{name}: planning {start:%Y-%m-%d} to {end:%Y-%m-%d} on the actual usage ...")
     problem = _problem(inputs, actual, inputs.inventory, cons)
     problem = replace(problem, options=replace(problem.options, step_dates=tuple(dates)))
-    whole = _bought(plan_problem(problem, inputs.solver, scenario=inputs.scenario.name).book, name)
+    plan = plan_problem(problem, inputs.solver, scenario=inputs.scenario.name)
+    if plan.solver.status == "time_limit":
+        gap = "unknown" if plan.solver.gap is None else f"{plan.solver.gap:.2%}"
+        notes.append(f"{name}: the plan of the span on the actual usage stopped on the solver's time limit (gap "
+                     f"{gap}), so its savings are a lower bound of the limit and capture against it may read "
+                     f"high; a larger --set solver.time_limit_s={max(2 * inputs.solver.time_limit_s, 120):g} or "
+                     "fewer re-plan dates (a longer --replan-every) gives the exact limit")
+    whole = _bought(plan.book, name)
     hs_whole = score(whole)
     if len(dates) < 2:
         return whole, hs_whole

@@ -377,3 +377,30 @@ def test_short_spans_and_equal_windows_are_noted(tmp_path):
     assert one.policy("provider_lookback_60d").kpis.savings_usd == one.policy("provider_lookback_30d").kpis.savings_usd
     weekly = backtest_scenario(sc, BacktestOptions(start=START, replan_every="7D"))
     assert [n for n in weekly.notes if "equals" in n] == []
+
+
+def test_a_hindsight_stopped_by_the_time_limit_is_said_not_read_as_no_plan(tmp_path, monkeypatch):
+    """The whole-span hindsight_within_rules plan stops on the time limit with nothing bought
+    (forced here): the backtest says its savings are a lower bound, and does not claim that no
+    purchase can keep the rules."""
+    from dataclasses import replace
+
+    import gpuladder.solver.backtest as bt_module
+    from gpuladder.solver.book import CommitmentBook
+
+    real = bt_module.plan_problem
+
+    def stopped(problem, solver, **kw):
+        plan = real(problem, solver, **kw)
+        if problem.options.step_dates and problem.constraints.min_utilization is not None:   # within the rules
+            plan = replace(plan, book=CommitmentBook(plan.book.items.iloc[0:0]),
+                           solver=replace(plan.solver, status="time_limit", gap=None))
+        return plan
+
+    monkeypatch.setattr(bt_module, "plan_problem", stopped)
+    sc = load_scenario(write_case(tmp_path, day_four_night_two))
+    bt = backtest_scenario(sc, BacktestOptions(start=START + pd.Timedelta(days=30)))   # one re-plan
+    notes = [n for n in bt.notes if "stopped on the solver's time limit" in n]
+    assert [n.split(":")[0] for n in notes] == ["hindsight_within_rules"]
+    assert bt.policy("hindsight").kpis.savings_usd > 0 and bt.policy("hindsight_within_rules").kpis.savings_usd == 0
+    assert not any("buys nothing" in n for n in bt.notes)
