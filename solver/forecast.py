@@ -119,7 +119,8 @@ The interruptible share of each path is the family's hour-of-week share in the h
 
 Families: one with no demand in the last ``VANISHED_AFTER_DAYS`` observed days forecasts
 zero; one that started inside the window is fitted on its own span (from its first
-non-zero hour). One with under ``MIN_HISTORY_DAYS`` of its own demand gets its mean level
+non-zero hour). One with under ``MIN_HISTORY_DAYS`` of observed demand of its own (and
+none before the lookback window: a short window on an old family is not news) gets its mean level
 as P50, zero for the paths below the median and twice the P50 for those above it: a few
 days cannot tell whether a workload stays, and the weighted mean of P10 / P50 / P90 stays
 the P50 (0.3 x 0 + 0.4 x m + 0.3 x 2m = m). Gaps (NaN, masked hours) are left out of every fit and every score, never
@@ -368,7 +369,10 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
             notes.append(f"{fam}: no demand in the last {VANISHED_AFTER_DAYS} observed days; forecast zero")
             continue
         level, span = fitted
-        new = np.count_nonzero(~np.isnan(y[span])) < MIN_HISTORY_DAYS * 24   # observed hours of its own
+        # new: under a week of observed demand of its own, and none before the lookback window
+        # (an old family seen through a short window or a gap keeps its band)
+        new = (np.count_nonzero(~np.isnan(y[span])) < MIN_HISTORY_DAYS * 24
+               and not (np.nan_to_num(demand[fam].to_numpy(dtype=float)[~keep]) > 0).any())
         band, band_note = (None, NEW_FAMILY_NOTE) if new else history.band(y, level)
         notes += [f"{fam}: {n}" for n in (level.note, band_note) if n]
         base = level.at(t_future, how_future)

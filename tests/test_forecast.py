@@ -301,6 +301,18 @@ def test_a_family_counts_its_observed_days_not_its_calendar_span():
     np.testing.assert_allclose(fc.path("P90").demand_instances[FAM2], 2 * p50)
 
 
+def test_an_old_family_through_a_short_window_is_not_new():
+    """A 7-day lookback with a day masked leaves 6 observed days of a family that ran for a
+    month: it is not new, and keeps a P10 above zero (the Helios bench's weekly re-plans)."""
+    idx = hours(30)
+    d = weekly_pattern(idx) + 10
+    d[-3 * 24:-2 * 24] = np.nan
+    demand = pd.DataFrame({FAM: d}, index=idx)
+    fc = make_forecast(profile_from_frames(demand, demand * 0.0), spec(lookback_days=7), Horizon(None, 1))
+    assert fc.path("P10").demand_instances[FAM].min() > 0
+    assert not any("under a week of its own demand" in n for n in fc.notes)
+
+
 def test_interruptible_share_follows_the_hour_of_week():
     idx = hours(28)
     how, _ = hour_of_week(idx)
