@@ -49,10 +49,10 @@ def load_inputs(scenario: Scenario) -> PlanInputs:
         warnings.simplefilter("always")
         profile = load_usage(usage_path, families=catalog.family_keys, format=scenario.usage.format,
                              gaps=scenario.usage.gaps)
+        inventory = (load_inventory(scenario.resolve(scenario.inventory), catalog)
+                     if scenario.inventory else CommitmentBook.empty())
     notes = tuple(str(w.message) for w in caught)
     profile = apply_interruptible_share(profile, scenario.usage)
-    inventory = (load_inventory(scenario.resolve(scenario.inventory), catalog)
-                 if scenario.inventory else CommitmentBook.empty())
     fams = set(profile.families) | set(inventory.items["family"]) - {""}
     notes += scenario_catalog_notes(scenario, catalog, fams)
     return PlanInputs(scenario, catalog.subset(fams) if fams else catalog, profile, inventory, notes)

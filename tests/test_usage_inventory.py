@@ -233,3 +233,23 @@ def test_mixed_unmatched_says_which_is_which(cat):
     msg = str(info.value)
     assert "2 commitment(s) cannot be written (1 lack fields in the export, the others match no catalog product)" in msg
     assert "pricing/LeaseContractLength, reservation/EndTime" in msg and "adding the products to the catalog" in msg
+
+
+def test_a_fractional_aws_reservation_count_is_flagged_not_refused(tmp_path):
+    """2.5 AWS RIs: a size-flexible RI normalised to the family can be fractional, so the file
+    loads, with a note naming file, row and column; whole counts give none."""
+    from gpuladder.pricing.catalog import embedded_catalog
+
+    row = "ri-1,aws-ri-1y-no_upfront,aws/us-east-1/p5.48xlarge,{q},2026-06-01T00:00:00Z,2027-06-01T00:00:00Z\n"
+    frac = tmp_path / "frac.csv"
+    frac.write_text("id,product,family,quantity,start,end\n" + row.format(q="2.5"))
+    with pytest.warns(UserWarning, match=r"frac\.csv row 2, column 'quantity': 1 AWS reservation row\(s\) count part "
+                                         r"of an instance \(first: 2\.5\)"):
+        book = load_inventory(frac, embedded_catalog())
+    assert book.items["quantity"].tolist() == [2.5]
+    whole = tmp_path / "whole.csv"
+    whole.write_text("id,product,family,quantity,start,end\n" + row.format(q="2"))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_inventory(whole, embedded_catalog()).items["quantity"].tolist() == [2.0]

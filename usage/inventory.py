@@ -7,6 +7,8 @@ sunk: the plan honours them, uses them first and plans around their expiries.
 
 from __future__ import annotations
 
+import warnings
+
 
 import numpy as np
 import pandas as pd
@@ -80,6 +82,14 @@ def inventory_from_frame(df: pd.DataFrame, catalog: PriceCatalog, *, file: str) 
         raise InputError(f"quantity '{df['quantity'][r]}' is implausibly large (more than {MAX_INSTANCES:,.0f})",
                          file=file, row=r, column="quantity",
                          hint="giving instances (reservations) or $/h of commitment (savings plans).")
+    provider = products["provider"].reindex(df["product"]).to_numpy()
+    partial = ~is_sp & (provider == "aws") & (qty.to_numpy() != np.round(qty.to_numpy()))
+    if partial.any():
+        r = int(df.index[partial.argmax()])
+        warnings.warn(f"{file} row {r}, column 'quantity': {partial.sum()} AWS reservation row(s) count part of an "
+                      f"instance (first: {df['quantity'][r]}); an AWS reservation is a whole number of instances "
+                      "of its type, so check the count unless it is a size-flexible reservation normalised to "
+                      "this family's size", stacklevel=2)
     start = parse_utc_timestamps(df["start"], file=file, column="start", dates=True)
     end = parse_utc_timestamps(df["end"], file=file, column="end", dates=True)
     before = end <= start
