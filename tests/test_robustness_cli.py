@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import gpuladder.cli as cli_module
+import gpuladder.cli_io as cli_io
 import gpuladder.solver.layers as layers
 from gpuladder.cli import main
 from gpuladder.errors import InputError
@@ -92,7 +92,7 @@ def test_output_folder_that_is_a_file(case):
 
 
 def test_output_into_an_unwritable_folder(case, monkeypatch):
-    monkeypatch.setattr(cli_module.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(cli_io.os, "access", lambda path, mode: False)
     expect(run(["plan", case / "s.yaml", "-o", case / "plan.json"]), 2, "cannot write into the folder")
     expect(run(["catalog", "fetch", "aws", "-o", case / "fetched"]), 2, "cannot write into the folder")
 

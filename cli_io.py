@@ -1,0 +1,117 @@
+"""The command line's shared plumbing (cli.py): error handling and exit codes, atomic
+output, and the -o / --format options."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from gpuladder.errors import GpuladderError, InputError
+from gpuladder.pricing.catalog import atomic_write_text
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush of what is still
+    buffered cannot fail again (the recipe of the Python docs for SIGPIPE)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (e.g. click's test runner)
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def handle_errors(fn):
+    """Turn library errors into a message on stderr and the error's exit code; a closed
+    output pipe (``gpuladder ... | head -1``) ends quietly with exit code 141."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()
+            return result
+        except BrokenPipeError:
+            _stdout_to_devnull()
+            sys.exit(EXIT_BROKEN_PIPE)
+        except GpuladderError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # a bug: say so plainly, keep the traceback behind a switch
+            if os.environ.get("GPULADDER_DEBUG"):
+                raise
+            click.echo(f"internal error (a bug in gpuladder, please report it): {type(exc).__name__}: {exc}\n"
+                       "  Set GPULADDER_DEBUG=1 to see the traceback.", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def emit(text: str, output: str | None) -> None:
+    """Write ``text`` to ``output`` atomically (temp file + rename), or to stdout."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if output in (None, "-"):
+        try:
+            click.echo(text, nl=False)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            _stdout_to_devnull()
+            raise InputError(f"cannot write the output: {exc.strerror or exc}",
+                             hint="freeing space on the output's device or writing elsewhere with -o FILE.") from None
+    else:
+        atomic_write_text(Path(output), text)
+        click.echo(f"wrote {output}", err=True)
+
+
+def writable_file(ctx, param, value):
+    """-o FILE: its folder must exist and be writable (checked before any work is done)."""
+    if value in (None, "-"):
+        return value
+    folder = Path(value).expanduser().parent
+    if folder.exists() and not folder.is_dir():
+        raise click.BadParameter(f"'{folder}' is a file, not a folder; choose another path")
+    if not folder.is_dir():
+        raise click.BadParameter(f"the folder '{folder}' does not exist; create it first (mkdir -p {folder}) "
+                                 "or choose another path")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot write into the folder '{folder}'; choose a folder you can write to")
+    return value
+
+
+def writable_folder(ctx, param, value):
+    """An output FOLDER: created if missing, so its nearest existing ancestor must be a
+    writable folder (checked before any work is done)."""
+    if value is None:
+        return value
+    here = Path(value).expanduser().absolute()
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    if not here.is_dir():
+        raise click.BadParameter(f"'{here}' is a file, so the folder '{value}' cannot be created there")
+    if not os.access(here, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"cannot write into the folder '{here}'; choose a folder you can write to")
+    return value
+
+
+def output_options(formats=("table", "json")):
+    """The shared --format / -o bundle."""
+
+    def deco(fn):
+        fn = click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, callback=writable_file,
+                          help="Write to FILE (atomically) instead of stdout.")(fn)
+        fn = click.option("--format", "fmt", type=click.Choice(list(formats)), default=formats[0],
+                          show_default=True, help="Output format.")(fn)
+        return fn
+
+    return deco
