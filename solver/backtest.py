@@ -273,14 +273,15 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
     sims = {name: score(b) for name, b in books.items()}
     limit = hindsight_constraints(sc.constraints)
     rules_are_limits = limit == sc.constraints
+    stopped: dict[str, bool] = {}   # hindsight plan stopped on the solver's time limit
     for name, cons in (("hindsight_within_rules", sc.constraints), ("hindsight", limit)):
         if name == "hindsight" and rules_are_limits:
             books[name], sims[name] = books["hindsight_within_rules"], sims["hindsight_within_rules"]
             continue
-        books[name], sims[name] = _hindsight(inputs, cons, dates, actual, end, name, say, notes, score)
+        books[name], sims[name], stopped[name] = _hindsight(inputs, cons, dates, actual, end, name, say, notes, score)
     best, best_rules = sims["hindsight"].kpis.savings_usd, sims["hindsight_within_rules"].kpis.savings_usd
-    limited = any(n.startswith("hindsight_within_rules: the plan of the span") for n in notes)
-    if best > 0 and best_rules <= 0 and len(books["hindsight_within_rules"]) == 0 and not limited:
+    if (best > 0 and best_rules <= 0 and len(books["hindsight_within_rules"]) == 0
+            and not stopped.get("hindsight_within_rules")):
         notes.append(_nothing_within_rules(sc.constraints))
     policies = tuple(PolicyResult(name, books[name], sim,
                                   sim.kpis.savings_usd / best if best > 0 else None,
@@ -311,15 +312,16 @@ def hindsight_constraints(cons: Constraints) -> Constraints:
 
 def _hindsight(inputs: BacktestInputs, cons: Constraints, dates, actual: Forecast, end: pd.Timestamp, name: str,
                say: Callable[[str], None], notes: list[str],
-               score: Callable[[CommitmentBook], SimulationResult]) -> tuple[CommitmentBook, SimulationResult]:
+               score: Callable[[CommitmentBook], SimulationResult]) -> tuple[CommitmentBook, SimulationResult, bool]:
     """The better of one plan of the whole span and re-plans at ``dates``, both on the actual
-    usage under ``cons``."""
+    usage under ``cons``, and whether the plan of the whole span stopped on the time limit."""
     start = actual.index[0]
     say(f"{name}: planning {start:%Y-%m-%d} to {end:%Y-%m-%d} on the actual usage ...")
     problem = _problem(inputs, actual, inputs.inventory, cons)
     problem = replace(problem, options=replace(problem.options, step_dates=tuple(dates)))
     plan = plan_problem(problem, inputs.solver, scenario=inputs.scenario.name)
-    if plan.solver.status == "time_limit":
+    stopped = plan.solver.status == "time_limit"
+    if stopped:
         gap = "unknown" if plan.solver.gap is None else f"{plan.solver.gap:.2%}"
         notes.append(f"{name}: the plan of the span on the actual usage stopped on the solver's time limit (gap "
                      f"{gap}), so its savings are a lower bound of the limit and capture against it may read "
@@ -328,7 +330,7 @@ def _hindsight(inputs: BacktestInputs, cons: Constraints, dates, actual: Forecas
     whole = _bought(plan.book, name)
     hs_whole = score(whole)
     if len(dates) < 2:
-        return whole, hs_whole
+        return whole, hs_whole, stopped
     receding_notes: list[str] = []
     receding = _receding(inputs, dates, lambda t: replay(inputs.profile, hourly_index(t, end)), name, say,
                          receding_notes, cons)
@@ -336,8 +338,8 @@ def _hindsight(inputs: BacktestInputs, cons: Constraints, dates, actual: Forecas
     if hs_receding.kpis.savings_usd > hs_whole.kpis.savings_usd:
         notes.append(f"{name}: re-planning at the same dates on the actual usage beat one plan of the whole span")
         notes += receding_notes
-        return receding, hs_receding
-    return whole, hs_whole
+        return receding, hs_receding, stopped
+    return whole, hs_whole, stopped
 
 
 def _nothing_within_rules(cons: Constraints) -> str:

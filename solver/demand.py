@@ -82,7 +82,7 @@ def objective_weights(fc: Forecast, risk_weight: float) -> pd.DataFrame:
 
 
 def demand_arrays(fc: Forecast, cat: PriceCatalog, cons: Constraints, families: pd.Index,
-                  risk_weight: float = 0.0) -> DemandArrays:
+                  risk_weight: float = 0.0, monthly_floor: bool = True) -> DemandArrays:
     fam = cat.families.loc[families]
     od = fam["on_demand_usd_per_hour"].to_numpy(float)
     over = fam["interruption_bucket"].map(dict(overhead_map(cons.spot_rework_overhead))).fillna(0.0)
@@ -93,8 +93,9 @@ def demand_arrays(fc: Forecast, cat: PriceCatalog, cons: Constraints, families: 
     paths = objective_weights(fc, risk_weight)
     floor_names = {fc.expected} | ({fc.conservative} if fc.conservative else set())
     paths["floor"] = paths["name"].isin(floor_names)
-    # the floor holds in each month on the expected path, over the horizon on the conservative one
-    paths["monthly_floor"] = paths["name"].eq(fc.expected)
+    # the floor holds in each month on the expected path, over the horizon on the conservative
+    # one (or on every path over the horizon, without ``monthly_floor``)
+    paths["monthly_floor"] = paths["name"].eq(fc.expected) & monthly_floor
     demand, eligible = [], []
     baseline = 0.0
     first = np.zeros((len(fc.index) + 1, len(families)))

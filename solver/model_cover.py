@@ -419,12 +419,10 @@ def _by_window(e: Entries, window: np.ndarray, monthly: np.ndarray) -> tuple[Ent
     rows, cols, vals = e.arrays()
     q = e.periods()
     assert (q >= 0).all(), "every floor entry belongs to a period"
-    g = np.where(monthly[rows], window[q], 0)
-    pair = rows * (int(window.max(initial=0)) + 1) + g
-    uniq, new_row = np.unique(pair, return_inverse=True)
+    width = int(window.max(initial=0)) + 1
+    uniq, new_row = np.unique(rows * width + np.where(monthly[rows], window[q], 0), return_inverse=True)
     out = Entries()
     out.add(new_row, cols, vals, q)
-    width = int(window.max(initial=0)) + 1
     return out, np.column_stack([uniq // width, uniq % width])
 
 

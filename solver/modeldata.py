@@ -220,9 +220,7 @@ def prepare(problem: PlanningProblem) -> ModelData:
     index = fc.index
     h_start, h_end = index[0], index[-1] + HOUR
     families = pd.Index(sorted(fc.families))
-    arrays = demand_arrays(fc, cat, cons, families, mo.risk_weight)
-    if not mo.monthly_floor:
-        arrays.paths["monthly_floor"] = False
+    arrays = demand_arrays(fc, cat, cons, families, mo.risk_weight, mo.monthly_floor)
     peak = pd.Series(arrays.peak, index=families)
     prices = pd.DataFrame({"od_usd_per_hour": arrays.od, "spot_usd_per_hour": arrays.spot,
                            "peak_instances": arrays.peak}, index=families)

@@ -292,17 +292,19 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
     path_costs = pd.DataFrame({"weight": weights["forecast_weight"], "objective_weight": weights["weight"],
                                "cost_usd": [sims[n].kpis.cost_usd for n in weights.index]})
     simulated = float((path_costs["objective_weight"] * path_costs["cost_usd"]).sum())
-    model_obj = float(built.true_cost @ x + built.lp.constant)
-    model_obj_rounded = _objective_of_rounded(built, data, purchases, x)
-    diff = (model_obj_rounded - simulated) / max(abs(simulated), 1e-9)
+
+    def against_simulated(x: np.ndarray) -> tuple[float, float, float]:
+        """(model objective, the same with the purchases as bought, its difference share)."""
+        rounded = _objective_of_rounded(built, data, purchases, x)
+        return float(built.true_cost @ x + built.lp.constant), rounded, (rounded - simulated) / max(abs(simulated), 1e-9)
+
+    model_obj, model_obj_rounded, diff = against_simulated(x)
     exact = _is_exact(data, book, problem.catalog)
     if exact and abs(diff) > MATCH_TOLERANCE_SHARE and built.lp.integrality.any():
         polished = _best_cover_at(built, x, solver)
         if polished is not None:
             x = polished
-            model_obj = float(built.true_cost @ x + built.lp.constant)
-            model_obj_rounded = _objective_of_rounded(built, data, purchases, x)
-            diff = (model_obj_rounded - simulated) / max(abs(simulated), 1e-9)
+            model_obj, model_obj_rounded, diff = against_simulated(x)
     if exact and abs(diff) > MATCH_TOLERANCE_SHARE:
         raise ModelMismatchError(
             f"model objective {model_obj_rounded:,.2f} USD and simulated cost {simulated:,.2f} USD differ by "
