@@ -62,17 +62,10 @@ def brute_force(problem) -> OracleResult:
     fc, cat, cons = problem.forecast, problem.catalog, problem.constraints
     fams, od, spot, weights, floor, monthly, D, E = _setup(problem)
     index = fc.index
-    start, end = index[0], index[-1] + HOUR
-    months = 0
-    while add_months(start, months + 1) <= end:
-        months += 1
-    month_of = np.zeros(len(index), int)
-    for m in range(1, months):
-        month_of[index >= add_months(start, m)] = m
-    hours_m = np.bincount(month_of, minlength=months).astype(float)
-    steps = list(range(0, months, max(1, cons.ladder_step_months)))
     prods = cat.products()
     com = cat.commitments
+    seg = _Segments.of(index, cons.ladder_step_months, set(prods.loc[list(set(com["product"])), "term_months"]))
+    n_seg, steps, hours_m, seg_of = seg.n, seg.steps, seg.hours, seg.of_hour
     peak = np.max([d.max(axis=0) for d in D], axis=0)
     res = [(r.product, r.family, s, r.rate_usd_per_hour) for r in com[com["kind"] == "reservation"].itertuples()
            if peak[fams.index(r.family)] > 0 for s in steps]
@@ -80,23 +73,22 @@ def brute_force(problem) -> OracleResult:
     assert len(plan_products) <= 1, "the oracle handles one savings-plan product"
 
     def active(product, s):
-        term = int(prods.loc[product, "term_months"])
-        return np.array([s <= m < s + term for m in range(months)])
+        return seg.active(s, int(prods.loc[product, "term_months"]))
 
-    res_act = np.array([active(p, s) for p, _, s, _ in res]).reshape(len(res), months)
+    res_act = np.array([active(p, s) for p, _, s, _ in res]).reshape(len(res), n_seg)
     res_fam = np.array([fams.index(f) for _, f, _, _ in res], int)
     res_fee = np.array([rate * hours_m[res_act[i]].sum() for i, (_, _, _, rate) in enumerate(res)])
     ubs = [int(np.ceil(peak[k] - 1e-9)) for k in res_fam]
     combos = np.array(list(itertools.product(*[range(u + 1) for u in ubs])), float).reshape(-1, len(res))
     K = len(combos)
-    R = np.zeros((K, months, len(fams)))
+    R = np.zeros((K, n_seg, len(fams)))
     for i in range(len(res)):
         R[:, res_act[i], res_fam[i]] += combos[:, [i]]
 
-    types = []   # (w, m, hours, firm[F], elig[F])
+    types = []   # (w, segment, hours, firm[F], elig[F])
     for w, (d, e) in enumerate(zip(D, E)):
-        for m in range(months):
-            sel = month_of == m
+        for m in range(n_seg):
+            sel = seg_of == m
             block = np.hstack([d[sel] - e[sel], e[sel]])
             block = block[block.any(axis=1)]
             if len(block) == 0:
@@ -106,7 +98,7 @@ def brute_force(problem) -> OracleResult:
                 types.append((w, m, float(c), row[:len(fams)], row[len(fams):]))
     # reservations dispatched firm first, per combination and type
     cost = combos @ res_fee
-    used = np.zeros((K, len(weights), months, len(fams)))
+    used = np.zeros((K, len(weights), n_seg, len(fams)))
     left = []
     for w, m, h, n, e in types:
         rf = np.minimum(R[:, m, :], n)
@@ -121,27 +113,78 @@ def brute_force(problem) -> OracleResult:
         cap_h = R * hours_m[None, :, None]
         has_res = np.isin(np.arange(len(fams)), res_fam)
         for w in np.flatnonzero(floor):
-            use_w, cap_w = (used[:, w], cap_h) if monthly[w] else (used[:, w].sum(axis=1, keepdims=True),
-                                                                  cap_h.sum(axis=1, keepdims=True))
+            windows = seg.windows(monthly[w])
+            use_w = np.stack([used[:, w][:, win].sum(axis=1) for win in windows], axis=1)
+            cap_w = np.stack([cap_h[:, win].sum(axis=1) for win in windows], axis=1)
             feasible &= ((use_w >= u * cap_w - 1e-7) | ~has_res[None, None, :]).all(axis=(1, 2))
     plan_c = np.zeros((K, len(steps)))
     if plan_products:
         j = plan_products[0]
         rates = com[com["product"] == j].set_index("family")["rate_usd_per_hour"].reindex(fams).to_numpy(float)
-        plan_cost, plan_c = _plan_lp(j, rates, active, steps, months, hours_m, types, left, weights, floor, monthly,
+        plan_cost, plan_c = _plan_lp(j, rates, active, steps, seg, types, left, weights, floor, monthly,
                                      od, spot, u, peak, feasible)
         cost = cost + plan_cost
     cost = np.where(feasible, cost, np.inf)
     best = int(np.argmin(cost))
-    buys = [{"product": p, "family": f, "quantity": combos[best, i], "start": add_months(start, s)}
+    buys = [{"product": p, "family": f, "quantity": combos[best, i], "start": seg.step_start(s)}
             for i, (p, f, s, _) in enumerate(res) if combos[best, i] > 0]
     for si, s in enumerate(steps):
         qty = np.floor(plan_c[best, si] / QUANTUM + 1e-6) * QUANTUM
         if qty > 1e-9:
-            buys.append({"product": plan_products[0], "family": "", "quantity": qty, "start": add_months(start, s)})
+            buys.append({"product": plan_products[0], "family": "", "quantity": qty, "start": seg.step_start(s)})
     purchases = pd.DataFrame(buys, columns=["product", "family", "quantity", "start"])
     sim_cost = simulated_cost(problem, purchases)
     return OracleResult(sim_cost, float(cost[best]), purchases, K)
+
+
+@dataclass(frozen=True)
+class _Segments:
+    """The horizon cut at every month boundary (from its first hour) and at every instant a
+    commitment bought at a ladder step ends, so that each segment lies in one month and
+    every purchase is either active over all of it or not at all. A purchase lasts its
+    term in calendar months from its own date (2026-01-31 + 1 month + 1 month ends on
+    2026-03-28, not 03-31); a horizon that is not a whole number of months ends with a
+    short window of its own."""
+
+    start: pd.Timestamp
+    bounds: pd.DatetimeIndex     # segment starts, then the horizon's end
+    window: np.ndarray           # month (window) of each segment
+    of_hour: np.ndarray          # segment of each hour of the horizon
+    steps: list                  # ladder steps, in months from the start
+
+    @classmethod
+    def of(cls, index: pd.DatetimeIndex, step_months: int, terms_months) -> "_Segments":
+        start, end = index[0], index[-1] + HOUR
+        months = 0
+        while add_months(start, months + 1) <= end:
+            months += 1
+        steps = list(range(0, max(months, 1), max(1, step_months)))
+        month_starts = [add_months(start, k) for k in range(months + 1)]
+        ends = [add_months(add_months(start, s), int(t)) for s in steps for t in terms_months]
+        bounds = pd.DatetimeIndex(sorted({start, end, *[c for c in month_starts + ends if start < c < end]}))
+        window = np.searchsorted(pd.DatetimeIndex(month_starts), bounds[:-1], side="right") - 1
+        return cls(start, bounds, window, np.searchsorted(bounds, index, side="right") - 1, steps)
+
+    @property
+    def n(self) -> int:
+        return len(self.bounds) - 1
+
+    @property
+    def hours(self) -> np.ndarray:
+        return ((self.bounds[1:] - self.bounds[:-1]) / HOUR).to_numpy(float)
+
+    def step_start(self, step: int) -> pd.Timestamp:
+        return add_months(self.start, step)
+
+    def active(self, step: int, term_months: int) -> np.ndarray:
+        bought = self.step_start(step)
+        return (self.bounds[:-1] >= bought) & (self.bounds[:-1] < add_months(bought, term_months))
+
+    def windows(self, monthly: bool) -> list[np.ndarray]:
+        """Masks over segments: one per month, or one for the whole horizon."""
+        if not monthly:
+            return [np.ones(self.n, bool)]
+        return [self.window == w for w in np.unique(self.window)]
 
 
 def simulated_cost(problem, purchases: pd.DataFrame) -> float:
@@ -202,14 +245,14 @@ def _floors_hold_in(sim, bought: pd.DataFrame, u: float, tol: float) -> bool:
     return True
 
 
-def _plan_lp(j, rates, active, steps, months, hours_m, types, left, weights, floor, monthly, od, spot, u, peak,
-             feasible):
+def _plan_lp(j, rates, active, steps, seg, types, left, weights, floor, monthly, od, spot, u, peak, feasible):
     """One LP with a block per combination: C_s (plan $/h bought at step s) and the cover
     z of each leftover piece of each type. Returns (plan part of the cost, C) per combination."""
     import highspy
 
     K = len(left[0][0]) if left else 0
-    act = np.array([active(j, s) for s in steps])                       # steps x months
+    act = np.array([active(j, s) for s in steps])                       # steps x segments
+    hours_m = seg.hours
     fee = act @ hours_m                                                  # $ per $/h bought at s
     F = len(rates)
     covered = np.isfinite(rates)
@@ -239,11 +282,10 @@ def _plan_lp(j, rates, active, steps, months, hours_m, types, left, weights, flo
     n_rows = n_t
     if u is not None:
         for w in np.flatnonzero(floor):               # floor per window: sum h rate z - u sum_s fee C >= 0
-            windows = [[mo] for mo in range(months)] if monthly[w] else [list(range(months))]
-            for win in windows:
+            for win in seg.windows(monthly[w]):
                 cols, vals = [np.arange(S)], [-u * act[:, win] @ hours_m[win]]
                 for t, (tw, m, h, _, _) in enumerate(types):
-                    if tw == w and m in win:
+                    if tw == w and win[m]:
                         cols.append(S + 2 * F * t + np.arange(2 * F))
                         vals.append(h * np.tile(r, 2))
                 cols, vals = np.concatenate(cols), np.concatenate(vals)

@@ -54,15 +54,16 @@ def catalog(od: list[float], spot: list[float | None], products: list[Product], 
     return catalog_from_frames(fams, pd.DataFrame(rows, columns=cols), origin="test")
 
 
-def horizon(months: int) -> pd.DatetimeIndex:
-    return hourly_index(START, add_months(START, months))
+def horizon(months: int, start: pd.Timestamp = START, extra_days: int = 0) -> pd.DatetimeIndex:
+    return hourly_index(start, add_months(start, months) + pd.Timedelta(days=extra_days))
 
 
 def patterned(index: pd.DatetimeIndex, patterns_by_month: list[np.ndarray]) -> np.ndarray:
-    """Hours x families: month m repeats the rows of patterns_by_month[m] (patterns x families)."""
+    """Hours x families: month m (from the first hour) repeats the rows of
+    patterns_by_month[m] (patterns x families); hours past the last month repeat its rows."""
     month = np.zeros(len(index), int)
     for m in range(1, len(patterns_by_month)):
-        month[index >= add_months(START, m)] = m
+        month[index >= add_months(index[0], m)] = m
     out = np.zeros((len(index), patterns_by_month[0].shape[1]))
     for m, pat in enumerate(patterns_by_month):
         sel = np.flatnonzero(month == m)
@@ -106,13 +107,15 @@ class RandomInstance:
 def random_instance(seed: int, *, n_families: int | None = None, months: int | None = None,
                     plans: str = "one", floors: bool | None = None, two_paths: bool | None = None,
                     max_demand=3, price_scale: float = 1.0, names=None, zero_family: int | None = None,
-                    constraints: dict | None = None) -> RandomInstance:
+                    constraints: dict | None = None, start: pd.Timestamp = START,
+                    extra_days: int = 0) -> RandomInstance:
     """A small random instance: 2-3 families, 2-3 monthly steps, a reservation per family
     (term 1-3 months), savings plans (``plans``: 'none', 'one' multi-family plan, or
     'mixed' = a single-family plan plus a multi-family one), spot for some families with a
     cap, utilization floors on some seeds, a conservative path on some seeds. ``price_scale``
     multiplies every price, ``names`` renames family i to f<names[i]>, ``zero_family`` has
-    no demand, ``constraints`` overrides Constraints fields."""
+    no demand, ``constraints`` overrides Constraints fields; the horizon runs ``months``
+    calendar months from ``start``, plus ``extra_days``."""
     rng = np.random.default_rng(seed)
     nf = n_families or int(rng.integers(2, 4))
     nm = months or int(rng.integers(2, 4))
@@ -139,7 +142,7 @@ def random_instance(seed: int, *, n_families: int | None = None, months: int | N
         products = [Product(p.name, p.kind, p.term_months, {f: r * price_scale for f, r in p.rates.items()},
                             p.payment, p.upfront_share) for p in products]
     cat = catalog(list(od), spot, products, names)
-    index = horizon(nm)
+    index = horizon(nm, start, extra_days)
     n_pat = int(rng.integers(2, 4))
     top = np.broadcast_to(np.asarray(max_demand), (nf,))
     pats = [np.floor(rng.random((n_pat, nf)) * (top + 1)).astype(float) for _ in range(nm)]

@@ -51,6 +51,45 @@ def test_simulated_cost_equals_brute_force_optimum(seed):
         assert (bought["utilization"] >= u - 1e-9).all(), bought
 
 
+MONTH_END_STARTS = ["2026-01-31", "2026-03-31", "2026-08-31", "2026-01-30", "2027-12-31"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_month_end_starts_and_partial_months_against_brute_force(seed):
+    """Horizons that start on a 29th-31st (a purchase on 2026-02-28 for one month ends on
+    03-28, and the next month window starts on 03-31) or run whole months plus 10 days (a
+    short last window of its own): the model, the oracle and the simulator must agree on
+    which hours each commitment covers and on each month's floor."""
+    start = pd.Timestamp(MONTH_END_STARTS[seed % len(MONTH_END_STARTS)], tz="UTC")
+    n_families, months, peak = SHAPES[seed % len(SHAPES)]
+    inst = random_instance(1000 + seed, n_families=n_families, months=months, max_demand=peak,
+                           plans="one" if seed % 3 else "none", start=start, extra_days=10 * (seed % 2))
+    plan = plan_problem(inst.problem, EXACT_SOLVE)
+    simulated = float((plan.path_costs["weight"] * plan.path_costs["cost_usd"]).sum())
+    oracle = brute_force(inst.problem)
+    assert simulated == pytest.approx(oracle.cost_usd, rel=1e-6), (inst.info, plan.purchases, oracle.purchases)
+    assert oracle.lp_cost_usd == pytest.approx(oracle.cost_usd, rel=1e-5)
+    assert plan.solver.model_objective_usd == pytest.approx(simulated, rel=1e-5)
+    assert floors_hold(inst.problem, plan.book)
+
+
+def test_oracle_segments_follow_each_purchase_date():
+    """The oracle's own calendar, by hand: from 2026-01-31 over 2 months + 10 days, ladder
+    steps on 01-31 and 02-28; one-month terms end on 02-28 and 03-28; month windows start on
+    01-31, 02-28, 03-31 (the 10 days past two whole months end on 04-10 after 03-31)."""
+    from bruteforce import _Segments
+    start = pd.Timestamp("2026-01-31", tz="UTC")
+    seg = _Segments.of(horizon(2, start, 10), 1, {1})
+    day = pd.Timedelta(days=1)
+    assert [b.strftime("%m-%d") for b in seg.bounds] == ["01-31", "02-28", "03-28", "03-31", "04-10"]
+    assert seg.hours.tolist() == [28 * 24, 28 * 24, 3 * 24, 10 * 24]
+    assert seg.window.tolist() == [0, 1, 1, 2]
+    assert seg.steps == [0, 1]
+    assert seg.active(1, 1).tolist() == [False, True, False, False]
+    assert seg.active(0, 2).tolist() == [True, True, True, False]
+    assert seg.bounds[-1] - seg.bounds[0] == 69 * day
+
+
 def test_oracle_instances_cover_the_features():
     infos = [oracle_instance(s).info for s in range(210)]
     assert sum(i["plans"] == "one" for i in infos) >= 150
