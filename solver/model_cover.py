@@ -312,8 +312,7 @@ def add_utilization_floor(b) -> None:
         return
     keys = [(RES, f) for f in fw["family"]] + [(SP, j) for j in jw["product"]]
     paths = np.concatenate([fw["w"].to_numpy(int), jw["w"].to_numpy(int)])
-    monthly = b.d.paths["monthly_floor"].to_numpy()[paths]
-    e, rows = _by_window(e, b.d.periods["window"].to_numpy(), monthly)
+    e, rows = _by_window(e, b.d.floor_window[paths][:, b.d.periods["window"].to_numpy()])
     keys = [keys[r] for r in rows[:, 0]]
     wkeys = [(kind, key, int(paths[r]), int(g)) for (kind, key), (r, g) in zip(keys, rows)]
     n_rows = len(rows)
@@ -411,16 +410,16 @@ def _add_by_period(lp, group: str, n_rows: int, e: Entries, lb, ub) -> None:
                 np.concatenate([np.ones(n_def), vals[~per]]), lb, ub)
 
 
-def _by_window(e: Entries, window: np.ndarray, monthly: np.ndarray) -> tuple[Entries, np.ndarray]:
+def _by_window(e: Entries, window: np.ndarray) -> tuple[Entries, np.ndarray]:
     """The floor rows (one per key and path, entries tagged with their period) split by
-    window where ``monthly[row]``: row (r, g) holds row r's entries of the periods in window
-    g (the other rows keep one window, 0: the horizon). Returns the new entries and, per new
-    row, (r, g); (r, g) pairs without entries are left out."""
+    ``window[row, period]`` (ModelData.floor_window by period): row (r, g) holds row r's
+    entries of the periods in window g. Returns the new entries and, per new row, (r, g);
+    (r, g) pairs without entries are left out."""
     rows, cols, vals = e.arrays()
     q = e.periods()
     assert (q >= 0).all(), "every floor entry belongs to a period"
     width = int(window.max(initial=0)) + 1
-    uniq, new_row = np.unique(rows * width + np.where(monthly[rows], window[q], 0), return_inverse=True)
+    uniq, new_row = np.unique(rows * width + window[rows, q], return_inverse=True)
     out = Entries()
     out.add(new_row, cols, vals, q)
     return out, np.column_stack([uniq // width, uniq % width])

@@ -94,6 +94,7 @@ class ModelData:
     inv_reserved: pd.DataFrame  # (family, q) -> instances reserved by inventory
     inv_plans: pd.DataFrame     # (product, q) -> $/h of inventory savings plans
     floor_allowance: pd.Series  # (kind, key, w, window) -> what inventory alone misses the floor by
+    floor_window: np.ndarray   # (w, month g) -> the window of path w's floor rows that month g is in
     baseline_usd: float        # expected cost of the demand with nothing covered (weights applied)
     inventory_fee_usd: float   # amortized inventory fees inside the horizon
     inv_usd_per_hour: np.ndarray  # q -> amortized inventory fees in force [$/h]
@@ -253,6 +254,7 @@ def prepare(problem: PlanningProblem) -> ModelData:
     # straddle them, the month starts are cuts)
     month_starts = pd.DatetimeIndex([add_months(h_start, k) for k in range(months + 1)]).as_unit(periods["start"].dt.unit)
     periods["window"] = month_starts.searchsorted(pd.DatetimeIndex(periods["start"]), side="right") - 1
+    floor_window = floor_windows(arrays.paths, int(periods["window"].max()) + 1)
 
     opts, rates, pruned = _bound_and_prune(opts, rates, arrays, periods, cons, mo.prune_options)
     s_o, e_o = opts["start"].to_numpy(), opts["end"].to_numpy()
@@ -278,11 +280,12 @@ def prepare(problem: PlanningProblem) -> ModelData:
     cells, layers, layer_use, types, resolution, notes = build_cells(arrays, periods, comp, plans, res_families,
                                                                      cons, mo)
 
-    allowance = _floor_allowance(inv_res, inv_sp, rates, periods, arrays, opts, cons,
+    allowance = _floor_allowance(inv_res, inv_sp, periods, floor_window, arrays, opts, cons,
                                  problem.options.sunk_floor_shortfall)
     upfront_q, expiring_q, ladder_rate = _inventory_ladder(inv, h_start, h_end)
     return ModelData(families, h_start, h_end, periods, steps, arrays.paths, prices, opts, active, plans,
-                     rates, comp, cells, layers, layer_use, types, inv_res, inv_sp, allowance, arrays.baseline_usd,
+                     rates, comp, cells, layers, layer_use, types, inv_res, inv_sp, allowance, floor_window,
+                     arrays.baseline_usd,
                      inv_fee, inv_rate, upfront_q, expiring_q, ladder_rate, resolution, notes, pruned,
                      mo.gate_floors)
 
@@ -362,7 +365,14 @@ def _inventory_ladder(inv: pd.DataFrame, h_start, h_end):
     return up, expiring, float(amort.sum())
 
 
-def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.DataFrame, periods: pd.DataFrame,
+def floor_windows(paths: pd.DataFrame, n_months: int) -> np.ndarray:
+    """(path, month from the horizon's start) -> the window its utilization floor holds over:
+    the month itself on a path held month by month (``monthly_floor``), else 0, the horizon."""
+    monthly = paths["monthly_floor"].to_numpy(bool)[:, None]
+    return np.where(monthly, np.arange(n_months)[None, :], 0)
+
+
+def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, periods: pd.DataFrame, floor_window: np.ndarray,
                      arrays: DemandArrays, opts: pd.DataFrame, cons: Constraints, shortfall: tuple = ()) -> pd.Series:
     """What existing commitments alone miss the utilization floor by, per (kind, key, floor
     path, window): the floor applies to what the plan adds, not to sunk inventory.
@@ -380,7 +390,7 @@ def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.Data
     hours = periods["hours"].to_numpy(float)
     for w in np.flatnonzero(arrays.paths["floor"].to_numpy()):
         d = arrays.demand[w]
-        window = periods["window"].to_numpy() if arrays.paths["monthly_floor"].iat[w] else np.zeros(len(periods), int)
+        window = floor_window[w, periods["window"].to_numpy()]
         for f, grp in inv_res[inv_res["family"].isin(res_f)].groupby("family"):
             miss: dict = {}
             for q, r in zip(grp["q"], grp["instances"]):
@@ -399,8 +409,7 @@ def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, rates: pd.Data
             dollars = pd.Series(grp["usd_per_hour"].to_numpy(float) * hours[q]).groupby(window[q]).sum()
             for g, m in dollars.items():
                 out[(SP, j, w, int(g))] = u * float(m)
-    monthly = arrays.paths["monthly_floor"].to_numpy()
-    for (kind, k, w, g), extra in shortfall:   # measured per window; a path held over the horizon sums them
-        key = (kind, k, w, int(g) if monthly[w] else 0)
+    for (kind, k, w, g), extra in shortfall:   # g: a month where measured monthly; summed where held over the horizon
+        key = (kind, k, w, int(floor_window[w, g]))
         out[key] = out.get(key, 0.0) + float(extra)
     return pd.Series(out, dtype=float)
