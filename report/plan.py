@@ -59,12 +59,14 @@ def plan_document(plan: Plan) -> dict:
     """The JSON object scripts rely on (schema gpuladder.plan/1; extra keys are additive)."""
     purchases = [{
         "date": iso_date(r.date), "provider": r.provider, "product": r.product, "kind": r.kind,
-        "family": r.family, "scope": r.scope, "term_months": int(r.term_months), "payment": r.payment,
+        "family": json_value(r.family), "scope": json_value(r.scope), "term_months": int(r.term_months),
+        "payment": r.payment,
         "quantity": json_value(float(r.quantity), 3), "upfront_usd": json_value(float(r.upfront_usd), 2),
         "recurring_usd_per_hour": json_value(float(r.recurring_usd_per_hour), 4), "expires": iso_date(r.expires),
         "estimate": bool(r.estimate),
     } for r in _purchases_with_estimates(plan).itertuples(index=False)]
-    expiring = [{"id": r.id, "product": r.product, "family": r.family, "quantity": json_value(float(r.quantity), 3),
+    expiring = [{"id": r.id, "product": r.product, "family": json_value(r.family),
+                 "quantity": json_value(float(r.quantity), 3),
                  "expires": iso_hour(r.expires), "renew": bool(r.renew),
                  "renewed_quantity": json_value(float(r.renewed_quantity), 3)}
                 for r in plan.expiring.itertuples(index=False)]
