@@ -52,3 +52,52 @@ def test_plan_json_is_strict_json_when_a_savings_plan_expires(sp_and_ri_expiring
     assert by_id["sp-1"]["family"] is None
     assert by_id["ri-1"]["family"] == P5
     assert by_id["sp-1"]["expires"] == "2026-01-15T00:00Z" and by_id["sp-1"]["quantity"] == 50
+
+
+CUR_HEADER = ("lineItem/LineItemType,lineItem/UsageStartDate,lineItem/UsageEndDate,lineItem/UsageType,"
+              "lineItem/UsageAmount,lineItem/ResourceId\n")
+
+
+def cur_rows(hours, *, start="2026-01-01", impossible: int = 0, resource=lambda h, i: f"i-{h:06x}{i:04x}",
+             instances: int = 2) -> str:
+    """Hourly on-demand p5 rows (``instances`` one-instance rows an hour), the first
+    ``impossible`` hours dated on 2026-02-30."""
+    out = []
+    for h, t in enumerate(pd.date_range(start, periods=hours, freq="h", tz="UTC")):
+        s = "2026-02-30T00:00:00Z" if h < impossible else f"{t:%Y-%m-%dT%H:%M:%SZ}"
+        e = f"{t + pd.Timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}"
+        out += [f"Usage,{s},{e},USE1-BoxUsage:p5.48xlarge,1,{resource(h, i)}\n" for i in range(instances)]
+    return "".join(out)
+
+
+def test_impossible_dates_are_counted_without_a_pandas_warning(tmp_path):
+    # 2026-02-30 falls back to value-by-value parsing, which printed pandas' "Could not
+    # infer format ... falling back to dateutil" as a gpuladder warning
+    f = tmp_path / "cur.csv"
+    f.write_text(CUR_HEADER + cur_rows(200, impossible=3))
+    res = run(["usage", "convert", str(f), "-o", str(tmp_path / "u.csv"), "--catalog", "embedded"])
+    assert res.exit_code == 0, res.output
+    assert "dateutil" not in res.output and "infer format" not in res.output
+    assert "6 row(s) unreadable timestamp (e.g. row 2)" in res.output
+    u = pd.read_csv(tmp_path / "u.csv")
+    assert len(u) == 197 and (u["instances"] == 2).all()
+
+
+def test_unmatched_hint_reads_once_by(tmp_path):
+    # a commitment that only lacks fields (no CUR columns to point to) read "fix this by by writing"
+    f = tmp_path / "focus.csv"
+    f.write_text("ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ConsumedQuantity,CommitmentDiscountId,"
+                 "CommitmentDiscountType,ProviderName\n"
+                 "2026-01-01T00:00:00Z,2026-01-01T01:00:00Z,Purchase,1,cd-1,Reservation,Contoso\n")
+    res = run(["inventory", "from-export", str(f)])
+    assert res.exit_code == 1
+    assert "by by" not in res.output
+    assert "You can fix this by writing those rows by hand, or by passing --skip-unmatched" in res.output
+
+
+def test_usage_path_that_is_a_folder_says_so(tmp_path):
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "s.yaml").write_text("usage: exports\nhorizon: {start: '2026-01-01', months: 1}\n")
+    res = run(["validate", str(tmp_path / "s.yaml")])
+    assert res.exit_code == 1
+    assert "is a folder, not a file" in res.output and "not found" not in res.output

@@ -60,6 +60,9 @@ class ExportFile:
 def open_export(path) -> ExportFile:
     """Check the file exists and read its header (CSV first line or Parquet schema)."""
     p = Path(path)
+    if p.is_dir():
+        raise InputError("the usage path is a folder, not a file", file=str(path),
+                         hint="passing one export file, not the folder that holds it.")
     if not p.is_file():
         raise InputError("usage file not found", file=str(path),
                          hint="passing the path of a canonical usage CSV, a FOCUS export or an AWS CUR.")
@@ -300,7 +303,8 @@ def _parse_utc_strings(s: pa.Array) -> pa.Array:
         return pc.cast(text, pa.timestamp("s", tz="UTC"))
     except pa.ArrowInvalid:
         # impossible dates such as 2024-02-30: parse value by value (distinct values only)
-        out = pd.to_datetime(pd.Series(text.to_pylist(), dtype=object), errors="coerce", utc=True)
+        out = pd.to_datetime(pd.Series(text.to_pylist(), dtype=object), errors="coerce", utc=True,
+                             format="ISO8601")
         return pa.array(out.dt.floor("s"), pa.timestamp("s", tz="UTC"))
 
 

@@ -449,7 +449,7 @@ def _unmatched_error(match: InventoryMatch, source: str) -> InputError:
                      "itself (`gpuladder inventory fetch aws`)")
     if n_lacking < n:
         fixes.append("adding the products to the catalog (--catalog DIR)")
-    fixes.append("by writing those rows by hand, or by passing --skip-unmatched to leave them out.")
+    fixes.append("writing those rows by hand, or by passing --skip-unmatched to leave them out.")
     return InputError(f"{head}: {listing}{more}", file=source, hint="; or ".join(fixes))
 
 
