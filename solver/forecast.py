@@ -123,7 +123,13 @@ non-zero hour). One with under ``MIN_HISTORY_DAYS`` of observed demand of its ow
 none before the lookback window: a short window on an old family is not news) gets its mean level
 as P50, zero for the paths below the median and twice the P50 for those above it: a few
 days cannot tell whether a workload stays, and the weighted mean of P10 / P50 / P90 stays
-the P50 (0.3 x 0 + 0.4 x m + 0.3 x 2m = m). Gaps (NaN, masked hours) are left out of every fit and every score, never
+the P50 (0.3 x 0 + 0.4 x m + 0.3 x 2m = m). One younger than ``TREND_MIN_DAYS`` (three
+weeks: too young for a trend of its own) cannot show either how its level drifts over
+months, and a flat week would give it no band at all; its shift is at least ``z_p x
+sqrt(V(h)) x m`` (``m`` its mean level, ``V(h)`` the median over the families with a
+span of three weeks or more and a rolling-origin band of ``v(h) + (se x damped(h))^2``
+divided by their mean level squared): the fleet's drift, relative to level. Without such
+a family it keeps its own band. Gaps (NaN, masked hours) are left out of every fit and every score, never
 read as zero. A history with less than ``MIN_HISTORY_DAYS`` of observed hours is refused
 (use replay).
 """
@@ -362,6 +368,7 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
                      f"{min(int(np.ceil(history_days)), 90)} uses more (bench/README.md, forecast calibration)")
     out = {name: np.zeros((len(families), len(index))) for name, _, _ in quantiles}  # family-major
     inter_out = {name: np.zeros((len(families), len(index))) for name, _, _ in quantiles}
+    fits = []
     for j, fam in enumerate(families):
         y = demand[fam].to_numpy(dtype=float)[keep]
         fitted = history.fit_at(y, 0.0)
@@ -380,13 +387,29 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
         base = base + weeks[(week_future - first_week) % weeks.shape[0], how_future]
         yi = profile.interruptible_instances[fam].to_numpy(dtype=float)[keep][span]
         share = _interruptible_share(y[span], yi, history.how[span])[how_future]
+        fits.append((j, fam, level, band, base, share, float(np.nanmean(y[span]))))
+    fleet = fleet_drift([(b, lv, m) for _, _, lv, b, _, _, m in fits if b is not None and b.day_deviations is None
+                         and lv.span_hours >= TREND_MIN_DAYS * 24 and m > 0], t_future)
+    for j, fam, level, band, base, share, mean in fits:
+        young = fleet is not None and band is not None and level.span_hours < TREND_MIN_DAYS * 24
+        widened = False
         for name, q, _ in quantiles:
-            if new:
+            if band is None:
                 path = np.maximum(base, 0.0) * (0.0 if q < 0.5 else 1.0 if q == 0.5 else 2.0) * growth
             else:
-                path = np.maximum(base + band.shift(q, t_future, level), 0.0) * growth
+                shift = band.shift(q, t_future, level)
+                if young:
+                    pooled = NormalDist().inv_cdf(q) * np.sqrt(fleet[0]) * mean
+                    wider = np.abs(pooled) > np.abs(shift)
+                    widened |= bool(wider[t_future >= 0].any())
+                    shift = np.where(wider, pooled, shift)
+                path = np.maximum(base + shift, 0.0) * growth
             out[name][j] = path
             inter_out[name][j] = share * path
+        if widened:
+            notes.append(f"{fam}: its own history is too short to show drift over the horizon; its band is at "
+                         f"least the fleet's drift relative to level (median of {fleet[1]} "
+                         f"{'family' if fleet[1] == 1 else 'families'} with calibrated bands)")
     paths = tuple(
         DemandPath(name, weight, pd.DataFrame(out[name].T, index=index, columns=families, copy=False),
                    pd.DataFrame(inter_out[name].T, index=index, columns=families, copy=False))
@@ -451,6 +474,19 @@ class _History:
         noise = day_noise(np.concatenate(steps), c0, c1)
         se = 0.0 if all_sloped or level.slope_per_hour == 0.0 else _in_sample_spread(level)[1]
         return _Band(c0 - noise, c1, float(leads.max()), max(len(origins) - 2, 1), se), ""
+
+
+def fleet_drift(calibrated: list, t_future: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """(the median over ``calibrated`` = [(band, level, mean level)] of each family's level
+    variance v(h) + (se x damped(h))^2 divided by its mean level squared, at each future
+    hour; how many families) or None without any: the drift a young family's own few days
+    cannot show, borrowed from the fleet's rolling-origin errors (module docstring)."""
+    if not calibrated:
+        return None
+    h = np.maximum(t_future, 0.0)
+    rel = [(b.variance(h / 24, lv.span_hours / 24) + (b.slope_se * lv.damped(h)) ** 2) / (m * m)
+           for b, lv, m in calibrated]
+    return np.median(np.vstack(rel), axis=0), len(calibrated)
 
 
 def _fit_level(y: np.ndarray, t: np.ndarray, how: np.ndarray, method: str) -> _Level:
