@@ -69,7 +69,7 @@ def chunk(rng: np.random.Generator, n: int, first_row: int) -> pa.Table:
         "product/region": pa.array(np.array(list(PREFIXES.values()), dtype=object)[pre]),
     }
     filler = pa.array(np.array(["Anniversary", "123456789012", "2025-01-01T00:00:00Z", "123456789012",
-                                "AmazonEC2", "RunInstances", "i-0123456789abcdef0", "USD", "1.234", "2.468",
+                                "AmazonEC2", "RunInstances", "", "USD", "1.234", "2.468",
                                 "2.468", "Linux/UNIX usage", "Amazon Elastic Compute Cloud",
                                 "Compute Instance", "Linux", "Shared", "OnDemand", "Hrs", "", ""], dtype=object))
     for i, name in enumerate(EXTRA):

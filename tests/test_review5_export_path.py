@@ -101,3 +101,102 @@ def test_usage_path_that_is_a_folder_says_so(tmp_path):
     res = run(["validate", str(tmp_path / "s.yaml")])
     assert res.exit_code == 1
     assert "is a folder, not a file" in res.output and "not found" not in res.output
+
+
+# ---------------------------------------------------------------- the same usage twice
+
+FOCUS_HEADER = ("ChargePeriodStart,ChargePeriodEnd,ChargeCategory,ConsumedQuantity,ConsumedUnit,ProviderName,"
+                "RegionId,ChargeDescription,ResourceId,PricingCategory,CommitmentDiscountId\n")
+
+
+def focus_rows(hours, instances=2, quantity="1") -> str:
+    out = []
+    for h, t in enumerate(pd.date_range("2026-01-01", periods=hours, freq="h", tz="UTC")):
+        e = t + pd.Timedelta(hours=1)
+        out += [f"{t:%Y-%m-%d %H:%M:%S},{e:%Y-%m-%d %H:%M:%S},Usage,{quantity},Hours,AWS,us-east-1,"
+                f"$55.04 per On Demand Linux p5.48xlarge Instance Hour,"
+                f"arn:aws:ec2:us-east-1:111122223333:instance/i-{h:06x}{i:04x},Standard,\n" for i in range(instances)]
+    return "".join(out)
+
+
+def test_cur_month_joined_twice_is_refused_naming_rows_and_column(tmp_path):
+    # two downloads of the same CUR month joined into one file: every instance-hour billed
+    # twice; it read as twice the demand, and a plan bought twice the commitments
+    body = cur_rows(200)
+    f = tmp_path / "cur.csv"
+    f.write_text(CUR_HEADER + body + body)
+    out = tmp_path / "u.csv"
+    res = run(["usage", "convert", str(f), "-o", str(out), "--catalog", "embedded"])
+    assert res.exit_code == 1, res.output
+    assert "row 2, column 'lineItem/ResourceId'" in res.output
+    assert "i-0000000000 is billed 2 instance-hours in the hour 2026-01-01T00:00Z (rows 2 and 402)" in res.output
+    assert "twice" in res.output and not out.exists()
+    res = run(["usage", "summarize", str(f)])
+    assert res.exit_code == 1 and "rows 2 and 402" in res.output
+
+
+def test_focus_rows_repeated_are_refused(tmp_path):
+    body = focus_rows(200)
+    f = tmp_path / "focus.csv"
+    f.write_text(FOCUS_HEADER + body + body.splitlines(keepends=True)[7])
+    res = run(["usage", "summarize", str(f)])
+    assert res.exit_code == 1, res.output
+    assert "column 'ResourceId'" in res.output
+    assert "i-0000030001 is billed 2 instance-hours in the hour 2026-01-01T03:00Z (rows 9 and 402)" in res.output
+
+
+def test_one_instance_hour_split_over_rows_is_one_hour(tmp_path):
+    # an instance-hour half covered by a reservation is two rows of 0.5: one instance, legal
+    f = tmp_path / "cur.csv"
+    rows = []
+    for t in pd.date_range("2026-01-01", periods=200, freq="h", tz="UTC"):
+        s, e = f"{t:%Y-%m-%dT%H:%M:%SZ}", f"{t + pd.Timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}"
+        rows += [f"DiscountedUsage,{s},{e},USE1-BoxUsage:p5.48xlarge,0.5,i-0abc1234\n",
+                 f"Usage,{s},{e},USE1-BoxUsage:p5.48xlarge,0.5,i-0abc1234\n",
+                 f"Usage,{s},{e},USE1-BoxUsage:p5.48xlarge,1,i-0def5678\n"]
+    f.write_text(CUR_HEADER + "".join(rows))
+    res = run(["usage", "convert", str(f), "-o", str(tmp_path / "u.csv"), "--catalog", "embedded"])
+    assert res.exit_code == 0, res.output
+    u = pd.read_csv(tmp_path / "u.csv")
+    assert len(u) == 200 and (u["instances"] == 2).all()
+
+
+def test_daily_rows_and_grouped_resources_are_not_duplicates(tmp_path):
+    # a daily CUR row of one instance holds up to 24 hours; a resource that is not an EC2
+    # instance (an Azure scale set: one row for all its VMs) may hold more than one an hour
+    f = tmp_path / "cur.csv"
+    rows = []
+    for t in pd.date_range("2026-01-01", periods=10, freq="D", tz="UTC"):
+        s, e = f"{t:%Y-%m-%dT%H:%M:%SZ}", f"{t + pd.Timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}"
+        rows += [f"Usage,{s},{e},USE1-BoxUsage:p5.48xlarge,24,i-0abc1234\n",
+                 f"Usage,{s},{e},USE1-BoxUsage:p5.48xlarge,72,/subscriptions/x/virtualMachineScaleSets/gpu\n"]
+    f.write_text(CUR_HEADER + "".join(rows))
+    res = run(["usage", "convert", str(f), "-o", str(tmp_path / "u.csv"), "--catalog", "embedded"])
+    assert res.exit_code == 0, res.output
+    assert (pd.read_csv(tmp_path / "u.csv")["instances"] == 4).all()
+    f.write_text(CUR_HEADER + "".join(rows) + rows[4])
+    res = run(["usage", "convert", str(f), "-o", str(tmp_path / "u.csv"), "--catalog", "embedded"])
+    assert res.exit_code == 1
+    assert "i-0abc1234 is billed 48 instance-hours in the 24 hours from 2026-01-03T00:00Z" in res.output
+
+
+def test_exports_without_resource_ids_are_read_as_before(tmp_path):
+    f = tmp_path / "cur.csv"
+    body = "".join(line.rsplit(",", 1)[0] + ",\n" for line in cur_rows(200).splitlines())
+    f.write_text(CUR_HEADER + body + body)
+    res = run(["usage", "convert", str(f), "-o", str(tmp_path / "u.csv"), "--catalog", "embedded"])
+    assert res.exit_code == 0, res.output
+    assert (pd.read_csv(tmp_path / "u.csv")["instances"] == 4).all()
+
+
+def test_repeated_rows_in_parquet_are_refused_with_row_numbers(tmp_path):
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    body = cur_rows(100)
+    f = tmp_path / "cur.csv"
+    f.write_text(CUR_HEADER + body + body)
+    pq.write_table(pcsv.read_csv(f), tmp_path / "cur.parquet", row_group_size=64)
+    res = run(["usage", "summarize", str(tmp_path / "cur.parquet")])
+    assert res.exit_code == 1, res.output
+    assert "billed 2 instance-hours in the hour 2026-01-01T00:00Z (rows 2 and 202)" in res.output

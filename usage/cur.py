@@ -30,6 +30,7 @@ from gpuladder.usage.export import (Classified, ExportFile, ExportRead, as_float
                                     clean_strings, column, first_valid, null_strings, per_unique, require_columns,
                                     resolve_columns, scan, span_hours, with_reason)
 
+from gpuladder.usage.instance_hours import ec2_instance_ids
 from gpuladder.usage.instance_types import (AWS_DEFAULT_REGION, AWS_LOCATION_NAMES, AWS_REGION_PREFIXES,
                                             map_values, region_from_zone)
 
@@ -44,6 +45,7 @@ CUR_COLUMNS: dict[str, tuple[str, ...]] = {
     "region": ("product/regionCode", "product/region", "product_region_code", "product_region"),
     "location": ("product/location", "product_location"),
     "product": ("product",),
+    "resource": ("lineItem/ResourceId", "line_item_resource_id"),
 }
 CUR_REQUIRED = {"start": "lineItem/UsageStartDate (line_item_usage_start_date)",
                 "line_item_type": "lineItem/LineItemType (line_item_line_item_type)",
@@ -139,11 +141,13 @@ def classify_cur(table: pa.Table, cols: dict[str, str]) -> Classified:
         amount_hours=as_float(column(table, cols, "amount")),
         interruptible=pc.equal(ut["kind"], "SpotUsage"),
         covered=pc.is_in(line_type, value_set=pa.array(COVERED_LINE_ITEMS)),
-        reason=reason, detail=detail)
+        reason=reason, detail=detail,
+        instance_id=ec2_instance_ids(column(table, cols, "resource")) if "resource" in cols else None)
 
 
 def read_cur(export: ExportFile, fmt: str) -> ExportRead:
     """Scan a legacy CUR or CUR 2.0 export (CSV, gzip CSV or Parquet)."""
     cols = resolve_columns(export, CUR_COLUMNS)
     require_columns(export, cols, CUR_REQUIRED, "AWS CUR" if fmt == "cur" else "AWS CUR 2.0")
-    return scan(export, fmt, sorted(set(cols.values())), lambda t: classify_cur(t, cols))
+    return scan(export, fmt, sorted(set(cols.values())), lambda t: classify_cur(t, cols),
+                instance_column=cols.get("resource"))

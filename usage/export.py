@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 
 from gpuladder.errors import InputError
 from gpuladder.units import EARLIEST_UTC, LATEST_UTC
+from gpuladder.usage.instance_hours import InstanceHours
 from gpuladder.usage.instance_types import is_gpu_instance_type
 
 FORMATS = ("canonical", "focus", "cur", "cur2")
@@ -354,8 +355,9 @@ class Classified:
     ``span_hours`` (>= 1), ``provider``/``region``/``instance_type`` (null when not
     instance usage), ``amount_hours`` (instance-hours), ``interruptible``, ``covered``,
     ``reason`` (null = demand; otherwise why the row is not demand), ``detail``
-    (short text for examples) and ``gpu_hint`` (true where the export itself says the
-    instance has GPUs, e.g. FOCUS SkuPriceDetails GpuCount > 0)."""
+    (short text for examples), ``gpu_hint`` (true where the export itself says the
+    instance has GPUs, e.g. FOCUS SkuPriceDetails GpuCount > 0) and ``instance_id`` (the
+    EC2 instance id of the row's resource, null when unknown; see ``instance_hours.ec2_instance_ids``)."""
 
     start: pa.Array
     span_hours: pa.Array
@@ -368,6 +370,7 @@ class Classified:
     reason: pa.Array
     detail: pa.Array
     gpu_hint: pa.Array | None = None
+    instance_id: pa.Array | None = None
 
 
 def span_hours(start: pa.Array, end: pa.Array | None) -> pa.Array:
@@ -417,24 +420,30 @@ class ExportRead:
 class Accumulator:
     """Reduces classified batches to small partial sums, then to an ExportRead."""
 
-    def __init__(self):
+    def __init__(self, instance_column: str | None = None):
+        self.instances = InstanceHours(instance_column, COMPACT_ROWS)
         self.parts: list[pa.Table] = []
         self.present: list[pa.Table] = []
         self.skip_counts: dict[str, int] = {}
         self.examples: dict[str, list[tuple[int | None, str]]] = {}
         self.rows = 0
 
-    def add(self, offset: int, c: Classified) -> None:
-        n = len(c.start)
-        self.rows += n
+    @staticmethod
+    def _reason(c: Classified) -> pa.Array:
+        """Why each row is not demand (null: demand)."""
         reason = pc.if_else(pc.and_(pc.is_null(c.reason), pc.is_null(c.start)),
                             pa.scalar("unreadable timestamp", pa.string()), c.reason)
         bad_amount = pc.and_(pc.is_null(reason), pc.is_null(c.amount_hours))
         reason = with_reason(reason, bad_amount, "usage amount is not a number")
         reason = with_reason(reason, pc.less(pc.fill_null(c.amount_hours, 0.0), 0.0),
                              "negative usage amount (corrections are not supported)")
-        reason = with_reason(reason, pc.greater(c.span_hours, MAX_SPREAD_HOURS),
-                             "charge period longer than a month (not hourly usage)")
+        return with_reason(reason, pc.greater(c.span_hours, MAX_SPREAD_HOURS),
+                           "charge period longer than a month (not hourly usage)")
+
+    def add(self, offset: int, c: Classified) -> None:
+        n = len(c.start)
+        self.rows += n
+        reason = self._reason(c)
         usage_row = pc.invert(pc.fill_null(pc.match_substring_regex(reason, NOT_USAGE_RE), False))
         spans = pa.table({"start": pc.floor_temporal(c.start, unit="hour"), "span": c.span_hours})
         spans = spans.filter(pc.and_(pc.and_(pc.is_valid(spans["start"]), pc.less_equal(spans["span"], 24)),
@@ -453,6 +462,8 @@ class Accumulator:
         }).filter(demand)
         if t.num_rows:
             self.parts.append(_sum_usage(t, ["instances", "interruptible", "covered"], "gpu_hint"))
+            self.instances.add(c.instance_id, pc.floor_temporal(c.start, unit="hour"), c.span_hours, amount,
+                               demand)
             self._compact()
         skipped = pc.invert(demand)
         if pc.any(skipped).as_py():
@@ -478,6 +489,11 @@ class Accumulator:
             r = "malformed CSV row (wrong number of fields)"
             self.skip_counts[r] = self.skip_counts.get(r, 0) + count
             self.examples.setdefault(r, []).extend(examples)
+
+    def locate(self, offset: int, c: Classified) -> None:
+        """Second pass over a batch when an instance was billed more than one hour an hour."""
+        self.instances.locate(offset, c.instance_id, pc.floor_temporal(c.start, unit="hour"), c.span_hours,
+                              pc.fill_null(c.amount_hours, 0.0), pc.is_null(self._reason(c)))
 
     def result(self, file: str, fmt: str) -> ExportRead:
         usage = _expand(self.parts)
@@ -544,12 +560,18 @@ def _expand_present(parts: list[pa.Table]) -> pd.DatetimeIndex:
 
 
 def scan(export: ExportFile, fmt: str, columns: list[str],
-         classify: Callable[[pa.Table], Classified]) -> ExportRead:
-    """Stream ``columns`` of the export through ``classify`` and accumulate."""
-    acc = Accumulator()
+         classify: Callable[[pa.Table], Classified], instance_column: str | None = None) -> ExportRead:
+    """Stream ``columns`` of the export through ``classify`` and accumulate.
+    ``instance_column``: the file's resource id column, named when an instance is billed
+    more than one hour an hour (found by a second pass, only then)."""
+    acc = Accumulator(instance_column)
     source = batches(export, columns)
     for offset, table in source:
         acc.add(offset, classify(table))
     if isinstance(source, CsvBatches):
         acc.add_bad_rows(source.bad_rows, source.bad_examples)
+    if acc.instances.suspect():
+        for offset, table in batches(export, columns):
+            acc.locate(offset, classify(table))
+        raise acc.instances.error(export.name)
     return acc.result(export.name, fmt)

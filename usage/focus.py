@@ -25,6 +25,7 @@ from gpuladder.usage.cur import parse_usage_type
 from gpuladder.usage.export import (Classified, ExportFile, ExportRead, as_float, as_string, as_utc,
                                     clean_strings, column, first_valid, null_strings, per_unique, require_columns,
                                     resolve_columns, scan, span_hours, with_reason)
+from gpuladder.usage.instance_hours import ec2_instance_ids
 from gpuladder.usage.instance_types import (map_values, provider_key, provider_of_instance_type,
                                             region_from_zone)
 
@@ -46,6 +47,7 @@ FOCUS_COLUMNS: dict[str, tuple[str, ...]] = {
     "azure_sku": ("x_SkuDetails",),
     "description": ("ChargeDescription",),
     "sku": ("SkuId",),
+    "resource": ("ResourceId",),
 }
 FOCUS_REQUIRED = {"start": "ChargePeriodStart", "category": "ChargeCategory",
                   "quantity": "ConsumedQuantity"}
@@ -133,11 +135,13 @@ def classify_focus(table: pa.Table, cols: dict[str, str]) -> Classified:
     detail = pc.utf8_slice_codeunits(first_valid(desc, sku, pa.repeat(pa.scalar("", pa.string()), n)), 0, 90)
     return Classified(start=start, span_hours=spans, provider=provider, region=region, instance_type=itype,
                       amount_hours=as_float(column(table, cols, "quantity")), interruptible=spot,
-                      covered=covered, reason=reason, detail=detail, gpu_hint=gpu_hint)
+                      covered=covered, reason=reason, detail=detail, gpu_hint=gpu_hint,
+                      instance_id=ec2_instance_ids(column(table, cols, "resource")) if "resource" in cols else None)
 
 
 def read_focus(export: ExportFile) -> ExportRead:
     """Scan a FOCUS export (CSV, gzip CSV or Parquet)."""
     cols = resolve_columns(export, FOCUS_COLUMNS)
     require_columns(export, cols, FOCUS_REQUIRED, "FOCUS")
-    return scan(export, "focus", sorted(set(cols.values())), lambda t: classify_focus(t, cols))
+    return scan(export, "focus", sorted(set(cols.values())), lambda t: classify_focus(t, cols),
+                instance_column=cols.get("resource"))
