@@ -200,3 +200,23 @@ def test_repeated_rows_in_parquet_are_refused_with_row_numbers(tmp_path):
     res = run(["usage", "summarize", str(tmp_path / "cur.parquet")])
     assert res.exit_code == 1, res.output
     assert "billed 2 instance-hours in the hour 2026-01-01T00:00Z (rows 2 and 202)" in res.output
+
+
+# ---------------------------------------------------------------- FOCUS headers a user gets wrong
+
+def test_focus_without_charge_period_start_names_the_column(tmp_path):
+    # a FOCUS export whose ChargePeriodStart was renamed read as "an unrecognised file"
+    f = tmp_path / "focus.csv"
+    f.write_text(FOCUS_HEADER.replace("ChargePeriodStart", "ChargePeriodStartDate") + focus_rows(3))
+    res = run(["usage", "summarize", str(f)])
+    assert res.exit_code == 1
+    assert "column 'ChargePeriodStart': missing column 'ChargePeriodStart' (FOCUS export)" in res.output
+
+
+def test_focus_0_5_export_is_named_as_such(tmp_path):
+    f = tmp_path / "focus05.csv"
+    header = FOCUS_HEADER.replace("ChargeCategory", "ChargeType").replace("ConsumedQuantity", "UsageQuantity")
+    f.write_text(header + focus_rows(3))
+    res = run(["usage", "summarize", str(f)])
+    assert res.exit_code == 1
+    assert "FOCUS 0.5" in res.output and "ChargeCategory" in res.output and "FOCUS 1.0" in res.output

@@ -21,6 +21,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gpuladder.errors import InputError
 from gpuladder.usage.cur import parse_usage_type
 from gpuladder.usage.export import (Classified, ExportFile, ExportRead, as_float, as_string, as_utc,
                                     clean_strings, column, first_valid, null_strings, per_unique, require_columns,
@@ -139,9 +140,20 @@ def classify_focus(table: pa.Table, cols: dict[str, str]) -> Classified:
                       instance_id=ec2_instance_ids(column(table, cols, "resource")) if "resource" in cols else None)
 
 
+def _refuse_focus_0_5(export: ExportFile, cols: dict[str, str]) -> None:
+    """FOCUS 0.5 named ChargeCategory ``ChargeType`` and ConsumedQuantity ``UsageQuantity``."""
+    old = resolve_columns(export, {"category": ("ChargeType",), "quantity": ("UsageQuantity",)})
+    for key, new in (("category", "ChargeCategory"), ("quantity", "ConsumedQuantity")):
+        if key not in cols and key in old:
+            raise InputError(f"a FOCUS 0.5 export (it has {old[key]} where FOCUS 1.0 has {new}); gpuladder reads "
+                             "FOCUS 1.0 - 1.3", file=export.name, row=1, column=old[key],
+                             hint="exporting the FOCUS 1.0 (or later) version of the cost and usage data.")
+
+
 def read_focus(export: ExportFile) -> ExportRead:
     """Scan a FOCUS export (CSV, gzip CSV or Parquet)."""
     cols = resolve_columns(export, FOCUS_COLUMNS)
+    _refuse_focus_0_5(export, cols)
     require_columns(export, cols, FOCUS_REQUIRED, "FOCUS")
     return scan(export, "focus", sorted(set(cols.values())), lambda t: classify_focus(t, cols),
                 instance_column=cols.get("resource"))

@@ -29,6 +29,9 @@ from gpuladder.usage.history import DemandProfile, load_usage_csv, profile_from_
 from gpuladder.usage.instance_types import is_gpu_instance_type
 
 CANONICAL_HEADER = ["timestamp", "family", "instances", "interruptible_instances", "covered_instances"]
+FOCUS_ONLY_COLUMNS = {"billedcost", "effectivecost", "listcost", "contractedcost", "chargecategory",
+                      "chargeclass", "chargefrequency", "chargeperiodend", "consumedquantity", "consumedunit",
+                      "pricingcategory", "invoiceissuername", "skupriceid", "commitmentdiscountid"}
 BAD_ROW_REASONS = ("malformed CSV row (wrong number of fields)", "unreadable timestamp",
                    "usage amount is not a number")
 
@@ -86,6 +89,8 @@ def detect_format(export: ExportFile) -> str:
         if any(c.startswith("resource_tags_") for c in cols) or {"year", "month"} <= cols:
             return "cur"
         return "cur2"
+    if len(cols & FOCUS_ONLY_COLUMNS) >= 3:
+        return "focus"   # its ChargePeriodStart missing or misnamed: read_focus names it
     first = ", ".join(export.columns[:6])
     if cols & {"metercategory", "meterid", "pricingmodel", "chargetype"}:
         hint = ("exporting FOCUS from Azure Cost Management instead (Exports > FOCUS cost); "
