@@ -220,3 +220,17 @@ def test_focus_0_5_export_is_named_as_such(tmp_path):
     res = run(["usage", "summarize", str(f)])
     assert res.exit_code == 1
     assert "FOCUS 0.5" in res.output and "ChargeCategory" in res.output and "FOCUS 1.0" in res.output
+
+
+def test_export_whose_dates_a_spreadsheet_rewrote_says_so(tmp_path):
+    # a CUR opened and re-saved in a spreadsheet: 1/1/2026 0:00 everywhere; the hint asked
+    # to check that the export holds GPU usage, which it does
+    lines = cur_rows(3).splitlines()
+    us = [",".join([p[0], "1/1/2026 0:00", "1/1/2026 1:00", *p[3:]]) for p in (line.split(",") for line in lines)]
+    f = tmp_path / "cur.csv"
+    f.write_text(CUR_HEADER + "\n".join(us) + "\n")
+    res = run(["usage", "convert", str(f), "-o", str(tmp_path / "u.csv")])
+    assert res.exit_code == 1
+    assert "most rows skipped as: unreadable timestamp (6)" in res.output
+    assert "ISO 8601" in res.output and "2026-01-01T00:00:00Z" in res.output
+    assert "holds EC2 / compute usage" not in res.output

@@ -150,9 +150,12 @@ def profile_from_read(read: ExportRead, *, families=None, gaps: str = "error") -
     """The GPU demand of a scanned export, with its zero hours, as a DemandProfile."""
     usage = read.usage[read.usage["gpu"]]
     if usage.empty or not (usage["instances"] > 0).any():
+        dates = bool(read.skipped) and read.skipped[0].reason == "unreadable timestamp" and usage.empty
+        hint = ("writing the start and end times as ISO 8601 (2026-01-01T00:00:00Z, as the export came): a "
+                "spreadsheet that re-saved it may have rewritten them (1/1/2026 0:00)" if dates else
+                "checking that the export holds EC2 / compute usage of GPU instances")
         raise InputError(_no_gpu_message(read), file=read.file,
-                         hint="checking that the export holds EC2 / compute usage of GPU instances "
-                              "(`gpuladder usage summarize FILE` shows what was understood).")
+                         hint=hint + " (`gpuladder usage summarize FILE` shows what was understood).")
     if families is not None:
         known = set(families)
         outside = usage[~usage["family"].isin(known)]
