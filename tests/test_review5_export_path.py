@@ -234,3 +234,19 @@ def test_export_whose_dates_a_spreadsheet_rewrote_says_so(tmp_path):
     assert "most rows skipped as: unreadable timestamp (6)" in res.output
     assert "ISO 8601" in res.output and "2026-01-01T00:00:00Z" in res.output
     assert "holds EC2 / compute usage" not in res.output
+
+
+def test_gap_in_an_export_names_the_exports_time_column(tmp_path):
+    # the gap error named column 'timestamp', which a FOCUS or CUR file does not have
+    lines = focus_rows(200).splitlines(keepends=True)
+    f = tmp_path / "focus.csv"
+    f.write_text(FOCUS_HEADER + "".join(lines[:20] + lines[30:]))
+    res = run(["usage", "convert", str(f), "-o", str(tmp_path / "u.csv")])
+    assert res.exit_code == 1
+    assert "column 'ChargePeriodStart': 5 hour(s) have no usage rows at all" in res.output
+    c = tmp_path / "cur.csv"
+    lines = cur_rows(200).splitlines(keepends=True)
+    c.write_text(CUR_HEADER + "".join(lines[:20] + lines[30:]))
+    res = run(["usage", "convert", str(c), "-o", str(tmp_path / "u.csv")])
+    assert res.exit_code == 1
+    assert "column 'lineItem/UsageStartDate (line_item_usage_start_date)': 5 hour(s)" in res.output

@@ -22,9 +22,9 @@ import pandas as pd
 from gpuladder.errors import InputError
 from gpuladder.pricing.catalog import atomic_write_text
 from gpuladder.units import HOUR, MAX_INSTANCES
-from gpuladder.usage.cur import read_cur
+from gpuladder.usage.cur import CUR_REQUIRED, read_cur
 from gpuladder.usage.export import FORMATS, ExportFile, ExportRead, SkippedRows, open_export
-from gpuladder.usage.focus import read_focus
+from gpuladder.usage.focus import FOCUS_REQUIRED, read_focus
 from gpuladder.usage.history import DemandProfile, load_usage_csv, profile_from_long
 from gpuladder.usage.instance_types import is_gpu_instance_type
 
@@ -34,6 +34,12 @@ FOCUS_ONLY_COLUMNS = {"billedcost", "effectivecost", "listcost", "contractedcost
                       "pricingcategory", "invoiceissuername", "skupriceid", "commitmentdiscountid"}
 BAD_ROW_REASONS = ("malformed CSV row (wrong number of fields)", "unreadable timestamp",
                    "usage amount is not a number")
+
+
+_CUR_NAMES = {"timestamp": CUR_REQUIRED["start"], "instances": CUR_REQUIRED["amount"]}
+_EXPORT_COLUMNS = {   # the canonical columns a profile check names -> the export's columns
+    "focus": {"timestamp": FOCUS_REQUIRED["start"], "instances": FOCUS_REQUIRED["quantity"]},
+    "cur": _CUR_NAMES, "cur2": _CUR_NAMES}
 
 
 class UsageWarning(UserWarning):
@@ -180,7 +186,13 @@ def profile_from_read(read: ExportRead, *, families=None, gaps: str = "error") -
         zeros = pd.DataFrame({"timestamp": zero_hours, "family": long["family"].iloc[0], "instances": 0.0,
                               "interruptible_instances": 0.0, "covered_instances": 0.0})
         long = pd.concat([long, zeros], ignore_index=True)
-    return profile_from_long(long.reset_index(drop=True), source=read.file, gaps=gaps, file=read.file)
+    try:
+        return profile_from_long(long.reset_index(drop=True), source=read.file, gaps=gaps, file=read.file)
+    except InputError as exc:
+        named = _EXPORT_COLUMNS[read.format].get(exc.column)
+        if named is None:
+            raise
+        raise InputError(exc.detail, file=exc.file, row=exc.row, column=named, hint=exc.hint) from None
 
 
 def _no_gpu_message(read: ExportRead) -> str:
