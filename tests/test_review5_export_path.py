@@ -250,3 +250,24 @@ def test_gap_in_an_export_names_the_exports_time_column(tmp_path):
     res = run(["usage", "convert", str(c), "-o", str(tmp_path / "u.csv")])
     assert res.exit_code == 1
     assert "column 'lineItem/UsageStartDate (line_item_usage_start_date)': 5 hour(s)" in res.output
+
+
+def test_parquet_times_with_milliseconds_are_read(tmp_path):
+    # a Parquet export whose ChargePeriodEnd is a millisecond before the hour (timestamp[ms])
+    # stopped with "internal error ... ArrowInvalid: Casting ... would lose data"
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    starts = pd.date_range("2026-01-01", periods=200, freq="h", tz="UTC").repeat(2)
+    pq.write_table(pa.table({
+        "ChargePeriodStart": pa.array(starts, pa.timestamp("ms", tz="UTC")),
+        "ChargePeriodEnd": pa.array(starts + pd.Timedelta(milliseconds=3_599_999), pa.timestamp("ms", tz="UTC")),
+        "ChargeCategory": ["Usage"] * len(starts), "ConsumedQuantity": [1.0] * len(starts),
+        "ConsumedUnit": ["Hours"] * len(starts), "ProviderName": ["AWS"] * len(starts),
+        "RegionId": ["us-east-1"] * len(starts),
+        "ChargeDescription": ["$55.04 per On Demand Linux p5.48xlarge Instance Hour"] * len(starts),
+    }), tmp_path / "focus.parquet")
+    res = run(["usage", "convert", str(tmp_path / "focus.parquet"), "-o", str(tmp_path / "u.csv")])
+    assert res.exit_code == 0, res.output
+    u = pd.read_csv(tmp_path / "u.csv")
+    assert len(u) == 200 and (u["instances"] == 2).all()

@@ -319,7 +319,7 @@ def as_utc(arr) -> pa.Array:
     if pa.types.is_timestamp(arr.type):
         if arr.type.tz is None:
             arr = pc.assume_timezone(arr, "UTC")
-        out = pc.cast(arr, pa.timestamp("s", tz="UTC"))
+        out = pc.cast(pc.floor_temporal(arr, unit="second"), pa.timestamp("s", tz="UTC"))
     else:
         if not pa.types.is_string(arr.type):
             arr = pc.cast(arr, pa.string())
