@@ -10,8 +10,8 @@
 * Savings plans: ``savingsplans.describe_savings_plans_offering_rates`` (Compute and
   EC2Instance, 1 and 3 years, every payment option; ``searchResults`` with ``rate``,
   ``unit``, ``usageType``, ``savingsPlanOffering`` and ``properties``).
-* Spot: ``ec2.describe_spot_price_history`` (Linux/UNIX), mean per availability zone over
-  the window, then mean over the zones.
+* Spot: ``ec2.describe_spot_price_history`` (Linux/UNIX): per availability zone, each price
+  weighted by the hours of the window it held, then the mean over the zones.
 
 Product ids match the embedded snapshot's (``aws-ri-1y-partial_upfront``,
 ``aws-ec2sp-us-east-1-p5-3y-all_upfront``, ``aws-csp-1y-no_upfront``), so a fetched
@@ -127,7 +127,7 @@ def _aws_errors(what: str):
 
 def _paginate(client, operation: str, result_key: str, token_in: str, token_out: str, what: str,
               **params) -> list:
-    items, token = [], None
+    items, token, seen = [], None, set()
     with _aws_errors(what):
         while True:
             page = getattr(client, operation)(**params, **({token_in: token} if token else {}))
@@ -135,13 +135,17 @@ def _paginate(client, operation: str, result_key: str, token_in: str, token_out:
             token = page.get(token_out)
             if not token:
                 return items
+            if token in seen:
+                raise DomainError(f"AWS returned the same page token twice while {what}; the listing would never "
+                                  "end. Try again later.")
+            seen.add(token)
 
 
 # ---------------------------------------------------------------- on-demand and reserved
 
 def _products(client, region: str, instance_types: tuple[str, ...], notes: list[str]) -> pd.DataFrame:
     """One row per (instance type, term): on-demand or a reserved offer, with its prices."""
-    rows = []
+    rows, unreadable = [], 0
     base = [("regionCode", region), ("operatingSystem", "Linux"), ("tenancy", "Shared"),
             ("capacitystatus", "Used"), ("preInstalledSw", "NA")]
     queries = ([base + [("instanceType", t)] for t in instance_types] if instance_types
@@ -152,12 +156,36 @@ def _products(client, region: str, instance_types: tuple[str, ...], notes: list[
                           ServiceCode="AmazonEC2", FormatVersion="aws_v1", MaxResults=100,
                           Filters=[{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in filters])
         for item in items:
-            rows.extend(_price_rows(json.loads(item) if isinstance(item, str) else item, region))
+            parsed = _json_item(item)
+            if parsed is None:
+                unreadable += 1
+                continue
+            rows.extend(_price_rows(parsed, region))
+    if unreadable:
+        notes.append(f"{region}: {unreadable} price list item{'s' if unreadable > 1 else ''} skipped (not JSON "
+                     "objects)")
     df = pd.DataFrame(rows, columns=["region", "instance_type", "gpus", "sku", "term_months", "payment",
                                      "hourly_usd", "upfront_usd"])
+    bad = df["hourly_usd"].isna()
+    if bad.any():
+        types = ", ".join(sorted(df.loc[bad, "instance_type"].unique()))
+        n_od = int((bad & (df["term_months"] == 0)).sum())
+        n_ri = int(bad.sum()) - n_od
+        notes.append(f"{region}: skipped {n_od} on-demand price(s) and {n_ri} reserved offer(s) with missing or "
+                     f"unreadable price dimensions ({types})")
+        df = df[~bad].reset_index(drop=True)
     if df.empty:
         notes.append(f"{region}: no GPU instance prices returned")
     return df
+
+
+def _json_item(item) -> dict | None:
+    if isinstance(item, str):
+        try:
+            item = json.loads(item)
+        except ValueError:
+            return None
+    return item if isinstance(item, dict) else None
 
 
 def _price_rows(item: dict, region: str) -> list[dict]:
@@ -172,8 +200,9 @@ def _price_rows(item: dict, region: str) -> list[dict]:
     terms = item.get("terms", {})
     for term in terms.get("OnDemand", {}).values():
         hourly, upfront = _dimensions(term)
-        if hourly is not None:
-            out.append({**base, "term_months": 0, "payment": "", "hourly_usd": hourly, "upfront_usd": 0.0})
+        ok = hourly is not None and not upfront
+        out.append({**base, "term_months": 0, "payment": "", "hourly_usd": hourly if ok else np.nan,
+                    "upfront_usd": 0.0})
     for term in terms.get("Reserved", {}).values():
         ta = term.get("termAttributes", {})
         months = LEASE_MONTHS.get(ta.get("LeaseContractLength"))
@@ -181,23 +210,45 @@ def _price_rows(item: dict, region: str) -> list[dict]:
         if months is None or payment is None or ta.get("OfferingClass", "standard") != "standard":
             continue
         hourly, upfront = _dimensions(term)
+        ok = _reserved_offer_complete(payment, hourly or 0.0, upfront or 0.0)
         out.append({**base, "term_months": months, "payment": payment,
-                    "hourly_usd": hourly or 0.0, "upfront_usd": upfront})
+                    "hourly_usd": (hourly or 0.0) if ok else np.nan, "upfront_usd": upfront or 0.0})
     return out
 
 
-def _dimensions(term: dict) -> tuple[float | None, float]:
-    hourly, upfront = None, 0.0
+def _reserved_offer_complete(payment: str, hourly: float, upfront: float) -> bool:
+    """Whether a reserved offer carries the price dimensions its payment option implies:
+    no upfront = an hourly fee only, partial = both, all upfront = the fee only. A
+    dimension missing from a partial answer must not read as 'free'."""
+    if np.isnan(hourly) or np.isnan(upfront):
+        return False
+    if payment == "no_upfront":
+        return hourly > 0 and upfront == 0
+    if payment == "partial_upfront":
+        return hourly > 0 and upfront > 0
+    return upfront > 0 and hourly == 0
+
+
+def _dimensions(term: dict) -> tuple[float | None, float | None]:
+    """(hourly $, upfront $) of a term; None where the dimension is absent, NaN where its
+    price is not a non-negative number."""
+    hourly, upfront = None, None
     for dim in term.get("priceDimensions", {}).values():
-        usd = dim.get("pricePerUnit", {}).get("USD")
-        if usd is None:
-            continue
+        usd = _usd(dim.get("pricePerUnit", {}).get("USD"))
         unit = str(dim.get("unit", "")).lower()
         if unit in ("hrs", "hours"):
-            hourly = (hourly or 0.0) + float(usd)
+            hourly = (hourly or 0.0) + usd
         elif unit == "quantity":
-            upfront += float(usd)
+            upfront = (upfront or 0.0) + usd
     return hourly, upfront
+
+
+def _usd(value) -> float:
+    try:
+        usd = float(value)
+    except (TypeError, ValueError):
+        return np.nan
+    return usd if np.isfinite(usd) and usd >= 0 else np.nan
 
 
 def _families(products: pd.DataFrame, as_of: str, notes: list[str]) -> pd.DataFrame:
@@ -314,14 +365,30 @@ def _spot(client, families: pd.DataFrame, now: pd.Timestamp, window_days: int) -
                         StartTime=(now - pd.Timedelta(days=window_days)).to_pydatetime(),
                         EndTime=now.to_pydatetime(), MaxResults=1000)
     h = pd.DataFrame([{"instance_type": r.get("InstanceType"), "zone": r.get("AvailabilityZone"),
-                       "price": r.get("SpotPrice")} for r in history],
-                     columns=["instance_type", "zone", "price"])
+                       "price": r.get("SpotPrice"), "at": r.get("Timestamp")} for r in history],
+                     columns=["instance_type", "zone", "price", "at"])
     h["price"] = pd.to_numeric(h["price"], errors="coerce")
+    h["at"] = pd.to_datetime(h["at"], utc=True, errors="coerce")
     h = h.dropna()
     h = h[h["price"] > 0]
-    per_zone = h.groupby(["instance_type", "zone"])["price"].mean()
-    mean = per_zone.groupby(level="instance_type").mean()
+    mean = _time_weighted_zone_mean(h, now - pd.Timedelta(days=window_days), now)
     return pd.DataFrame({"family": "aws/" + region + "/" + mean.index.to_series(), "spot": mean.to_numpy()})
+
+
+def _time_weighted_zone_mean(h: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
+    """Per instance type: the mean over zones of each zone's spot price averaged over the
+    hours of [start, end) it was in effect. The history lists price changes (plus the change
+    in effect at ``start``, stamped earlier), so each price holds until the zone's next one;
+    before a zone's first record its price is unknown and that time is left out. A zone whose
+    records hold for no time at all (all stamped at ``end``) counts its last price."""
+    h = h.assign(at=h["at"].clip(lower=start, upper=end)).sort_values(["instance_type", "zone", "at"],
+                                                                       kind="stable")
+    nxt = h.groupby(["instance_type", "zone"])["at"].shift(-1).fillna(end)
+    hours = (nxt - h["at"]) / pd.Timedelta(hours=1)
+    g = h.assign(hours=hours, usd_hours=hours * h["price"]).groupby(["instance_type", "zone"])
+    held = g["hours"].sum()
+    per_zone = (g["usd_hours"].sum() / held.where(held > 0)).fillna(g["price"].last())
+    return per_zone.groupby(level="instance_type").mean()
 
 
 def _with_spot(families: pd.DataFrame, spot: pd.DataFrame, window_days: int) -> pd.DataFrame:

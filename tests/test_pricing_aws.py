@@ -196,8 +196,9 @@ def test_fetch_parses_on_demand_reserved_savings_plans_and_spot():
     assert fam.loc["aws/us-east-1/p5.48xlarge", "gpus_per_instance"] == 8
     assert fam.loc["aws/us-east-1/p5.48xlarge", "gpu_model"] == "H100-80GB"
     assert fam.loc["aws/us-east-1/inf2.xlarge", "gpus_per_instance"] == 1  # from the embedded catalog
-    # spot: zone a mean (0.3+0.5+0.4)/3 = 0.4, zone b 0.2 -> mean of zones 0.3
-    assert fam.loc["aws/us-east-1/g6.xlarge", "spot_usd_per_hour"] == pytest.approx(0.3)
+    # spot, window 02-22 12:00 .. 03-01 12:00: zone a has 0.40 from 02-26 01:00 (24 h), 0.50 (24 h),
+    # 0.30 from 02-28 01:00 (35 h) -> 32.1 / 83; zone b 0.20 -> mean of zones (32.1 / 83 + 0.2) / 2
+    assert fam.loc["aws/us-east-1/g6.xlarge", "spot_usd_per_hour"] == pytest.approx((32.1 / 83 + 0.2) / 2)
     assert pd.isna(fam.loc["aws/us-east-1/p5.48xlarge", "spot_usd_per_hour"])
     assert (fam["as_of"] == "2026-03-01").all()
     assert fam["source"].str.startswith("aws-price-list-api").all()
@@ -354,7 +355,8 @@ def test_two_regions_spot_per_region_and_ec2sp_product_per_region():
         result = fetch_aws_catalog(AwsFetchOptions(regions=("us-east-1", "us-west-2"), as_of=AS_OF), s.factory)
         s.assert_done()
     fam = result.catalog.families
-    assert fam["spot_usd_per_hour"].to_dict() == {"aws/us-east-1/g5.xlarge": 0.40, "aws/us-west-2/g5.xlarge": 0.45}
+    assert fam["spot_usd_per_hour"].to_dict() == pytest.approx({"aws/us-east-1/g5.xlarge": 0.40,
+                                                                "aws/us-west-2/g5.xlarge": 0.45})
     com = result.catalog.commitments.set_index(["product", "family"])["rate_usd_per_hour"].to_dict()
     assert com == {("aws-csp-3y-partial_upfront", "aws/us-west-2/g5.xlarge"): 0.5,
                    ("aws-ec2sp-us-east-1-g5-1y-no_upfront", "aws/us-east-1/g5.xlarge"): 0.6,
