@@ -3,6 +3,7 @@
 JSON schema ``gpuladder.usage-summary/1``::
 
     {"schema": "gpuladder.usage-summary/1",
+     "file": "...", "format": "focus|cur|cur2|canonical", "rows": N,   # rows read
      "span": {"start": "...Z", "end": "...Z"},          # end exclusive; null when no usage
      "hours": N,
      "families": [{"family", "gpu", "in_catalog", "instance_hours",
@@ -27,6 +28,7 @@ def _ts(t) -> str | None:
 def usage_summary_dict(s: UsageSummary) -> dict:
     return {
         "schema": SCHEMA,
+        "file": s.file, "format": s.format, "rows": s.rows,
         "span": {"start": _ts(s.start), "end": _ts(s.end)},
         "hours": s.hours,
         "families": [{"family": f.family, "gpu": f.gpu, "in_catalog": f.in_catalog,

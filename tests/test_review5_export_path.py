@@ -271,3 +271,15 @@ def test_parquet_times_with_milliseconds_are_read(tmp_path):
     assert res.exit_code == 0, res.output
     u = pd.read_csv(tmp_path / "u.csv")
     assert len(u) == 200 and (u["instances"] == 2).all()
+
+
+def test_usage_summary_json_says_what_the_table_says(tmp_path):
+    # the table shows the file, the format detected and the rows read; the JSON did not, so
+    # a script could not check that its export was read as FOCUS and not as a CUR
+    f = tmp_path / "focus.csv"
+    f.write_text(FOCUS_HEADER + focus_rows(10))
+    res = run(["usage", "summarize", str(f), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    doc = strict_json(res.stdout)
+    assert (doc["file"], doc["format"], doc["rows"], doc["hours"]) == (str(f), "focus", 20, 10)
+    assert res.stdout.endswith("}\n")
