@@ -21,7 +21,8 @@ def test_summarize_json_contract():
     r = run("usage", "summarize", OURS / "cur_legacy_ours.csv", "--catalog", CAT, "--format", "json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert list(doc) == ["schema", "span", "hours", "families", "skipped"]
+    assert list(doc) == ["schema", "file", "format", "rows", "span", "hours", "families", "skipped"]
+    assert (doc["format"], doc["rows"]) == ("cur", 15)
     assert doc["schema"] == "gpuladder.usage-summary/1"
     assert doc["span"] == {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T02:00:00Z"} and doc["hours"] == 2
     p5 = doc["families"][0]
