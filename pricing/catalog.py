@@ -136,6 +136,7 @@ def merge_catalogs(base: PriceCatalog, override: PriceCatalog) -> PriceCatalog:
     b = base.commitments.set_index(key)
     o = override.commitments.set_index(key)
     kept = b[~b.index.isin(o.index)].copy()
+    _check_same_products(kept, o, base.origin, override.origin)
     fams = kept.index.get_level_values("family")
     ratio = (fam["on_demand_usd_per_hour"].reindex(fams).to_numpy()
              / base.families["on_demand_usd_per_hour"].reindex(fams).to_numpy())
@@ -155,6 +156,22 @@ def merge_catalogs(base: PriceCatalog, override: PriceCatalog) -> PriceCatalog:
                          hint="adding that product's rate for the family to the overriding catalog, or checking "
                               "the on-demand price.")
     return PriceCatalog(fam, com, f"{base.origin}+{override.origin}")
+
+
+def _check_same_products(kept: pd.DataFrame, override: pd.DataFrame, base_origin: str, override_origin: str) -> None:
+    """An override may reprice a product's families, not redefine the product: its term,
+    payment, kind, provider and upfront share must be those of the base rows it joins."""
+    b = kept.groupby(level="product")[PRODUCT_COLUMNS].first()
+    o = override.groupby(level="product")[PRODUCT_COLUMNS].first()
+    common = o.index.intersection(b.index)
+    for col in PRODUCT_COLUMNS:
+        differs = b.loc[common, col].ne(o.loc[common, col])
+        if differs.any():
+            p = differs.idxmax()
+            raise InputError(f"product '{p}' has {col} {o.loc[p, col]} here but {b.loc[p, col]} in {base_origin}, "
+                             f"which it is laid over", file=override_origin, column=col,
+                             hint=f"giving its rows the {col} of {base_origin} ({b.loc[p, col]}), or a product id "
+                                  "of its own for a different product.")
 
 
 def export_catalog(catalog: PriceCatalog, folder) -> list[Path]:
@@ -356,6 +373,15 @@ def _validate_commitments(df: pd.DataFrame, fam: pd.DataFrame, file: str) -> pd.
         r = (share > 1).idxmax()
         raise InputError(f"{share[r]:g} is above 1", file=file, row=int(r), column="upfront_share",
                          hint="giving the share paid upfront as a number from 0 to 1 (0.5, not 50).")
+    pay = df["payment"]
+    disagrees = (((pay == "no_upfront") & (share != 0)) | ((pay == "all_upfront") & (share != 1))
+                 | ((pay == "partial_upfront") & ((share <= 0) | (share >= 1))))
+    if disagrees.any():
+        r = disagrees.idxmax()
+        raise InputError(f"upfront_share {df['upfront_share'][r]} does not agree with payment '{pay[r]}'", file=file,
+                         row=int(r), column="upfront_share",
+                         hint="giving no_upfront 0, all_upfront 1 (the whole term paid on the purchase date) and "
+                              "partial_upfront the share paid upfront, between 0 and 1 (about 0.5).")
     out["upfront_share"] = share
     rate = _numeric(df, "rate_usd_per_hour", file, required=True, strictly_positive=True)
     od = fam["on_demand_usd_per_hour"].reindex(df["family"]).to_numpy()
