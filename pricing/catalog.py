@@ -128,8 +128,9 @@ def merge_catalogs(base: PriceCatalog, override: PriceCatalog) -> PriceCatalog:
     """``override`` rows replace ``base`` rows with the same family / (product, family).
 
     Estimated base rates (derived from on-demand) of a family whose on-demand price the
-    override changes are scaled by new / old on-demand. A published base rate left above the
-    new on-demand price is refused (InputError)."""
+    override changes are scaled by new / old on-demand and take that price's ``as_of``. A
+    published base rate left above the new on-demand price is refused (InputError). The
+    override may reprice a product's families, not change the product's terms."""
     fam = pd.concat([base.families[~base.families.index.isin(override.families.index)],
                      override.families]).sort_index()
     key = ["product", "family"]
@@ -144,6 +145,7 @@ def merge_catalogs(base: PriceCatalog, override: PriceCatalog) -> PriceCatalog:
     if rescale.any():
         kept.loc[rescale, "rate_usd_per_hour"] = kept.loc[rescale, "rate_usd_per_hour"] * ratio[rescale]
         kept.loc[rescale, "source"] = kept.loc[rescale, "source"] + f" (scaled to the on-demand price of {override.origin})"
+        kept.loc[rescale, "as_of"] = fam["as_of"].reindex(fams[rescale]).to_numpy()
     com = pd.concat([kept, o]).reset_index()
     com = com.sort_values(key).reset_index(drop=True)
     od = fam["on_demand_usd_per_hour"].reindex(com["family"]).to_numpy()

@@ -85,3 +85,23 @@ def test_merge_keeps_products_an_override_agrees_with(tmp_path):
     assert row["term_months"] == 12
     assert row["recurring_usd_per_hour"] == 30.0
 
+
+
+def test_rescaled_estimates_carry_the_date_of_the_price_they_now_derive_from(tmp_path):
+    """eu-north-1 p5.48xlarge is priced as of 2024-04-04 in the snapshot. Laid under a
+    2026-07-20 on-demand price, its estimates are rescaled to that price; their as_of said
+    2024-04-04 still, as if they were two years older than the number they hold."""
+    eu = "aws/eu-north-1/p5.48xlarge"
+    over = tmp_path / "over"
+    export_catalog(open_catalog("embedded").subset([eu]), over)
+    fam = pd.read_csv(over / "families.csv", dtype=str, keep_default_na=False)
+    assert fam["as_of"].tolist() == ["2024-04-04"]
+    fam["on_demand_usd_per_hour"], fam["as_of"] = "55.04", "2026-07-20"
+    fam.to_csv(over / "families.csv", index=False)
+    (over / "commitments.csv").write_text(",".join(COMMITMENT_COLUMNS) + "\n")
+    com = open_catalog(["embedded", str(over)]).commitments
+    rescaled = com[com["family"] == eu]
+    assert len(rescaled) == 18 and rescaled["source"].str.contains("scaled").all()
+    assert (rescaled["as_of"] == "2026-07-20").all()
+    untouched = com[com["family"] == "aws/eu-north-1/g5.xlarge"]
+    assert (untouched["as_of"] == "2024-04-04").all()
