@@ -105,3 +105,64 @@ def test_rescaled_estimates_carry_the_date_of_the_price_they_now_derive_from(tmp
     assert (rescaled["as_of"] == "2026-07-20").all()
     untouched = com[com["family"] == "aws/eu-north-1/g5.xlarge"]
     assert (untouched["as_of"] == "2024-04-04").all()
+
+
+# Hand-checked rows of the embedded snapshot (audit of 2026-11-27) against the shared
+# gpu_prices.csv: (family, on-demand, spot or None, GPUs, as_of) are the newest source row's
+# values (us-east-1 g4dn/trn1 spot carried from the 2024 row, on-demand unchanged).
+FAMILY_ROWS = [
+    ("aws/us-east-1/p5.48xlarge", 55.04, None, 8, "2026-07-20"),
+    ("aws/us-east-1/p4d.24xlarge", 21.957642, None, 8, "2026-07-20"),   # 2024 spot not carried: 32.77 -> 21.96
+    ("aws/us-east-1/g4dn.xlarge", 0.526, 0.21566, 1, "2026-07-20"),
+    ("aws/us-east-1/trn1.32xlarge", 21.5, 7.095, 16, "2026-07-20"),
+    ("aws/us-east-1/inf2.48xlarge", 12.98127, 4.673257, 12, "2026-07-20"),
+    ("aws/eu-west-1/g5.xlarge", 1.123, 0.51658, 1, "2024-04-04"),
+    ("gcp/europe-west4/a2-highgpu-8g", 29.983776, 13.54268, 8, "2026-07-30"),
+    ("gcp/us-central1/g2-standard-4", 0.706832, 0.397336, 1, "2026-07-30"),
+    ("gcp/us-central1/g4-standard-6", 0.559556, 0.223804, 0.125, "2026-07-30"),
+    ("gcp/us-central1/a2-ultragpu-8g", 40.550383, 22.07637, 8, "2026-07-30"),
+    ("azure/westeurope/Standard_NC40ads_H100_v5", 9.08, 8.172, 1, "2026-05-20"),
+    ("azure/eastus/Standard_NC4as_T4_v3", 0.526, 0.204246, 1, "2026-05-20"),
+]
+# (product, family, rate): GCP CUD = the source's cud_1y / cud_3y; estimates = on-demand x
+# 0.63 (1y) or 0.4399 (3y) x payment factor (1y 0.955 / 0.935, 3y 0.91 / 0.87); Compute SP
+# = on-demand x (1 - (1 - that) x 66/72).
+COMMITMENT_ROWS = [
+    ("gcp-cud-1y", "gcp/europe-west4/a2-highgpu-8g", 18.889565),
+    ("gcp-cud-3y", "gcp/europe-west4/a2-highgpu-8g", 10.49454),
+    ("gcp-cud-1y", "gcp/us-central1/g2-standard-4", 0.445304),
+    ("gcp-cud-3y", "gcp/us-central1/g2-standard-4", 0.318075),
+    ("gcp-cud-1y", "gcp/us-central1/g4-standard-6", 0.3861),
+    ("gcp-cud-3y", "gcp/europe-west4/a3-megagpu-8g", 51.492681),
+    ("aws-ri-1y-partial_upfront", "aws/us-east-1/p5.48xlarge", 55.04 * 0.63 * 0.955),
+    ("aws-ri-3y-partial_upfront", "aws/us-east-1/p4d.24xlarge", 21.957642 * 0.4399 * 0.91),
+    ("aws-ri-1y-all_upfront", "aws/us-east-1/g4dn.xlarge", 0.526 * 0.63 * 0.935),
+    ("aws-ec2sp-us-east-1-trn1-3y-no_upfront", "aws/us-east-1/trn1.32xlarge", 21.5 * 0.4399),
+    ("aws-ec2sp-eu-west-1-g5-1y-all_upfront", "aws/eu-west-1/g5.xlarge", 1.123 * 0.63 * 0.935),
+    ("aws-csp-3y-no_upfront", "aws/us-east-1/trn1.32xlarge", 21.5 * (1 - (1 - 0.4399) * 66 / 72)),
+    ("aws-csp-1y-partial_upfront", "aws/us-east-1/inf2.48xlarge", 12.98127 * (1 - (1 - 0.63 * 0.955) * 66 / 72)),
+    ("aws-csp-3y-all_upfront", "aws/us-east-1/p5.48xlarge", 55.04 * (1 - (1 - 0.4399 * 0.87) * 66 / 72)),
+    ("azure-ri-1y-no_upfront", "azure/westeurope/Standard_NC40ads_H100_v5", 9.08 * 0.63),
+    ("azure-ri-3y-no_upfront", "azure/eastus/Standard_NC4as_T4_v3", 0.526 * 0.4399),
+]
+
+
+def test_hand_checked_family_rows():
+    fam = open_catalog("embedded").families
+    for key, od, spot, gpus, as_of in FAMILY_ROWS:
+        row = fam.loc[key]
+        got = (row["on_demand_usd_per_hour"], row["gpus_per_instance"], row["as_of"])
+        assert got == (od, gpus, as_of), key
+        assert (pd.isna(row["spot_usd_per_hour"]) if spot is None else row["spot_usd_per_hour"] == spot), key
+
+
+def test_hand_checked_commitment_rows():
+    cat = open_catalog("embedded")
+    com = cat.commitments.set_index(["product", "family"])
+    for product, family, rate in COMMITMENT_ROWS:
+        row = com.loc[(product, family)]
+        assert row["rate_usd_per_hour"] == pytest.approx(rate, abs=1e-6), (product, family)
+        assert row["source"].startswith("estimate:") == (not product.startswith("gcp-")), (product, family)
+        assert row["as_of"] == cat.families.loc[family, "as_of"]
+    # A2 Ultra publishes no CUD: no GCP commitment row, and no estimate put in its place
+    assert not com.index.get_level_values("family").isin(["gcp/us-central1/a2-ultragpu-8g"]).any()
