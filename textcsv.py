@@ -21,7 +21,8 @@ def read_text_csv(path, columns: list[str], *, optional: tuple[str, ...] = (), w
     file = Path(path)
     header = ",".join(columns)
     if file.is_dir():
-        raise InputError(f"is a folder, not a {what}", file=str(file),
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise InputError(f"is a folder, not {article} {what}", file=str(file),
                          hint=f"passing the path of a CSV with the header {header}.")
     if not file.is_file():
         raise InputError(f"{what} not found", file=str(file),

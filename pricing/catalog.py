@@ -88,6 +88,9 @@ def embedded_catalog() -> PriceCatalog:
 def load_catalog(path, origin: str | None = None) -> PriceCatalog:
     """Read and validate a canonical catalog folder. Raises InputError naming file, row, column."""
     path = Path(path)
+    if path.is_file():
+        raise InputError("is a file, not a catalog folder", file=str(path),
+                         hint="passing the folder that holds families.csv and commitments.csv.")
     if not path.is_dir():
         raise InputError("catalog folder not found", file=str(path),
                          hint="passing a folder with families.csv and commitments.csv "

@@ -283,3 +283,14 @@ def test_usage_summary_json_says_what_the_table_says(tmp_path):
     doc = strict_json(res.stdout)
     assert (doc["file"], doc["format"], doc["rows"], doc["hours"]) == (str(f), "focus", 20, 10)
     assert res.stdout.endswith("}\n")
+
+
+def test_inventory_folder_and_catalog_file_messages(sp_and_ri_expiring):
+    tmp_path = sp_and_ri_expiring
+    (tmp_path / "invdir").mkdir()
+    (tmp_path / "prices.csv").write_text("family\n")
+    res = run(["validate", str(tmp_path / "s.yaml"), "--set", f"inventory={tmp_path / 'invdir'}"])
+    assert res.exit_code == 1 and "invdir: is a folder, not an inventory file" in res.output
+    res = run(["catalog", "show", "--catalog", str(tmp_path / "prices.csv")])
+    assert res.exit_code == 1
+    assert "prices.csv: is a file, not a catalog folder" in res.output and "not found" not in res.output

@@ -275,7 +275,7 @@ def test_extra_field_in_the_first_row_is_named_not_shifted(case):
 def test_folder_empty_file_and_latin1_in_catalog_and_inventory(case):
     (case / "invdir").mkdir()
     expect(run(["validate", case / "s.yaml", "--set", f"inventory={case / 'invdir'}"]), 1,
-           "invdir: is a folder, not a inventory file")
+           "invdir: is a folder, not an inventory file")
     com = case / "cat" / "commitments.csv"
     com.write_bytes(com.read_bytes() + "x,test,reservation,12,no_upfront,0,test/r1/g1,2,caf\xe9,2026-01-01\n"
                     .encode("latin-1"))
