@@ -294,3 +294,22 @@ def test_inventory_folder_and_catalog_file_messages(sp_and_ri_expiring):
     res = run(["catalog", "show", "--catalog", str(tmp_path / "prices.csv")])
     assert res.exit_code == 1
     assert "prices.csv: is a file, not a catalog folder" in res.output and "not found" not in res.output
+
+
+def test_daily_export_without_its_end_column_is_refused(tmp_path):
+    # without lineItem/UsageEndDate a row is read as one hour: a daily CUR put each day's 96
+    # instance-hours into its first hour (with --gaps mask, a plan saw 96 instances, not 4)
+    days = pd.date_range("2026-01-01", periods=30, freq="D", tz="UTC")
+    f = tmp_path / "cur.csv"
+    f.write_text("lineItem/LineItemType,lineItem/UsageStartDate,lineItem/UsageType,lineItem/UsageAmount\n"
+                 + "".join(f"Usage,{t:%Y-%m-%dT%H:%M:%SZ},USE1-BoxUsage:p5.48xlarge,96\n" for t in days))
+    res = run(["usage", "convert", str(f), "-o", str(tmp_path / "u.csv"), "--gaps", "mask"])
+    assert res.exit_code == 1, res.output
+    assert "column 'lineItem/UsageEndDate (line_item_usage_end_date)'" in res.output
+    assert "every usage row starts at midnight" in res.output
+    hourly = tmp_path / "hourly.csv"
+    hours = pd.date_range("2026-01-01", periods=48, freq="h", tz="UTC")
+    hourly.write_text("lineItem/LineItemType,lineItem/UsageStartDate,lineItem/UsageType,lineItem/UsageAmount\n"
+                      + "".join(f"Usage,{t:%Y-%m-%dT%H:%M:%SZ},USE1-BoxUsage:p5.48xlarge,4\n" for t in hours))
+    res = run(["usage", "convert", str(hourly), "-o", str(tmp_path / "u.csv")])
+    assert res.exit_code == 0, res.output

@@ -27,8 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gpuladder.usage.export import (Classified, ExportFile, ExportRead, as_float, as_string, as_utc,
-                                    clean_strings, column, first_valid, null_strings, per_unique, require_columns,
-                                    resolve_columns, scan, span_hours, with_reason)
+                                    clean_strings, column, first_valid, null_strings, per_unique,
+                                    refuse_daily_without_end, require_columns, resolve_columns, scan, span_hours,
+                                    with_reason)
 
 from gpuladder.usage.instance_hours import ec2_instance_ids
 from gpuladder.usage.instance_types import (AWS_DEFAULT_REGION, AWS_LOCATION_NAMES, AWS_REGION_PREFIXES,
@@ -47,6 +48,7 @@ CUR_COLUMNS: dict[str, tuple[str, ...]] = {
     "product": ("product",),
     "resource": ("lineItem/ResourceId", "line_item_resource_id"),
 }
+CUR_END = "lineItem/UsageEndDate (line_item_usage_end_date)"
 CUR_REQUIRED = {"start": "lineItem/UsageStartDate (line_item_usage_start_date)",
                 "line_item_type": "lineItem/LineItemType (line_item_line_item_type)",
                 "usage_type": "lineItem/UsageType (line_item_usage_type)",
@@ -149,5 +151,6 @@ def read_cur(export: ExportFile, fmt: str) -> ExportRead:
     """Scan a legacy CUR or CUR 2.0 export (CSV, gzip CSV or Parquet)."""
     cols = resolve_columns(export, CUR_COLUMNS)
     require_columns(export, cols, CUR_REQUIRED, "AWS CUR" if fmt == "cur" else "AWS CUR 2.0")
-    return scan(export, fmt, sorted(set(cols.values())), lambda t: classify_cur(t, cols),
+    read = scan(export, fmt, sorted(set(cols.values())), lambda t: classify_cur(t, cols),
                 instance_column=cols.get("resource"))
+    return read if "end" in cols else refuse_daily_without_end(read, CUR_END)

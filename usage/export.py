@@ -559,6 +559,19 @@ def _expand_present(parts: list[pa.Table]) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(hours).unique().sort_values()
 
 
+def refuse_daily_without_end(read: ExportRead, end_column: str) -> ExportRead:
+    """Without an end column each row is read as one hour. An export whose usage rows all
+    start at midnight, on two days or more, is a daily one: read so, each day's usage
+    would fall into its first hour. ``read`` is returned when it is not such an export."""
+    hours = read.present_hours
+    if len(hours) >= 2 and (hours.hour == 0).all():
+        raise InputError(f"the export has no {end_column} column and every usage row starts at midnight "
+                         f"({len(hours)} days): a daily export read as hourly would put each day's usage "
+                         "in its first hour", file=read.file, column=end_column,
+                         hint=f"exporting the file with its {end_column} column (or an hourly export).")
+    return read
+
+
 def scan(export: ExportFile, fmt: str, columns: list[str],
          classify: Callable[[pa.Table], Classified], instance_column: str | None = None) -> ExportRead:
     """Stream ``columns`` of the export through ``classify`` and accumulate.

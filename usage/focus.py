@@ -24,8 +24,9 @@ import pyarrow.compute as pc
 from gpuladder.errors import InputError
 from gpuladder.usage.cur import parse_usage_type
 from gpuladder.usage.export import (Classified, ExportFile, ExportRead, as_float, as_string, as_utc,
-                                    clean_strings, column, first_valid, null_strings, per_unique, require_columns,
-                                    resolve_columns, scan, span_hours, with_reason)
+                                    clean_strings, column, first_valid, null_strings, per_unique,
+                                    refuse_daily_without_end, require_columns, resolve_columns, scan, span_hours,
+                                    with_reason)
 from gpuladder.usage.instance_hours import ec2_instance_ids
 from gpuladder.usage.instance_types import (map_values, provider_key, provider_of_instance_type,
                                             region_from_zone)
@@ -155,5 +156,6 @@ def read_focus(export: ExportFile) -> ExportRead:
     cols = resolve_columns(export, FOCUS_COLUMNS)
     _refuse_focus_0_5(export, cols)
     require_columns(export, cols, FOCUS_REQUIRED, "FOCUS")
-    return scan(export, "focus", sorted(set(cols.values())), lambda t: classify_focus(t, cols),
+    read = scan(export, "focus", sorted(set(cols.values())), lambda t: classify_focus(t, cols),
                 instance_column=cols.get("resource"))
+    return read if "end" in cols else refuse_daily_without_end(read, "ChargePeriodEnd")
