@@ -166,14 +166,25 @@ def forecast_notes(inputs: PlanInputs, forecast: Forecast) -> tuple[str, ...]:
     return out
 
 
+MAX_GAP_NOTES = 10   # per kind of gap; the rest are counted in one line
+
+
 def gap_notes(profile: DemandProfile, policy: str = "mask") -> tuple[str, ...]:
-    """One line per gap: missing hours (masked, or read as zero under ``--gaps zero``) and
-    runs of hours where every family reads zero (suspected logging gaps, kept as zero)."""
+    """One line per gap, up to ``MAX_GAP_NOTES`` of each kind and one line counting the
+    rest: missing hours (masked, or read as zero under ``--gaps zero``) and runs of hours
+    where every family reads zero (suspected logging gaps, kept as zero)."""
     missing = "no data, read as zero (--gaps zero)" if policy == "zero" else "no data (masked)"
     out = []
-    for g in profile.gaps:
-        what = missing if g.kind == "missing" else "every family reads zero (suspected logging gap; kept as zero)"
-        out.append(f"usage {g.start:%Y-%m-%dT%H:%MZ} to {g.end:%Y-%m-%dT%H:%MZ} ({g.hours} h): {what}")
+    for kind, what in (("missing", missing),
+                       ("all_zero", "every family reads zero (suspected logging gap; kept as zero)")):
+        gaps = [g for g in profile.gaps if g.kind == kind]
+        out += [f"usage {g.start:%Y-%m-%dT%H:%MZ} to {g.end:%Y-%m-%dT%H:%MZ} ({g.hours} h): {what}"
+                for g in gaps[:MAX_GAP_NOTES]]
+        rest = gaps[MAX_GAP_NOTES:]
+        if rest:
+            out.append(f"usage: {len(rest)} more gap{'s' if len(rest) > 1 else ''} not listed "
+                       f"({sum(g.hours for g in rest)} h in all, the first {rest[0].start:%Y-%m-%dT%H:%MZ}, "
+                       f"the last ending {rest[-1].end:%Y-%m-%dT%H:%MZ}): {what}")
     return tuple(out)
 
 

@@ -313,3 +313,22 @@ def test_daily_export_without_its_end_column_is_refused(tmp_path):
                       + "".join(f"Usage,{t:%Y-%m-%dT%H:%M:%SZ},USE1-BoxUsage:p5.48xlarge,4\n" for t in hours))
     res = run(["usage", "convert", str(hourly), "-o", str(tmp_path / "u.csv")])
     assert res.exit_code == 0, res.output
+
+
+def test_many_gaps_are_summarised_not_listed_one_line_each(tmp_path):
+    # the real FOCUS sample gave 64 one-line gap notes on stderr and in the plan JSON's
+    # warnings; past ten, the rest are counted in one line
+    from gpuladder.scenarios.runner import gap_notes
+    from gpuladder.usage.history import load_usage_csv
+
+    idx = pd.date_range("2026-01-01", periods=24 * 20, freq="h", tz="UTC")
+    keep = idx[(idx.hour != 5)]   # one hour missing every day: 20 gaps
+    f = tmp_path / "u.csv"
+    pd.DataFrame({"timestamp": keep.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": P5, "instances": 2.0}).to_csv(
+        f, index=False)
+    notes = gap_notes(load_usage_csv(f, None, gaps="mask"), "mask")
+    assert len(notes) == 11
+    assert notes[0] == "usage 2026-01-01T05:00Z to 2026-01-01T06:00Z (1 h): no data (masked)"
+    assert notes[-1] == ("usage: 10 more gaps not listed (10 h in all, the first 2026-01-11T05:00Z, the last "
+                         "ending 2026-01-20T06:00Z): no data (masked)")
+    assert len(gap_notes(load_usage_csv(f, None, gaps="zero"), "zero")) == 11
