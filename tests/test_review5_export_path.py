@@ -332,3 +332,13 @@ def test_many_gaps_are_summarised_not_listed_one_line_each(tmp_path):
     assert notes[-1] == ("usage: 10 more gaps not listed (10 h in all, the first 2026-01-11T05:00Z, the last "
                          "ending 2026-01-20T06:00Z): no data (masked)")
     assert len(gap_notes(load_usage_csv(f, None, gaps="zero"), "zero")) == 11
+
+
+def test_utf16_export_is_named_as_utf16(tmp_path):
+    # Excel's "Unicode Text" and Windows PowerShell's Out-File write UTF-16: it read as
+    # "not a CSV or Parquet file (binary content)"
+    f = tmp_path / "focus.csv"
+    f.write_bytes((FOCUS_HEADER + focus_rows(3)).encode("utf-16"))
+    res = run(["usage", "summarize", str(f)])
+    assert res.exit_code == 1
+    assert "UTF-16 text" in res.output and "binary" not in res.output and "UTF-8" in res.output

@@ -83,6 +83,9 @@ def open_export(path) -> ExportFile:
             head = fh.read(HEAD_BYTES)
     except (OSError, EOFError) as exc:
         raise InputError(f"not a readable file ({exc})", file=str(p), hint="re-exporting the file.") from None
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        raise InputError("UTF-16 text (a spreadsheet's 'Unicode text' or PowerShell's Out-File), not UTF-8",
+                         file=str(p), hint="saving the export as UTF-8 CSV.")
     if b"\x00" in head:
         raise InputError("not a CSV or Parquet file (binary content)", file=str(p),
                          hint="passing a CSV, gzip CSV or Parquet export.")
