@@ -342,3 +342,13 @@ def test_utf16_export_is_named_as_utf16(tmp_path):
     res = run(["usage", "summarize", str(f)])
     assert res.exit_code == 1
     assert "UTF-16 text" in res.output and "binary" not in res.output and "UTF-8" in res.output
+
+
+@pytest.mark.parametrize("sep, name", [(";", "semicolons"), ("\t", "tabs")])
+def test_export_separated_by_semicolons_or_tabs_says_so(tmp_path, sep, name):
+    # a spreadsheet in a decimal-comma locale saves CSV with ';' (and 1,5 for 1.5)
+    f = tmp_path / "cur.csv"
+    f.write_text((CUR_HEADER + cur_rows(3)).replace(",", sep))
+    res = run(["usage", "summarize", str(f)])
+    assert res.exit_code == 1
+    assert f"its fields are separated by {name}" in res.output and "comma-separated" in res.output

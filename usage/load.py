@@ -82,6 +82,13 @@ class UsageSummary:
 
 def detect_format(export: ExportFile) -> str:
     """The format of an export from its header; InputError when it is none we read."""
+    for sep, name in ((";", "semicolons"), ("\t", "tabs")):
+        if len(export.columns) == 1 and export.columns[0].count(sep) >= 2:
+            shown = export.columns[0][:80].replace("\t", "\\t")
+            raise InputError(f"its fields are separated by {name}, not commas (header {shown}...)",
+                             file=export.name, row=1,
+                             hint="saving the export as comma-separated CSV with '.' decimals (a spreadsheet "
+                                  "set to a decimal-comma locale writes ';' and 1,5).")
     cols = {c.lower() for c in export.columns}
     if {"timestamp", "family", "instances"} <= cols:
         return "canonical"
