@@ -13,7 +13,7 @@ from gpuladder.errors import InputError, did_you_mean
 from gpuladder.pricing.catalog import ESTIMATE_PREFIX, PriceCatalog
 
 VIEW_COLUMNS = ["family", "provider", "region", "instance_type", "gpu_model", "gpus_per_instance",
-                "on_demand_usd_per_hour", "spot_usd_per_hour", "interruption_bucket"]
+                "on_demand_usd_per_hour", "spot_usd_per_hour", "interruption_bucket", "as_of"]
 _GLOB_CHARS = set("*?[")
 
 

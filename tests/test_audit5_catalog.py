@@ -1,15 +1,22 @@
-"""Audit of catalog rules a FinOps reader relies on: what a commitment row's payment option
-says about its upfront share, and what a merged catalog says about a product.
+"""Audit of the prices gpuladder plans with: what a commitment row's payment option says
+about its upfront share, what a merged catalog says about a product and its dates, rows of
+the embedded snapshot checked by hand against the shared gpu_prices.csv, and the date of
+each price in `catalog show`.
 
-Catalog rows here are our own (tests/test_catalog_errors.py's two-family catalog).
+Catalog rows of the validation tests are our own (tests/test_catalog_errors.py's catalog).
 """
 
 from __future__ import annotations
 
+import io
+import json
+
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from test_catalog_errors import COMMITMENTS, P5, com_edit, write_catalog
 
+from gpuladder.cli import main
 from gpuladder.errors import InputError
 from gpuladder.pricing.catalog import COMMITMENT_COLUMNS, export_catalog, load_catalog, open_catalog
 from gpuladder.solver.book import make_purchases
@@ -166,3 +173,17 @@ def test_hand_checked_commitment_rows():
         assert row["as_of"] == cat.families.loc[family, "as_of"]
     # A2 Ultra publishes no CUD: no GCP commitment row, and no estimate put in its place
     assert not com.index.get_level_values("family").isin(["gcp/us-central1/a2-ultragpu-8g"]).any()
+
+
+def test_catalog_show_csv_and_json_say_how_old_each_price_is():
+    """eu-north-1 p5.48xlarge is 105.2024 $/h as of 2024-04-04 (before the mid-2025 cuts;
+    us-east-1 is 55.04 as of 2026-07-20). The CSV / JSON view gave the price without its date."""
+    res = CliRunner().invoke(main, ["catalog", "show", "--family", "*/p5.48xlarge", "--provider", "aws",
+                                    "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(io.StringIO(res.stdout), dtype=str).set_index("family")
+    assert df.loc["aws/eu-north-1/p5.48xlarge", ["on_demand_usd_per_hour", "as_of"]].tolist() == ["105.2024",
+                                                                                                   "2024-04-04"]
+    assert df.loc[P5, ["on_demand_usd_per_hour", "as_of"]].tolist() == ["55.04", "2026-07-20"]
+    res = CliRunner().invoke(main, ["catalog", "show", "--family", "aws/us-east-1/p5.48xlarge", "--format", "json"])
+    assert json.loads(res.stdout)["families"][0]["as_of"] == "2026-07-20"
