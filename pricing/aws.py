@@ -162,8 +162,7 @@ def _products(client, region: str, instance_types: tuple[str, ...], notes: list[
                 continue
             rows.extend(_price_rows(parsed, region))
     if unreadable:
-        notes.append(f"{region}: {unreadable} price list item{'s' if unreadable > 1 else ''} skipped (not JSON "
-                     "objects)")
+        notes.append(f"{region}: skipped {unreadable} price list item(s) that are not JSON objects")
     df = pd.DataFrame(rows, columns=["region", "instance_type", "gpus", "sku", "term_months", "payment",
                                      "hourly_usd", "upfront_usd"])
     bad = df["hourly_usd"].isna()
