@@ -317,6 +317,7 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
     sim = sims[expected]
     notes = list(warnings) + _warnings(purchases, problem.catalog, report, sol.status)
     notes += _lock_in_warning(book, data.horizon_end)
+    notes += _stale_price_warning(problem.catalog, data)
     prods = problem.catalog.products()
     estimated = frozenset(set(purchases["product"]) & _estimated(prods))
     return Plan(scenario, problem.forecast.method, data.horizon_start, data.horizon_end,
@@ -470,6 +471,28 @@ def _lock_in_warning(book: CommitmentBook, horizon_end: pd.Timestamp) -> list[st
     return [f"{after / total:.0%} of the purchases' amortized fees (${after:,.0f}) fall after the horizon's end; "
             "the plan's cost charges only the hours inside the horizon, so it did not weigh them against their "
             f"use there. To weigh them, plan over the terms: --set horizon.months={longest}"]
+
+
+STALE_PRICE_DAYS = 365
+STALE_NAMED = 5
+
+
+def _stale_price_warning(catalog: PriceCatalog, data: ModelData) -> list[str]:
+    """The families with demand whose prices are dated more than STALE_PRICE_DAYS before the
+    horizon's start (the embedded AWS prices outside us-east-1 are from 2024-04-04, before
+    the mid-2025 GPU price cuts: p4d.24xlarge was $32.77/h, now $21.96/h)."""
+    used = data.prices.index[data.prices["peak_instances"] > 0]
+    as_of = pd.to_datetime(catalog.families["as_of"].reindex(used), utc=True)
+    limit = data.horizon_start - pd.Timedelta(days=STALE_PRICE_DAYS)
+    old = as_of[as_of < limit].sort_values()
+    if old.empty:
+        return []
+    named = ", ".join(f"{f} ({d:%Y-%m-%d})" for f, d in old.iloc[:STALE_NAMED].items())
+    more = f" and {len(old) - STALE_NAMED} more" if len(old) > STALE_NAMED else ""
+    return [f"prices dated more than a year before the horizon's start ({data.horizon_start:%Y-%m-%d}): {named}{more}; "
+            "on-demand, spot and commitment rates may have changed since. Refresh AWS prices with `gpuladder catalog "
+            "fetch aws`, or lay a catalog folder with current prices over the embedded one "
+            "(--catalog embedded --catalog DIR)"]
 
 
 def _warnings(purchases: pd.DataFrame, catalog: PriceCatalog, report: SolverReport, status) -> list[str]:
