@@ -352,3 +352,26 @@ def test_export_separated_by_semicolons_or_tabs_says_so(tmp_path, sep, name):
     res = run(["usage", "summarize", str(f)])
     assert res.exit_code == 1
     assert f"its fields are separated by {name}" in res.output and "comma-separated" in res.output
+
+
+def test_one_row_of_two_hours_for_one_instance_names_that_row(tmp_path):
+    f = tmp_path / "cur.csv"
+    f.write_text(CUR_HEADER + cur_rows(100) + "Usage,2026-01-02T00:00:00Z,2026-01-02T01:00:00Z,"
+                 "USE1-BoxUsage:p5.48xlarge,2,i-0fff0000\n")
+    res = run(["usage", "summarize", str(f)])
+    assert res.exit_code == 1
+    assert "row 202, column 'lineItem/ResourceId': instance i-0fff0000 is billed 2 instance-hours" in res.output
+    assert "(row 202)" in res.output
+
+
+def test_suspects_the_second_read_cannot_find_still_refuse():
+    import pyarrow as pa
+
+    from gpuladder.usage.instance_hours import InstanceHours
+
+    acc = InstanceHours("ResourceId", 1000)
+    hour = pa.array(pd.DatetimeIndex(["2026-01-01"] * 2, tz="UTC"), pa.timestamp("s", tz="UTC"))
+    acc.add(pa.array(["i-0abc1234"] * 2), hour, pa.array([1, 1]), pa.array([1.0, 1.0]), pa.array([True, True]))
+    assert acc.suspect()
+    err = acc.error("x.csv")
+    assert "1 instance-hour(s) are billed more than once" in str(err) and err.column == "ResourceId"

@@ -113,6 +113,12 @@ class InstanceHours:
 
     def error(self, file: str) -> InputError:
         """The message naming the first suspect row (after ``locate``)."""
+        hint = ("removing the repeated rows: exports that overlap (two downloads of one month, or an AWS CUR's "
+                "earlier delivery of a month kept beside its latest) must not be joined; keep the latest file "
+                "of each billing period.")
+        if not self.found:   # the second read differed from the first (the file changed meanwhile)
+            return InputError(f"{self.over} instance-hour(s) are billed more than once, so the export holds that "
+                              "usage twice", file=file, column=self.column, hint=hint)
         t = pa.concat_tables(self.found)
         g = t.group_by("key").aggregate([("row", "min"), ("row", "max"), ("hours", "sum")])
         bad = g.sort_by([("row_min", "ascending")]).slice(0, 1).to_pylist()[0]
@@ -125,7 +131,4 @@ class InstanceHours:
         more = f"; {self.over - 1} more like it" if self.over > 1 else ""
         return InputError(f"instance {first['instance']} is billed {bad['hours_sum']:g} instance-hours in {when} "
                           f"({rows}); an instance runs at most one hour an hour, so the export holds that "
-                          f"usage twice{more}", file=file, row=bad["row_min"], column=self.column,
-                          hint="removing the repeated rows: exports that overlap (two downloads of one month, "
-                               "or an AWS CUR's earlier delivery of a month kept beside its latest) must not be "
-                               "joined; keep the latest file of each billing period.")
+                          f"usage twice{more}", file=file, row=bad["row_min"], column=self.column, hint=hint)
