@@ -375,3 +375,24 @@ def test_suspects_the_second_read_cannot_find_still_refuse():
     assert acc.suspect()
     err = acc.error("x.csv")
     assert "1 instance-hour(s) are billed more than once" in str(err) and err.column == "ResourceId"
+
+
+@pytest.mark.parametrize("kind", ["cur", "focus"])
+def test_parquet_with_large_string_columns_is_read(tmp_path, kind):
+    # Parquet written by polars or pandas 3 stores text as large_string: the CUR reader
+    # stopped with "internal error ... binary_join_element_wise has no kernel matching
+    # (large_string, string, ...)"
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    f = tmp_path / "export.csv"
+    f.write_text(CUR_HEADER + cur_rows(100) if kind == "cur" else FOCUS_HEADER + focus_rows(100))
+    t = pcsv.read_csv(f, convert_options=pcsv.ConvertOptions(strings_can_be_null=True))
+    t = t.cast(pa.schema([pa.field(c.name, pa.large_string() if pa.types.is_string(c.type) else c.type)
+                          for c in t.schema]))
+    pq.write_table(t, tmp_path / "export.parquet")
+    res = run(["usage", "convert", str(tmp_path / "export.parquet"), "-o", str(tmp_path / "u.csv")])
+    assert res.exit_code == 0, res.output
+    u = pd.read_csv(tmp_path / "u.csv")
+    assert len(u) == 100 and (u["instances"] == 2).all()

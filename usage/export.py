@@ -272,7 +272,7 @@ def as_string(arr) -> pa.Array:
         arr = arr.combine_chunks()
     if pa.types.is_dictionary(arr.type):
         arr = pc.cast(arr, pa.string())
-    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+    if not pa.types.is_string(arr.type):   # large_string too (Parquet from polars, pandas 3): one text type
         arr = pc.cast(arr, pa.string())
     return per_unique(arr, clean_strings)
 
