@@ -27,11 +27,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gpuladder.usage.export import (Classified, ExportFile, ExportRead, as_float, as_string, as_utc,
-                                    clean_strings, column, first_valid, null_strings, per_unique,
-                                    refuse_daily_without_end, require_columns, resolve_columns, scan, span_hours,
-                                    with_reason)
+                                    clean_strings, column, first_valid, null_strings, per_unique, require_columns,
+                                    resolve_columns, scan, span_hours, with_reason)
 
 from gpuladder.usage.instance_hours import ec2_instance_ids
+from gpuladder.usage.shape import refuse_daily_without_end
 from gpuladder.usage.instance_types import (AWS_DEFAULT_REGION, AWS_LOCATION_NAMES, AWS_REGION_PREFIXES,
                                             map_values, region_from_zone)
 

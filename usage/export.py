@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from gpuladder.errors import InputError
 from gpuladder.units import EARLIEST_UTC, LATEST_UTC
 from gpuladder.usage.instance_hours import InstanceHours
+from gpuladder.usage.shape import REPEATED_HEADER, JoinedHeaders
 from gpuladder.usage.instance_types import is_gpu_instance_type
 
 FORMATS = ("canonical", "focus", "cur", "cur2")
@@ -154,13 +155,28 @@ class CsvBatches:
         self.export, self.columns = export, columns
         self.bad_rows = 0
         self.bad_examples: list[tuple[int | None, str]] = []
+        self.headers = JoinedHeaders(export.name, export.columns)
+        self.foreign: InputError | None = None
+        self._chunk: bytes | memoryview = b""
+        self._lines_before = 1   # lines of the file before the current piece (the header)
+
+    def _line(self, row) -> int | None:
+        """The file line of a malformed row (pyarrow knows it only when parsing on one thread)."""
+        if row.number is not None:
+            return self._lines_before + int(row.number)
+        pos = bytes(self._chunk).find((row.text or "").encode("utf-8")) if row.text else -1
+        return None if pos < 0 else self._lines_before + bytes(self._chunk[:pos]).count(b"\n") + 1
 
     def _invalid(self, row) -> str:
         self.bad_rows += 1
-        if len(self.bad_examples) < MAX_EXAMPLES:
-            num = None if row.number is None else int(row.number)
-            self.bad_examples.append((num, f"{row.actual_columns} fields instead of {row.expected_columns}: "
-                                           f"{(row.text or '')[:80]}"))
+        header = self.foreign is None and self.headers.is_header_line(row.text or "")
+        if header or len(self.bad_examples) < MAX_EXAMPLES:
+            num = self._line(row)
+            if header:
+                self.foreign = self.headers.foreign(num, row.actual_columns, row.expected_columns)
+            if len(self.bad_examples) < MAX_EXAMPLES:
+                self.bad_examples.append((num, f"{row.actual_columns} fields instead of {row.expected_columns}: "
+                                               f"{(row.text or '')[:80]}"))
         return "skip"
 
     def __iter__(self) -> Iterator[tuple[int, pa.Table]]:
@@ -176,11 +192,17 @@ class CsvBatches:
         try:
             offset = 0
             for chunk in _record_chunks(stream):
+                self._chunk = chunk
                 table = pcsv.read_csv(pa.BufferReader(pa.py_buffer(chunk)), read_options=read, parse_options=parse,
                                       convert_options=convert)
-                if table.num_rows:
-                    yield offset, table
-                    offset += table.num_rows
+                if self.foreign is not None:
+                    raise self.foreign
+                cuts = [-1, *self.headers.find(table, offset), table.num_rows]
+                for a, b in zip(cuts[:-1], cuts[1:]):
+                    if b > a + 1:
+                        yield offset + a + 1, table.slice(a + 1, b - a - 1)
+                offset += table.num_rows
+                self._lines_before += int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == 10))
         except (pa.ArrowInvalid, UnicodeDecodeError, EOFError, OSError) as exc:
             raise InputError(f"malformed CSV ({str(exc).splitlines()[0][:200]})", file=self.export.name,
                              hint="checking the export is complete and not truncated "
@@ -487,11 +509,10 @@ class Accumulator:
         if sum(p.num_rows for p in self.present) > COMPACT_ROWS:
             self.present = [pa.concat_tables(self.present).group_by(["start", "span"]).aggregate([])]
 
-    def add_bad_rows(self, count: int, examples) -> None:
+    def add_skipped(self, reason: str, count: int, examples) -> None:
         if count:
-            r = "malformed CSV row (wrong number of fields)"
-            self.skip_counts[r] = self.skip_counts.get(r, 0) + count
-            self.examples.setdefault(r, []).extend(examples)
+            self.skip_counts[reason] = self.skip_counts.get(reason, 0) + count
+            self.examples.setdefault(reason, []).extend(examples)
 
     def locate(self, offset: int, c: Classified) -> None:
         """Second pass over a batch when an instance was billed more than one hour an hour."""
@@ -562,19 +583,6 @@ def _expand_present(parts: list[pa.Table]) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(hours).unique().sort_values()
 
 
-def refuse_daily_without_end(read: ExportRead, end_column: str) -> ExportRead:
-    """Without an end column each row is read as one hour. An export whose usage rows all
-    start at midnight, on two days or more, is a daily one: read so, each day's usage
-    would fall into its first hour. ``read`` is returned when it is not such an export."""
-    hours = read.present_hours
-    if len(hours) >= 2 and (hours.hour == 0).all():
-        raise InputError(f"the export has no {end_column} column and every usage row starts at midnight "
-                         f"({len(hours)} days): a daily export read as hourly would put each day's usage "
-                         "in its first hour", file=read.file, column=end_column,
-                         hint=f"exporting the file with its {end_column} column (or an hourly export).")
-    return read
-
-
 def scan(export: ExportFile, fmt: str, columns: list[str],
          classify: Callable[[pa.Table], Classified], instance_column: str | None = None) -> ExportRead:
     """Stream ``columns`` of the export through ``classify`` and accumulate.
@@ -585,7 +593,8 @@ def scan(export: ExportFile, fmt: str, columns: list[str],
     for offset, table in source:
         acc.add(offset, classify(table))
     if isinstance(source, CsvBatches):
-        acc.add_bad_rows(source.bad_rows, source.bad_examples)
+        acc.add_skipped("malformed CSV row (wrong number of fields)", source.bad_rows, source.bad_examples)
+        acc.add_skipped(REPEATED_HEADER, source.headers.repeated, source.headers.examples)
     if acc.instances.suspect():
         for offset, table in batches(export, columns):
             acc.locate(offset, classify(table))
