@@ -57,12 +57,18 @@ class JoinedHeaders:
         header whose columns are in other places. ``offset``: the table's first record."""
         if not table.num_rows or not table.num_columns:
             return []
-        hits = None
-        for col in table.columns:
-            h = pc.cast(pc.fill_null(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(col)),
+        hits = [pc.cast(pc.fill_null(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(col)),
                                               value_set=self.lower_array), False), pa.int32())
-            hits = h if hits is None else pc.add(hits, h)
-        header = pc.greater_equal(hits, min(2, table.num_columns))
+                for col in table.columns[:2]]
+        if not any(pc.any(pc.cast(h, pa.bool_())).as_py() for h in hits):
+            return []   # a header row has a name in its first two columns read (most rows: none)
+        for col in table.columns[2:]:
+            hits.append(pc.cast(pc.fill_null(pc.is_in(pc.utf8_lower(pc.utf8_trim_whitespace(col)),
+                                                      value_set=self.lower_array), False), pa.int32()))
+        total = hits[0]
+        for h in hits[1:]:
+            total = pc.add(total, h)
+        header = pc.greater_equal(total, min(2, table.num_columns))
         if not pc.any(header).as_py():
             return []
         rows = pc.indices_nonzero(header).to_pylist()
