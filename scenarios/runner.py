@@ -54,7 +54,7 @@ def load_inputs(scenario: Scenario) -> PlanInputs:
     notes = tuple(str(w.message) for w in caught)
     profile = apply_interruptible_share(profile, scenario.usage)
     fams = set(profile.families) | set(inventory.items["family"]) - {""}
-    notes += scenario_catalog_notes(scenario, catalog, fams)
+    notes += scenario_catalog_notes(scenario, catalog, fams) + spot_price_notes(profile, catalog)
     return PlanInputs(scenario, catalog.subset(fams) if fams else catalog, profile, inventory, notes)
 
 
@@ -90,6 +90,18 @@ def scenario_catalog_notes(scenario: Scenario, catalog: PriceCatalog, families) 
                 notes.append(f"{key} names {fam}, which is not among the families of the usage or the "
                              f"inventory; it has no effect.{did_you_mean(fam, sorted(families))}")
     return tuple(notes)
+
+
+def spot_price_notes(profile: DemandProfile, catalog: PriceCatalog) -> tuple[str, ...]:
+    """Families whose history runs interruptible (spot) work that the catalog prices no
+    spot for: the plan puts that work on commitments or on-demand."""
+    demand = profile.demand_instances.sum()
+    share = (profile.interruptible_instances.sum() / demand.where(demand > 0)).dropna()
+    spot = catalog.families["spot_usd_per_hour"].reindex(share.index)
+    return tuple(f"{fam}: {s:.0%} of its instance-hours in the history are interruptible (spot), but the "
+                 "catalog has no spot price for it: the plan puts that work on commitments or on-demand "
+                 "(give a spot price in a catalog folder, --catalog DIR, to plan spot)"
+                 for fam, s in share[(share > 0) & spot.isna()].items())
 
 
 def apply_interruptible_share(profile: DemandProfile, usage: UsageSpec) -> DemandProfile:
@@ -188,5 +200,5 @@ def gap_notes(profile: DemandProfile, policy: str = "mask") -> tuple[str, ...]:
     return tuple(out)
 
 
-__all__ = ["PlanInputs", "load_inputs", "scenario_catalog_notes", "run_scenario", "apply_interruptible_share", "forecast_for",
-           "problem_for", "solver_options", "gap_notes", "forecast_notes"]
+__all__ = ["PlanInputs", "load_inputs", "scenario_catalog_notes", "spot_price_notes", "run_scenario",
+           "apply_interruptible_share", "forecast_for", "problem_for", "solver_options", "gap_notes", "forecast_notes"]

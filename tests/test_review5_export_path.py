@@ -451,3 +451,17 @@ def test_malformed_rows_are_named_by_their_row(tmp_path):
     res = run(["usage", "convert", str(f), "-o", str(tmp_path / "u.csv"), "--gaps", "zero"])
     assert res.exit_code == 0, res.output
     assert "1 row(s) malformed CSV row (wrong number of fields) (e.g. row 11)" in res.output
+
+
+def test_spot_history_on_a_family_without_spot_price_is_noted(tmp_path):
+    # a third of the g6e hours ran on spot, but the catalog has no spot price for g6e.12xlarge:
+    # the plan reserved all of it for three years, without a word
+    idx = pd.date_range("2026-09-01", periods=24 * 14, freq="h", tz="UTC")
+    fam = "aws/us-east-1/g6e.12xlarge"
+    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": fam, "instances": 6.0,
+                  "interruptible_instances": 2.0}).to_csv(tmp_path / "u.csv", index=False)
+    (tmp_path / "s.yaml").write_text("usage: u.csv\nproducts: {providers: [aws]}\n")
+    res = run(["validate", str(tmp_path / "s.yaml")])
+    assert res.exit_code == 0, res.output
+    assert (f"{fam}: 33% of its instance-hours in the history are interruptible (spot), but the catalog "
+            "has no spot price for it") in res.output
