@@ -465,3 +465,15 @@ def test_spot_history_on_a_family_without_spot_price_is_noted(tmp_path):
     assert res.exit_code == 0, res.output
     assert (f"{fam}: 33% of its instance-hours in the history are interruptible (spot), but the catalog "
             "has no spot price for it") in res.output
+
+
+def test_zip_export_is_named_as_a_zip_archive(tmp_path):
+    # the legacy AWS CUR can be delivered ZIP-compressed; it read as "binary content"
+    import zipfile
+
+    (tmp_path / "cur.csv").write_text(CUR_HEADER + cur_rows(3))
+    with zipfile.ZipFile(tmp_path / "cur.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.write(tmp_path / "cur.csv", "cur.csv")
+    res = run(["usage", "summarize", str(tmp_path / "cur.zip")])
+    assert res.exit_code == 1
+    assert "a ZIP archive" in res.output and "unzip" in res.output and "binary" not in res.output

@@ -77,6 +77,10 @@ def open_export(path) -> ExportFile:
             raise InputError(f"not a readable Parquet file ({exc})", file=str(p),
                              hint="re-exporting the file.") from None
         return ExportFile(p, "parquet", names)
+    if magic == b"PK\x03\x04":
+        raise InputError("a ZIP archive, not a CSV, gzip CSV or Parquet file", file=str(p),
+                         hint="unzipping it (unzip FILE) and passing the CSV inside, or exporting with GZIP or "
+                              "Parquet compression.")
     container = "csv.gz" if magic[:2] == b"\x1f\x8b" else "csv"
     try:
         opener = gzip.open if container == "csv.gz" else open
