@@ -277,12 +277,16 @@ def inventory_from_export(file, usage_format, output, catalog_specs, skip_unmatc
       gpuladder inventory from-export cur.csv.gz -o inventory.csv --skip-unmatched
     Python: build_inventory(commitments_from_export(path), catalog, source=path)
     """
+    import warnings
+
     from gpuladder.pricing.catalog import open_catalog
     from gpuladder.usage.inventory_export import build_inventory, commitments_from_export
 
-    match = build_inventory(commitments_from_export(file, usage_format), open_catalog(catalog_specs or None),
-                            source=file, allow_unmatched=skip_unmatched)
-    _emit_inventory(match, (), output)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = commitments_from_export(file, usage_format)
+    match = build_inventory(found, open_catalog(catalog_specs or None), source=file, allow_unmatched=skip_unmatched)
+    _emit_inventory(match, tuple(str(w.message) for w in caught), output)
 
 
 @inventory.command("fetch")

@@ -477,3 +477,20 @@ def test_zip_export_is_named_as_a_zip_archive(tmp_path):
     res = run(["usage", "summarize", str(tmp_path / "cur.zip")])
     assert res.exit_code == 1
     assert "a ZIP archive" in res.output and "unzip" in res.output and "binary" not in res.output
+
+
+def test_convertible_reservation_from_a_cur_is_noted(tmp_path):
+    # `inventory fetch aws` says a convertible RI is read as the standard product; from-export
+    # mapped it silently (pricing/OfferingClass was not read)
+    f = tmp_path / "cur.csv"
+    arn = "arn:aws:ec2:us-east-1:111122223333:reserved-instances/ri-conv"
+    f.write_text("lineItem/LineItemType,lineItem/UsageStartDate,lineItem/UsageEndDate,lineItem/UsageType,"
+                 "lineItem/UsageAmount,pricing/LeaseContractLength,pricing/PurchaseOption,pricing/OfferingClass,"
+                 "reservation/ReservationARN,reservation/StartTime,reservation/EndTime,"
+                 "reservation/NumberOfReservations\n"
+                 "RIFee,2026-01-01T00:00:00Z,2026-02-01T00:00:00Z,USE1-HeavyUsage:p5.48xlarge,1488,1yr,No Upfront,"
+                 f"convertible,{arn},2025-07-01T00:00:00Z,2026-07-01T00:00:00Z,2\n")
+    res = run(["inventory", "from-export", str(f)])
+    assert res.exit_code == 0, res.output
+    assert f"{arn},aws-ri-1y-no_upfront,{P5},2," in res.stdout
+    assert f"note: {arn}: a convertible reservation, read as the standard product" in res.stderr

@@ -24,6 +24,7 @@ What each export carries (and what it does not):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,6 +67,10 @@ class FoundCommitment:
     payment: str | None
     source: str
     source_format: str = ""         # focus | cur ('' : another source, e.g. the AWS API)
+
+
+class InventoryNote(UserWarning):
+    """Something read from an export that the inventory row does not say (shown as a note)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,7 @@ _CUR_COMMIT_COLUMNS = {
     "ri_count": ("reservation/NumberOfReservations", "reservation_number_of_reservations"),
     "lease": ("pricing/LeaseContractLength", "pricing_lease_contract_length"),
     "purchase_option": ("pricing/PurchaseOption", "pricing_purchase_option"),
+    "offering_class": ("pricing/OfferingClass", "pricing_offering_class"),
     "sp_arn": ("savingsPlan/SavingsPlanARN", "savings_plan_savings_plan_a_r_n"),
     "sp_start": ("savingsPlan/StartTime", "savingsPlan/SavingsPlanStartTime", "savings_plan_start_time",
                  "savings_plan_savings_plan_start_time"),
@@ -234,6 +240,9 @@ def _cur_reservations(df: pd.DataFrame, file: str) -> list[FoundCommitment]:
         hours = ((g["end"] - g["start"]) / pd.Timedelta(hours=1)).clip(lower=1)
         count = g["ri_count"].max() if g["ri_count"].notna().any() else (g["amount"] / hours).max()
         term = term_from_label(_one(g["lease"], "lease length", cid, g["row"], file)) or term_months_between(start, end)
+        if str(_one(g["offering_class"], "offering class", cid, g["row"], file) or "").lower() == "convertible":
+            warnings.warn(InventoryNote(f"{cid}: a convertible reservation, read as the standard product of the "
+                                        "same term and payment"), stacklevel=2)
         out.append(FoundCommitment(
             cid, "aws", "reservation", "", f"aws/{region}/{itype}" if itype and region else "", region or "", "",
             None if pd.isna(count) else float(count), start, end, term,
