@@ -54,7 +54,8 @@ def load_inputs(scenario: Scenario) -> PlanInputs:
     notes = tuple(str(w.message) for w in caught)
     profile = apply_interruptible_share(profile, scenario.usage)
     fams = set(profile.families) | set(inventory.items["family"]) - {""}
-    notes += scenario_catalog_notes(scenario, catalog, fams) + spot_price_notes(profile, catalog)
+    notes += (scenario_catalog_notes(scenario, catalog, fams) + spot_price_notes(profile, catalog)
+              + covered_notes(profile, inventory))
     return PlanInputs(scenario, catalog.subset(fams) if fams else catalog, profile, inventory, notes)
 
 
@@ -102,6 +103,35 @@ def spot_price_notes(profile: DemandProfile, catalog: PriceCatalog) -> tuple[str
                  "catalog has no spot price for it: the plan puts that work on commitments or on-demand "
                  "(give a spot price in a catalog folder, --catalog DIR, to plan spot)"
                  for fam, s in share[(share > 0) & spot.isna()].items())
+
+
+def covered_notes(profile: DemandProfile, inventory: CommitmentBook) -> tuple[str, ...]:
+    """Families the history shows covered by commitments in its last week with no
+    commitment of the inventory in force at its end that could cover them (a reservation
+    of the family, a savings plan of its provider): a forgotten inventory, and a plan that
+    buys on top of what is held."""
+    if profile.demand_instances.empty:
+        return ()
+    end = profile.demand_instances.index[-1]
+    week = profile.demand_instances.index > end - pd.Timedelta(days=7)
+    demand = profile.demand_instances[week].sum()
+    share = (profile.covered_instances[week].sum() / demand.where(demand > 0)).dropna()
+    share = share[share > 0]
+    if share.empty:
+        return ()
+    items = inventory.items
+    held = items[(items["start"] <= end) & (items["end"] > end)]
+    out = []
+    for fam, s in share.items():
+        provider = fam.split("/", 1)[0]
+        if ((held["kind"] == "reservation") & (held["family"] == fam)).any() or (
+                (held["kind"] == "savings_plan") & (held["provider"] == provider)).any():
+            continue
+        out.append(f"{fam}: {s:.0%} of its instance-hours in the last week of the history were covered by "
+                   "commitments, but the inventory holds none in force at its end that could cover it: if they "
+                   "run on, the plan buys on top of them (give them with --inventory FILE; `gpuladder inventory "
+                   "from-export` reads them from the export)")
+    return tuple(out)
 
 
 def apply_interruptible_share(profile: DemandProfile, usage: UsageSpec) -> DemandProfile:
@@ -200,5 +230,6 @@ def gap_notes(profile: DemandProfile, policy: str = "mask") -> tuple[str, ...]:
     return tuple(out)
 
 
-__all__ = ["PlanInputs", "load_inputs", "scenario_catalog_notes", "spot_price_notes", "run_scenario",
-           "apply_interruptible_share", "forecast_for", "problem_for", "solver_options", "gap_notes", "forecast_notes"]
+__all__ = ["PlanInputs", "load_inputs", "scenario_catalog_notes", "spot_price_notes", "covered_notes",
+           "run_scenario", "apply_interruptible_share", "forecast_for", "problem_for", "solver_options", "gap_notes",
+           "forecast_notes"]

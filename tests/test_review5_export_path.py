@@ -494,3 +494,27 @@ def test_convertible_reservation_from_a_cur_is_noted(tmp_path):
     assert res.exit_code == 0, res.output
     assert f"{arn},aws-ri-1y-no_upfront,{P5},2," in res.stdout
     assert f"note: {arn}: a convertible reservation, read as the standard product" in res.stderr
+
+
+@pytest.mark.parametrize("inventory, noted", [
+    ("", True),
+    (f"ri-1,aws-ri-1y-no_upfront,{P5},2,2025-06-01T00:00:00Z,2026-06-01T00:00:00Z\n", False),
+    ("sp-1,aws-csp-1y-no_upfront,,100,2025-06-01T00:00:00Z,2026-06-01T00:00:00Z\n", False),
+    (f"ri-1,aws-ri-1y-no_upfront,{P5},2,2024-12-01T00:00:00Z,2025-12-01T00:00:00Z\n", True),
+])
+def test_covered_history_without_inventory_is_noted(tmp_path, inventory, noted):
+    # the export says 2 of 6 p5 instances run on commitments, but the scenario has no
+    # inventory (forgotten): the plan buys on top of commitments already held
+    idx = pd.date_range("2026-01-01", periods=24 * 14, freq="h", tz="UTC")
+    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": P5, "instances": 6.0,
+                  "covered_instances": 2.0}).to_csv(tmp_path / "u.csv", index=False)
+    yaml = "usage: u.csv\nproducts: {providers: [aws]}\n"
+    if inventory:
+        (tmp_path / "inv.csv").write_text("id,product,family,quantity,start,end\n" + inventory)
+        yaml += "inventory: inv.csv\n"
+    (tmp_path / "s.yaml").write_text(yaml)
+    res = run(["validate", str(tmp_path / "s.yaml")])
+    assert res.exit_code == 0, res.output
+    text = (f"{P5}: 33% of its instance-hours in the last week of the history were covered by commitments, "
+            "but the inventory holds none in force at its end")
+    assert (text in res.output) is noted
