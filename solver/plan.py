@@ -406,26 +406,36 @@ def _purchase_table(book: CommitmentBook) -> pd.DataFrame:
 
 def _expiring(inventory: CommitmentBook, book: CommitmentBook, data: ModelData) -> pd.DataFrame:
     """Existing commitments that end inside the horizon. ``renewed_quantity``: how much of the
-    commitment the plan replaces. At each expiry, the capacity of the same kind in force
-    right after it less what stays of it (reservations: instances of the family; plans:
-    $/h of the same provider's plans), between 0 and what expires then, is shared out
-    among the commitments that expire then, in id order; ``renew`` when a commitment is
-    replaced whole."""
+    commitment the plan replaces. Purchases start on ladder steps, so an expiry is renewed
+    at the first step on or after it (a reservation ending on 03-10 is replaced on 04-01).
+    The commitments of the same kind (reservations: of the family; plans: the same
+    provider's) whose expiries share that step form a group: the capacity in force at the
+    step, less what stays of the capacity in force before the group's first expiry,
+    between 0 and what the group lets expire, is shared out among them in expiry and id
+    order; ``renew`` when a commitment is replaced whole."""
     inv = inventory.items
     ends = inv[(inv["end"] > data.horizon_start) & (inv["end"] <= data.horizon_end)].sort_values(["end", "id"])
+    steps = data.steps
+    at = steps.searchsorted(pd.DatetimeIndex(ends["end"]).as_unit(steps.unit), side="left")
+    renew_at = [steps[i] if i < len(steps) else e for i, e in zip(at, ends["end"])]
+    ends = ends.assign(renew_at=renew_at)
     it = book.items
     rows = []
-    left: dict = {}   # capacity the plan replaces at an expiry, shared out among what expires then
+    left: dict = {}   # capacity the plan replaces at a step, shared out among the expiries it renews
     for _, r in ends.iterrows():
         if r["kind"] == "reservation":
             same = it[(it["kind"] == "reservation") & (it["family"] == r["family"])]
+            peers = ends[(ends["kind"] == "reservation") & (ends["family"] == r["family"])]
         else:
             same = it[(it["kind"] == "savings_plan") & (it["provider"] == r["provider"])]
-        group = (r["kind"], r["family"] if r["kind"] == "reservation" else r["provider"], r["end"])
+            peers = ends[(ends["kind"] == "savings_plan") & (ends["provider"] == r["provider"])]
+        t1 = r["renew_at"]
+        group = (r["kind"], r["family"] if r["kind"] == "reservation" else r["provider"], t1)
         if group not in left:
-            before = same.loc[(same["start"] < r["end"]) & (same["end"] >= r["end"]), "quantity"].sum()
-            after = same.loc[(same["start"] <= r["end"]) & (same["end"] > r["end"]), "quantity"].sum()
-            expiring = same.loc[same["end"] == r["end"], "quantity"].sum()
+            t0 = peers.loc[peers["renew_at"] == t1, "end"].min()
+            before = same.loc[(same["start"] < t0) & (same["end"] >= t0), "quantity"].sum()
+            after = same.loc[(same["start"] <= t1) & (same["end"] > t1), "quantity"].sum()
+            expiring = same.loc[(same["start"] < t0) & (same["end"] >= t0) & (same["end"] <= t1), "quantity"].sum()
             left[group] = float(np.clip(after - (before - expiring), 0.0, expiring))
         renewed = min(left[group], float(r["quantity"]))
         left[group] -= renewed

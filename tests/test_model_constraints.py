@@ -322,3 +322,18 @@ def test_commitments_expiring_together_share_what_is_renewed():
     got = plan.expiring.set_index("id")[["renew", "renewed_quantity"]]
     assert got.to_dict("index") == {"b-first": {"renew": True, "renewed_quantity": 3.0},
                                     "c-second": {"renew": False, "renewed_quantity": 0.0}}
+
+
+@pytest.mark.parametrize("later, renewed", [(3.0, 3.0), (2.0, 2.0)])
+def test_an_expiry_between_ladder_steps_is_renewed_at_the_next_step(later, renewed):
+    """3 reserved until 01-11 (real reservations end on their purchase anniversary, off the
+    monthly steps); demand 3/h in January, then ``later``/h. Purchases start on steps, so
+    the replacement is bought on 02-01 and the row reads "renew" (or "renew 2, let 1
+    expire"), not "let expire" as when only a purchase dated at the expiry counted."""
+    idx = horizon(2)
+    d = np.where(idx < add_months(START, 1), 3.0, later)[:, None]
+    cat = catalog([4.0], [None], [Product("ri", "reservation", 1, {family(0): 2.5})])
+    inv = _inventory(cat, "ri", 3.0, START - pd.Timedelta(days=20), START + pd.Timedelta(days=10))
+    plan = plan_problem(problem(forecast(idx, d), cat, inventory=inv), EXACT_SOLVE)
+    assert plan.purchases.groupby("date")["quantity"].sum().get(add_months(START, 1)) == later
+    assert plan.expiring[["renew", "renewed_quantity"]].values.tolist() == [[later == 3.0, renewed]]
