@@ -145,16 +145,22 @@ def test_focus_rows_repeated_are_refused(tmp_path):
     assert "i-0000030001 is billed 2 instance-hours in the hour 2026-01-01T03:00Z (rows 9 and 402)" in res.output
 
 
+def _p5_cur(tmp_path, periods: int, freq: str, items: list[tuple]):
+    """A CUR of p5.48xlarge usage from 2026-01-01: per period ("h" or "D") one row per
+    (line item type, usage amount, resource id) of ``items``."""
+    rows = []
+    for t in pd.date_range("2026-01-01", periods=periods, freq=freq, tz="UTC"):
+        s, e = f"{t:%Y-%m-%dT%H:%M:%SZ}", f"{t + pd.Timedelta(1, unit=freq):%Y-%m-%dT%H:%M:%SZ}"
+        rows += [f"{kind},{s},{e},USE1-BoxUsage:p5.48xlarge,{amount},{rid}\n" for kind, amount, rid in items]
+    f = tmp_path / "cur.csv"
+    f.write_text(CUR_HEADER + "".join(rows))
+    return f
+
+
 def test_one_instance_hour_split_over_rows_is_one_hour(tmp_path):
     # an instance-hour half covered by a reservation is two rows of 0.5: one instance, legal
-    f = tmp_path / "cur.csv"
-    rows = []
-    for t in pd.date_range("2026-01-01", periods=200, freq="h", tz="UTC"):
-        s, e = f"{t:%Y-%m-%dT%H:%M:%SZ}", f"{t + pd.Timedelta(hours=1):%Y-%m-%dT%H:%M:%SZ}"
-        rows += [f"DiscountedUsage,{s},{e},USE1-BoxUsage:p5.48xlarge,0.5,i-0abc1234\n",
-                 f"Usage,{s},{e},USE1-BoxUsage:p5.48xlarge,0.5,i-0abc1234\n",
-                 f"Usage,{s},{e},USE1-BoxUsage:p5.48xlarge,1,i-0def5678\n"]
-    f.write_text(CUR_HEADER + "".join(rows))
+    f = _p5_cur(tmp_path, 200, "h", [("DiscountedUsage", 0.5, "i-0abc1234"), ("Usage", 0.5, "i-0abc1234"),
+                                      ("Usage", 1, "i-0def5678")])
     res = run(["usage", "convert", str(f), "-o", str(tmp_path / "u.csv"), "--catalog", "embedded"])
     assert res.exit_code == 0, res.output
     u = pd.read_csv(tmp_path / "u.csv")
@@ -164,17 +170,13 @@ def test_one_instance_hour_split_over_rows_is_one_hour(tmp_path):
 def test_daily_rows_and_grouped_resources_are_not_duplicates(tmp_path):
     # a daily CUR row of one instance holds up to 24 hours; a resource that is not an EC2
     # instance (an Azure scale set: one row for all its VMs) may hold more than one an hour
-    f = tmp_path / "cur.csv"
-    rows = []
-    for t in pd.date_range("2026-01-01", periods=10, freq="D", tz="UTC"):
-        s, e = f"{t:%Y-%m-%dT%H:%M:%SZ}", f"{t + pd.Timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}"
-        rows += [f"Usage,{s},{e},USE1-BoxUsage:p5.48xlarge,24,i-0abc1234\n",
-                 f"Usage,{s},{e},USE1-BoxUsage:p5.48xlarge,72,/subscriptions/x/virtualMachineScaleSets/gpu\n"]
-    f.write_text(CUR_HEADER + "".join(rows))
+    f = _p5_cur(tmp_path, 10, "D", [("Usage", 24, "i-0abc1234"),
+                                    ("Usage", 72, "/subscriptions/x/virtualMachineScaleSets/gpu")])
     res = run(["usage", "convert", str(f), "-o", str(tmp_path / "u.csv"), "--catalog", "embedded"])
     assert res.exit_code == 0, res.output
     assert (pd.read_csv(tmp_path / "u.csv")["instances"] == 4).all()
-    f.write_text(CUR_HEADER + "".join(rows) + rows[4])
+    lines = f.read_text().splitlines(keepends=True)
+    f.write_text("".join(lines) + lines[5])   # the header, then two rows a day: day 3's instance row again
     res = run(["usage", "convert", str(f), "-o", str(tmp_path / "u.csv"), "--catalog", "embedded"])
     assert res.exit_code == 1
     assert "i-0abc1234 is billed 48 instance-hours in the 24 hours from 2026-01-03T00:00Z" in res.output
