@@ -131,7 +131,7 @@ def add_ladder_limits(b: Build) -> None:
                     share * e_all + allowance - e_k)
     if cons.max_bought_share_per_step is not None:
         share = float(cons.max_bought_share_per_step)
-        key = o["step"].to_numpy()
+        key = o["ladder_step"].to_numpy()
         groups = np.unique(key)
         _share_rows(lp, "ladder_bought", groups, key, unit, share, x0, n, np.zeros(len(groups)))
 

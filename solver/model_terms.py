@@ -59,14 +59,15 @@ def add_commitments_in_force(lp: LinearProgram, d: ModelData) -> Terms:
             ri = labels.get_indexer(inv[key])
             ok = ri >= 0
             np.add.at(inv_amount, (ri[ok], inv["q"].to_numpy()[ok]), inv[inv_col].to_numpy(float)[ok])
-        ub = inv_amount.copy()
-        np.add.at(ub, (r_k, q_k), o["ub"].to_numpy(float)[o_k])
-        # more in force than one option may buy (the family's peak, or the $/h the plan's scope
-        # can use at peak) is never used: cap what purchases add there (the optimum is unchanged,
-        # and rows that read R or C through their bounds get tighter)
+        bought = np.zeros((len(labels), n_q))
+        np.add.at(bought, (r_k, q_k), o["ub"].to_numpy(float)[o_k])
+        # purchases in force beyond what one option may buy (the family's peak, or the $/h the
+        # plan's scope can use at peak) are never used: cap what purchases add there (the
+        # optimum is unchanged, and rows that read R or C through their bounds get tighter).
+        # Inventory comes on top: buying a floor that overlaps inventory about to expire can pay
         peak = np.zeros(len(labels))
         np.maximum.at(peak, r_k, o["ub"].to_numpy(float)[o_k])
-        ub = np.maximum(inv_amount, np.minimum(ub, peak[:, None]))
+        ub = inv_amount + np.minimum(bought, peak[:, None])
         live = np.zeros((len(labels), n_q), bool)
         live[r_k, q_k] = True
         live |= inv_amount > 0

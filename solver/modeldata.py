@@ -206,6 +206,27 @@ def _options(offers: pd.DataFrame, steps: pd.DatetimeIndex, h_end: pd.Timestamp)
     return opts
 
 
+def _renewals_between_steps(opts: pd.DataFrame, inv: pd.DataFrame, ladder: pd.DatetimeIndex) -> pd.DataFrame:
+    """At an existing commitment's expiry that is not a ladder step, only the options that
+    can replace it (reservations of its family, savings plans of its provider); each
+    option's ``ladder_step``: the ladder step it falls in (max_bought_share_per_step holds
+    per ladder step)."""
+    off = ~opts["start"].isin(ladder)
+    if off.any():
+        when = inv["end"].dt.floor("h")
+        res = set(zip(inv.loc[inv["kind"] == RES, "family"], when[inv["kind"] == RES]))
+        sp = set(zip(inv.loc[inv["kind"] == SP, "provider"], when[inv["kind"] == SP]))
+        is_res = opts["kind"].eq(RES).to_numpy()
+        ok = [(f, t) in res if r else (p, t) in sp
+              for r, f, p, t in zip(is_res[off], opts.loc[off, "family"], opts.loc[off, "provider"],
+                                    opts.loc[off, "start"])]
+        keep = ~off.to_numpy()
+        keep[np.flatnonzero(off.to_numpy())] = ok
+        opts = opts[keep].reset_index(drop=True)
+    opts["ladder_step"] = ladder.searchsorted(pd.DatetimeIndex(opts["start"]), side="right") - 1
+    return opts
+
+
 # ---------------------------------------------------------------- prepare
 
 
@@ -234,10 +255,17 @@ def prepare(problem: PlanningProblem) -> ModelData:
         steps = pd.DatetimeIndex(sorted(set(mo.step_dates))).as_unit(steps.unit)
         steps = steps[steps >= h_start]
     steps = steps[steps < h_end]
+    ladder = steps
+    # existing commitments can be replaced on the date they expire (real reservations end on
+    # their anniversaries, off the monthly steps), not only at the next ladder step
+    expiries = problem.inventory.items["end"].dt.floor("h")
+    if len(ladder) and len(expiries):
+        extra = pd.DatetimeIndex(sorted(e for e in set(expiries) if ladder[0] < e < h_end), tz="UTC")
+        steps = ladder.union(extra.as_unit(ladder.unit))
     allowed = allowed_products(cat, problem.products)
     allowed = allowed[~allowed.index.isin(mo.excluded_products)]
     offers, rates = _offers(cat, allowed, peak, cons, mo.prune_options)
-    opts = _options(offers, steps, h_end)
+    opts = _renewals_between_steps(_options(offers, steps, h_end), problem.inventory.items, ladder)
 
     # ---- periods: spans with a constant set of commitments in force
     inv = problem.inventory.items

@@ -324,16 +324,42 @@ def test_commitments_expiring_together_share_what_is_renewed():
                                     "c-second": {"renew": False, "renewed_quantity": 0.0}}
 
 
-@pytest.mark.parametrize("later, renewed", [(3.0, 3.0), (2.0, 2.0)])
-def test_an_expiry_between_ladder_steps_is_renewed_at_the_next_step(later, renewed):
+@pytest.mark.parametrize("later", [3.0, 2.0])
+def test_an_expiry_between_ladder_steps_is_renewed_on_its_date(later):
     """3 reserved until 01-11 (real reservations end on their purchase anniversary, off the
-    monthly steps); demand 3/h in January, then ``later``/h. Purchases start on steps, so
-    the replacement is bought on 02-01 and the row reads "renew" (or "renew 2, let 1
-    expire"), not "let expire" as when only a purchase dated at the expiry counted."""
+    monthly steps); demand 3/h in January, then ``later``/h; a 12-month reservation at
+    $2.5 against $4 on demand. The plan buys ``later`` on the expiry date itself, an extra
+    step (the 3rd instance's 20 days of January use, $1,920 on demand, do not pay for its
+    $2,940 of fees in the horizon), and the row reads "renew" or "renew 2, let 1 expire".
+    Before, purchases started on the monthly steps only: the plan bought on 01-01, paying
+    twice for 10 days, and the row read "let expire"."""
     idx = horizon(2)
     d = np.where(idx < add_months(START, 1), 3.0, later)[:, None]
-    cat = catalog([4.0], [None], [Product("ri", "reservation", 1, {family(0): 2.5})])
-    inv = _inventory(cat, "ri", 3.0, START - pd.Timedelta(days=20), START + pd.Timedelta(days=10))
+    cat = catalog([4.0], [None], [Product("ri", "reservation", 12, {family(0): 2.5})])
+    expiry = START + pd.Timedelta(days=10)
+    inv = _inventory(cat, "ri", 3.0, expiry - pd.DateOffset(months=12), expiry)
     plan = plan_problem(problem(forecast(idx, d), cat, inventory=inv), EXACT_SOLVE)
-    assert plan.purchases.groupby("date")["quantity"].sum().get(add_months(START, 1)) == later
-    assert plan.expiring[["renew", "renewed_quantity"]].values.tolist() == [[later == 3.0, renewed]]
+    assert plan.purchases.groupby("date")["quantity"].sum().to_dict() == {expiry: later}
+    assert plan.expiring[["renew", "renewed_quantity"]].values.tolist() == [[later == 3.0, later]]
+    opts = prepare(problem(forecast(idx, d), cat, inventory=inv)).options_
+    at_expiry = opts[opts["start"] == expiry]
+    assert len(at_expiry) == 1 and at_expiry["ladder_step"].tolist() == [0]   # max_bought_share_per_step: January's
+    hours = (add_months(START, 2) - expiry) / pd.Timedelta(hours=1)
+    jan_left = (3.0 - later) * 4.0 * 21 * 24                       # the 3rd instance on demand, 01-11 to 02-01
+    assert plan.simulation.kpis.cost_usd == pytest.approx(3 * 2.5 * 240 + later * 2.5 * hours + jan_left)
+
+
+def test_a_purchase_may_overlap_inventory_that_starts_later():
+    """A queued reservation of 3 starts on 01-25; demand 3/h; a 1-month reservation at $2.5
+    against $4. Buying 3 on 01-01 costs 3 x 2.5 x 744 = $5,580 and saves 24 days on demand,
+    3 x 4 x 576 = $6,912, though for 7 days 6 are reserved for 3 used. The model capped the
+    reservations in force (inventory included) at the peak of 3, so it could not buy."""
+    idx = horizon(1)
+    d = np.full((len(idx), 1), 3.0)
+    cat = catalog([4.0], [None], [Product("ri", "reservation", 1, {family(0): 2.5})])
+    queued = START + pd.Timedelta(days=24)
+    inv = _inventory(cat, "ri", 3.0, queued, queued + pd.DateOffset(months=1))
+    plan = plan_problem(problem(forecast(idx, d), cat, inventory=inv), EXACT_SOLVE)
+    assert plan.purchases[["date", "quantity"]].values.tolist() == [[START, 3.0]]
+    inventory_fee = 3 * 2.5 * 7 * 24
+    assert plan.simulation.kpis.cost_usd == pytest.approx(5580 + inventory_fee)
