@@ -145,7 +145,8 @@ import pandas as pd
 from gpuladder.errors import DomainError
 from gpuladder.scenarios.schema import ForecastSpec, Horizon
 from gpuladder.solver.forecast_stats import (  # noqa: F401 - student_t_quantile: part of this module's API
-    ANCHOR_DAYS, MIN_DAY_HOURS, day_means, day_noise, persistence, variance_by_lead, student_t_quantile)
+    ANCHOR_DAYS, MIN_DAY_HOURS, day_means, day_noise, fleet_drift, persistence, variance_by_lead,
+    student_t_quantile)
 from gpuladder.units import HOUR, add_months, hourly_index
 from gpuladder.usage.history import DemandProfile
 
@@ -474,19 +475,6 @@ class _History:
         noise = day_noise(np.concatenate(steps), c0, c1)
         se = 0.0 if all_sloped or level.slope_per_hour == 0.0 else _in_sample_spread(level)[1]
         return _Band(c0 - noise, c1, float(leads.max()), max(len(origins) - 2, 1), se), ""
-
-
-def fleet_drift(calibrated: list, t_future: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """(the median over ``calibrated`` = [(band, level, mean level)] of each family's level
-    variance v(h) + (se x damped(h))^2 divided by its mean level squared, at each future
-    hour; how many families) or None without any: the drift a young family's own few days
-    cannot show, borrowed from the fleet's rolling-origin errors (module docstring)."""
-    if not calibrated:
-        return None
-    h = np.maximum(t_future, 0.0)
-    rel = [(b.variance(h / 24, lv.span_hours / 24) + (b.slope_se * lv.damped(h)) ** 2) / (m * m)
-           for b, lv, m in calibrated]
-    return np.median(np.vstack(rel), axis=0), len(calibrated)
 
 
 def _fit_level(y: np.ndarray, t: np.ndarray, how: np.ndarray, method: str) -> _Level:

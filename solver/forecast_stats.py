@@ -85,3 +85,18 @@ def persistence(day_means: np.ndarray) -> float:
     denom = float(np.sqrt((a @ a) * (b @ b)))
     rho = float(np.clip((a @ b) / denom, 0.0, 0.9)) if denom > 0 else 0.0
     return (1.0 + rho) / (1.0 - rho)
+
+
+def fleet_drift(calibrated: list, t_future: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """(the median over ``calibrated`` = [(band, level, mean level)] of each family's level
+    variance v(h) + (se x damped(h))^2 divided by its mean level squared, at each future
+    hour; how many families) or None without any: the drift a young family's own few days
+    cannot show, borrowed from the fleet's rolling-origin errors (solver/forecast.py's
+    docstring). ``band``: its ``variance`` and ``slope_se``; ``level``: ``span_hours`` and
+    ``damped``."""
+    if not calibrated:
+        return None
+    h = np.maximum(t_future, 0.0)
+    rel = [(b.variance(h / 24, lv.span_hours / 24) + (b.slope_se * lv.damped(h)) ** 2) / (m * m)
+           for b, lv, m in calibrated]
+    return np.median(np.vstack(rel), axis=0), len(calibrated)
