@@ -8,13 +8,14 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections import Counter
 
 import pandas as pd
 
 from gpuladder.report.chart import committed_by_month, ladder_svg
 from gpuladder.report.text import (html_page_head, html_table, iso_hour, json_value, markdown_table, pct, plural,
                                    text_table, usd)
-from gpuladder.scenarios.compare import COMPARE_SCHEMA, CompareFigures, Comparison, ScenarioOutcome
+from gpuladder.scenarios.compare import COMPARE_SCHEMA, CompareFigures, Comparison
 
 COMPARE_FORMATS = ("table", "json", "csv", "md", "html")
 
@@ -62,8 +63,11 @@ def render_comparison(cmp: Comparison, fmt: str) -> str:
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def _label(o: ScenarioOutcome) -> str:
-    return o.name
+def _labels(cmp: Comparison) -> list[str]:
+    """Each scenario's column heading: its name, and its file beside a name that more than
+    one scenario bears (two what-ifs named after their files, both whatif.yaml)."""
+    names = Counter(o.name for o in cmp.outcomes)
+    return [o.name if names[o.name] == 1 else f"{o.name} ({o.source})" for o in cmp.outcomes]
 
 
 def _one_line(text: str | None) -> str:
@@ -97,7 +101,7 @@ def comparison_frame(cmp: Comparison) -> pd.DataFrame:
     """One row per scenario (CSV): status, then every figure (empty for a failure)."""
     rows = []
     for o in cmp.outcomes:
-        row = {"scenario": _label(o), "file": o.source, "status": "ok" if o.ok else "failed",
+        row = {"scenario": o.name, "file": o.source, "status": "ok" if o.ok else "failed",
                "exit_code": o.exit_code, "error": _one_line(o.error)}
         figs = _figure_dict(o.figures) or {}
         for name in CompareFigures.__dataclass_fields__:
@@ -108,7 +112,7 @@ def comparison_frame(cmp: Comparison) -> pd.DataFrame:
 
 def _grid(cmp: Comparison) -> tuple[list[str], list[list[str]], list[bool], str, list[str]]:
     """(header, rows, right-aligned, title, failures) of the side-by-side table."""
-    header = [""] + [_label(o) for o in cmp.outcomes]
+    header = [""] + _labels(cmp)
     rows = [["status"] + ["ok" if o.ok else f"failed (exit {o.exit_code})" for o in cmp.outcomes]]
     for label, field, fmt in _ROWS:
         rows.append([label] + [_cell(o.figures, field, fmt) for o in cmp.outcomes])
@@ -128,9 +132,9 @@ def _html(cmp: Comparison) -> str:
     header, rows, right, title, failures = _grid(cmp)
     parts = html_page_head(title) + html_table(header, rows, right)
     parts += [f"<p><b>failed:</b> {e(f)}</p>" for f in failures]
-    for o in cmp.outcomes:
+    for o, label in zip(cmp.outcomes, header[1:]):
         if o.plan is not None:
-            parts.append(f"<h2>{e(_label(o))}: commitments in force by month</h2>")
+            parts.append(f"<h2>{e(label)}: commitments in force by month</h2>")
             parts.append(ladder_svg(committed_by_month(o.plan.book, o.plan.horizon_start), o.plan.horizon_end))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -4,18 +4,31 @@ from __future__ import annotations
 
 import html
 import math
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 
+def display_width(text: str) -> int:
+    """Terminal cells ``text`` takes: East Asian wide and fullwidth characters (CJK, most
+    emoji) take two, combining marks none."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+               for ch in text)
+
+
 def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
-    """Aligned columns separated by two spaces, with a dashed rule under the header."""
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    """Aligned columns separated by two spaces, with a dashed rule under the header; widths
+    in terminal cells (a scenario named in Chinese lines up too)."""
+    widths = [max([display_width(h)] + [display_width(r[i]) for r in rows]) for i, h in enumerate(header)]
+
+    def pad(cell: str, width: int, to_right: bool) -> str:
+        fill = " " * (width - display_width(cell))
+        return fill + cell if to_right else cell + fill
 
     def line(cells):
-        return "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+        return "  ".join(pad(c, w, r) for c, w, r in zip(cells, widths, right)).rstrip()
 
     return [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
 

@@ -1,0 +1,60 @@
+"""Review 6, a consultant comparing what-if scenarios: bugs found by walking `gpuladder
+compare` / `backtest` on a client base scenario and its `extends:` children."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+from click.testing import CliRunner
+
+from gpuladder.cli import main
+from gpuladder.report.text import text_table
+from tiny_catalog import write_tiny_case
+
+
+def run(args):
+    return CliRunner().invoke(main, args)
+
+
+def display_width(text: str) -> int:
+    """Terminal cells: East Asian wide / fullwidth characters (CJK, most emoji) take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def test_text_table_aligns_wide_characters_by_display_width():
+    """A scenario named in Chinese, or with an emoji, pushed its column out of line in a
+    terminal: widths were counted in characters, not in the cells they take."""
+    lines = text_table(["", "增长 🚀", "base"], [["cost $", "1,000", "2,000,000"]], [False, True, True])
+    widths = {display_width(line) for line in lines}
+    assert len(widths) == 1, lines
+    header, rule, row = lines
+    assert header.endswith("增长 🚀  " + " " * (len("2,000,000") - len("base")) + "base")
+    assert rule.split("  ")[1] == "-" * 7      # the column is 7 cells wide: "增长 🚀" takes 7
+    assert row.split("  ")[-2].strip() == "1,000"
+
+
+def _case(tmp_path):
+    base = write_tiny_case(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "base.yaml").write_text("name: client\n" + base + "constraints: {min_utilization: null}\n")
+    # two what-ifs left without a name: each is named after its file, and both files are whatif.yaml
+    (tmp_path / "a" / "whatif.yaml").write_text("extends: ../base.yaml\nproducts: {payments: [no_upfront]}\n")
+    (tmp_path / "b" / "whatif.yaml").write_text("extends: ../base.yaml\n")
+    return tmp_path
+
+
+def test_compare_tells_apart_two_scenarios_of_the_same_name(tmp_path):
+    """Two scenarios of one name (two what-ifs in two folders named after their file, or a
+    copy whose name: was not changed) gave two columns of the same heading: the table did
+    not say which was which."""
+    case = _case(tmp_path)
+    a, b = str(case / "a" / "whatif.yaml"), str(case / "b" / "whatif.yaml")
+    for fmt in ("table", "md", "html"):
+        res = run(["compare", a, str(case / "base.yaml"), b, "--format", fmt])
+        assert res.exit_code == 0, res.output
+        assert f"whatif ({a})" in res.stdout and f"whatif ({b})" in res.stdout, res.stdout
+        assert "client (" not in res.stdout          # a name used once keeps its plain label
+    doc = json.loads(run(["compare", a, b, "--format", "json"]).stdout)
+    assert [(s["name"], s["file"]) for s in doc["scenarios"]] == [("whatif", a), ("whatif", b)]
