@@ -218,7 +218,11 @@ class _Checker:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise self.error(path, f"expected a mapping of {', '.join(allowed)}, got {_kind(value)}")
+            key = f"{path[-1]}: " if path and isinstance(path[-1], str) else ""
+            dash = ", without a leading '- '" if isinstance(value, list) else ""
+            raise self.error(path, f"expected a mapping of {', '.join(allowed)}, got {_kind(value)}",
+                             hint=f"writing its settings as `key: value` lines indented under it{dash} "
+                                  f"(or inline: {key}{{{allowed[0]}: ...}}).")
         for key in value:
             if path == () and key == "extends":
                 raise self.error(("extends",), "extends is only read from scenario files",

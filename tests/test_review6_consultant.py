@@ -58,3 +58,16 @@ def test_compare_tells_apart_two_scenarios_of_the_same_name(tmp_path):
         assert "client (" not in res.stdout          # a name used once keeps its plain label
     doc = json.loads(run(["compare", a, b, "--format", "json"]).stdout)
     assert [(s["name"], s["file"]) for s in doc["scenarios"]] == [("whatif", a), ("whatif", b)]
+
+
+def test_a_list_where_a_mapping_is_expected_says_how_to_fix_it(tmp_path):
+    """`constraints:` written as a YAML list (`- min_utilization: 0.9`, as in a list of
+    rules) was refused without saying what to write instead."""
+    case = _case(tmp_path)
+    (case / "listy.yaml").write_text("extends: base.yaml\nname: listy\nconstraints:\n  - min_utilization: 0.9\n")
+    res = run(["validate", str(case / "listy.yaml")])
+    assert res.exit_code == 1
+    assert "listy.yaml, line 3: constraints: expected a mapping of min_utilization" in res.output
+    assert "got a list" in res.output
+    assert "You can fix this by writing its settings as `key: value` lines indented under it, without a " \
+           "leading '- ' (or inline: constraints: {min_utilization: ...})." in res.output, res.output
