@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from gpuladder.errors import GpuladderError, InputError
 from gpuladder.pricing.catalog import atomic_write_text
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: exit 1 would read as bad input to a script
 
 
 def _stdout_to_devnull() -> None:
@@ -30,7 +32,8 @@ def _stdout_to_devnull() -> None:
 
 def handle_errors(fn):
     """Turn library errors into a message on stderr and the error's exit code; a closed
-    output pipe (``gpuladder ... | head -1``) ends quietly with exit code 141."""
+    output pipe (``gpuladder ... | head -1``) ends quietly with exit code 141, an
+    interrupt (Ctrl-C, SIGINT) with 130."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -44,7 +47,10 @@ def handle_errors(fn):
         except GpuladderError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: stopped; no output file is left half-written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # a bug: say so plainly, keep the traceback behind a switch
             if os.environ.get("GPULADDER_DEBUG"):
@@ -57,7 +63,10 @@ def handle_errors(fn):
 
 
 def emit(text: str, output: str | None) -> None:
-    """Write ``text`` to ``output`` atomically (temp file + rename), or to stdout."""
+    """Write ``text`` to ``output`` atomically (temp file + rename), or to stdout. A
+    symlink is followed (its target is replaced, not the link); a device or pipe
+    (``-o /dev/stdout``, a FIFO) is written in place, since a rename would put a regular
+    file where the device was."""
     if not text.endswith("\n"):
         text += "\n"
     if output in (None, "-"):
@@ -70,8 +79,26 @@ def emit(text: str, output: str | None) -> None:
             raise InputError(f"cannot write the output: {exc.strerror or exc}",
                              hint="freeing space on the output's device or writing elsewhere with -o FILE.") from None
     else:
-        atomic_write_text(Path(output), text)
+        try:
+            special = not stat.S_ISREG(os.stat(output).st_mode)
+        except OSError:
+            special = False
+        if special:
+            _write_through(output, text)
+        else:
+            atomic_write_text(Path(os.path.realpath(output)), text)
         click.echo(f"wrote {output}", err=True)
+
+
+def _write_through(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise InputError(f"cannot write the output: {exc.strerror or exc}", file=path,
+                         hint="freeing space on the output's device or writing elsewhere with -o FILE.") from None
 
 
 def writable_file(ctx, param, value):
