@@ -220,6 +220,10 @@ def _extend(data: dict, origins: dict, base_dir: Path, file: str,
         return data, origins
     ext = data.pop("extends")
     checker = _Checker(origins, file)
+    if isinstance(ext, list):
+        raise checker.error(("extends",), f"takes one base file, got a list of {len(ext)}",
+                            hint="chaining them: extend one base, and write `extends:` to the other in that base "
+                                 "(or in a copy of it); mappings merge along the chain.")
     target = Path(checker.text(("extends",), ext)).expanduser()
     target = Path(os.path.normpath((target if target.is_absolute() else base_dir / target).absolute()))
     if target.exists() and target.resolve() in stack:

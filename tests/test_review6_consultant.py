@@ -71,3 +71,15 @@ def test_a_list_where_a_mapping_is_expected_says_how_to_fix_it(tmp_path):
     assert "got a list" in res.output
     assert "You can fix this by writing its settings as `key: value` lines indented under it, without a " \
            "leading '- ' (or inline: constraints: {min_utilization: ...})." in res.output, res.output
+
+
+def test_extends_of_two_bases_says_to_chain_them(tmp_path):
+    """Combining two what-ifs (`extends: [growth.yaml, spot.yaml]`) read 'expected text, got a
+    list' with no way forward."""
+    case = _case(tmp_path)
+    (case / "both.yaml").write_text("extends: [base.yaml, a/whatif.yaml]\nname: both\n")
+    res = run(["validate", str(case / "both.yaml")])
+    assert res.exit_code == 1
+    assert "both.yaml, line 1: extends: takes one base file, got a list of 2" in res.output, res.output
+    assert "You can fix this by chaining them: extend one base, and write `extends:` to the other in that " \
+           "base (or in a copy of it)" in res.output
