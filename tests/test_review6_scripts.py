@@ -3,14 +3,21 @@ points at (a FIFO, a symlink), and the exit code of an interrupted run."""
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import os
 import stat
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 from click.testing import CliRunner
 
 from gpuladder.cli import main
+from gpuladder.pricing.catalog import load_catalog
+from gpuladder.usage.inventory import load_inventory
 
 HERE = Path(__file__).parent
 OURS = HERE / "fixtures" / "ours"
@@ -121,3 +128,68 @@ def test_a_failed_write_through_keeps_the_input_error_contract(tmp_path, target,
         path.write_text("old\n")
         res = from_export(path)
         assert res.exit_code == 0 and path.read_text().startswith(HEADER)
+
+
+# ------------------------------------------------------------------ AWS timestamps are to the second
+
+UTC = dt.timezone.utc
+RI_SECONDS = {"ReservedInstances": [{
+    "ReservedInstancesId": "ri-bought-at-14-23", "InstanceType": "p5.48xlarge", "InstanceCount": 2,
+    "Start": dt.datetime(2026, 3, 10, 14, 23, 45, 123000, tzinfo=UTC),
+    "End": dt.datetime(2027, 3, 10, 14, 23, 45, tzinfo=UTC), "Duration": 31536000,
+    "OfferingType": "Partial Upfront", "OfferingClass": "standard", "ProductDescription": "Linux/UNIX",
+    "State": "active", "Scope": "Region", "CurrencyCode": "USD", "FixedPrice": 100.0, "UsagePrice": 0.0}]}
+SP_SECONDS = {"savingsPlans": [{
+    "savingsPlanId": "sp-bought-at-09-15", "start": "2026-02-01T09:15:02.000Z", "end": "2027-02-01T09:15:01.000Z",
+    "state": "active", "savingsPlanType": "EC2Instance", "paymentOption": "All Upfront", "commitment": "4.0",
+    "termDurationInSeconds": 31536000, "ec2InstanceFamily": "p5", "region": "us-east-1", "currency": "USD"}, {
+    "savingsPlanId": "sp-ends-a-second-early", "start": "2026-01-01T00:00:00.000Z",
+    "end": "2026-12-31T23:59:59.000Z", "state": "active", "savingsPlanType": "Compute",
+    "paymentOption": "No Upfront", "commitment": "2.5", "termDurationInSeconds": 31536000, "currency": "USD"}]}
+
+
+def seconds_factory(service, region):
+    client = boto3.client(service, region_name=region, aws_access_key_id="x", aws_secret_access_key="y")
+    stub = Stubber(client)
+    if service == "ec2":
+        stub.add_response("describe_reserved_instances", RI_SECONDS,
+                          {"Filters": [{"Name": "state", "Values": ["active"]}]})
+    else:
+        stub.add_response("describe_savings_plans", SP_SECONDS, {"states": ["active"]})
+    stub.activate()
+    return client
+
+
+def test_fetch_aws_with_real_purchase_times_is_an_inventory(tmp_path, monkeypatch):
+    """AWS returns the purchase second (the EC2 docs' own example: 2015-08-07T11:54:42.000Z);
+    every such commitment stopped `inventory fetch aws` with "start ... is not on the hour"
+    and a hint to edit 'the export', so no real account could be fetched. They are rounded
+    to the nearest hour (billing is by the clock hour), the term kept."""
+    import gpuladder.usage.inventory_aws as ia
+
+    monkeypatch.setattr(ia, "_session_factory", lambda: (seconds_factory, "us-east-1"))
+    out = tmp_path / "inventory.csv"
+    res = CliRunner().invoke(main, ["inventory", "fetch", "aws", "--catalog", CAT, "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    rows = {r["id"]: r for r in csv.DictReader(out.open())}
+    assert (rows["ri-bought-at-14-23"]["start"], rows["ri-bought-at-14-23"]["end"]) == (
+        "2026-03-10T14:00:00Z", "2027-03-10T14:00:00Z")
+    assert (rows["sp-bought-at-09-15"]["start"], rows["sp-bought-at-09-15"]["end"]) == (
+        "2026-02-01T09:00:00Z", "2027-02-01T09:00:00Z")
+    assert (rows["sp-ends-a-second-early"]["start"], rows["sp-ends-a-second-early"]["end"]) == (
+        "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
+    book = load_inventory(out, load_catalog(CAT))
+    assert sorted(book.items["id"]) == sorted(rows)
+
+
+def test_cur_reservation_times_to_the_second_are_read(tmp_path):
+    """A CUR's reservation/StartTime and EndTime are purchase seconds too."""
+    text = (OURS / "cur_legacy_ours.csv").read_text()
+    assert text.count("2025-07-01T00:00:00Z") == 1 and text.count("2026-07-01T00:00:00Z") == 1
+    cur = tmp_path / "cur.csv"
+    cur.write_text(text.replace("2025-07-01T00:00:00Z", "2025-07-01T14:23:45Z")
+                   .replace("2026-07-01T00:00:00Z", "2026-07-01T14:23:45Z"))
+    res = CliRunner().invoke(main, ["inventory", "from-export", str(cur), "--catalog", CAT])
+    assert res.exit_code == 0, res.output
+    row = next(r for r in csv.DictReader(io.StringIO(res.stdout)) if r["id"].endswith("ri-cur-ours-1"))
+    assert (row["start"], row["end"]) == ("2025-07-01T14:00:00Z", "2026-07-01T14:00:00Z")

@@ -341,7 +341,8 @@ def _focus_commitment(cid: str, g: pd.DataFrame, file: str) -> FoundCommitment:
 
 def match_products(found, catalog: PriceCatalog) -> InventoryMatch:
     """Map each commitment to a catalog product by provider, kind, term and payment (and
-    family or savings-plan scope); those that cannot be mapped are returned with the reason."""
+    family or savings-plan scope); those that cannot be mapped are returned with the reason.
+    Start and end are rounded to the nearest hour."""
     products = catalog.products()
     covered = catalog.commitments.groupby("product")["family"].agg(set)
     rows, unmatched, incomplete = [], [], []
@@ -361,9 +362,10 @@ def match_products(found, catalog: PriceCatalog) -> InventoryMatch:
         if product is None:
             unmatched.append((f.id, why))
             continue
+        # AWS gives the purchase second (2026-03-10T14:23:45Z); billing is by the clock hour
         rows.append({"id": f.id, "product": product, "family": f.family if f.kind == "reservation" else "",
-                     "quantity": f"{f.quantity:g}", "start": f.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                     "end": f.end.strftime("%Y-%m-%dT%H:%M:%SZ")})
+                     "quantity": f"{f.quantity:g}", "start": f.start.round("h").strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "end": f.end.round("h").strftime("%Y-%m-%dT%H:%M:%SZ")})
     frame = pd.DataFrame(rows, columns=INVENTORY_COLUMNS).astype(str)
     return InventoryMatch(frame, tuple(unmatched), tuple(incomplete))
 
