@@ -6,6 +6,7 @@ stops there); ``run_scenario`` goes on to plan.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from gpuladder.scenarios.schema import OTHER_FAMILIES_KEY, Scenario, UsageSpec
 from gpuladder.solver.book import CommitmentBook
 from gpuladder.solver.forecast import Forecast, make_forecast
 from gpuladder.solver.lp import SolverOptions
-from gpuladder.solver.modeldata import PlanningProblem, allowed_products, scenario_problem
+from gpuladder.solver.modeldata import QUARTER_MONTHS, PlanningProblem, allowed_products, scenario_problem
 from gpuladder.solver.plan import Plan, plan_problem
 from gpuladder.units import MAX_INSTANCES
 from gpuladder.usage.history import DemandProfile
@@ -177,7 +178,8 @@ def run_scenario(scenario: Scenario) -> Plan:
     """Plan one scenario end to end; every figure of the Plan comes from the simulator."""
     inputs = load_inputs(scenario)
     forecast = forecast_for(inputs)
-    notes = inputs.warnings + gap_notes(inputs.profile, scenario.usage.gaps) + forecast_notes(inputs, forecast)
+    notes = (inputs.warnings + gap_notes(inputs.profile, scenario.usage.gaps) + forecast_notes(inputs, forecast)
+             + ladder_notes(inputs, forecast))
     return plan_problem(problem_for(inputs, forecast), solver_options(scenario), scenario=scenario.name,
                         horizon_months=scenario.horizon.months, warnings=notes)
 
@@ -208,6 +210,45 @@ def forecast_notes(inputs: PlanInputs, forecast: Forecast) -> tuple[str, ...]:
     return out
 
 
+def ladder_notes(inputs: PlanInputs, forecast: Forecast) -> tuple[str, ...]:
+    """A ladder limit that leaves the plan nothing to buy: ``max_bought_share_per_step`` s
+    with fewer than 1/s ladder steps in the horizon, or ``max_expiring_share_per_quarter`` s
+    (no inventory in force) when every step x allowed term ends in fewer than 1/s quarters
+    (quarters counted from the horizon start, as the model counts them)."""
+    sc, cons = inputs.scenario, inputs.scenario.constraints
+    step_months, months = max(1, int(cons.ladder_step_months)), sc.horizon.months
+    offsets = range(0, max(months, 1), step_months)
+    where = f"horizon.months {months}, constraints.ladder_step_months {step_months}"
+    out = []
+    share = cons.max_bought_share_per_step
+    if share is not None and len(offsets) * share < 1 - 1e-9:
+        need = math.ceil(1 / share - 1e-9)
+        out.append(f"constraints.max_bought_share_per_step {share:g} lets one ladder step buy at most {share:.0%} of "
+                   f"what the plan buys, so buying needs at least {need} ladder steps; this horizon has "
+                   f"{len(offsets)} ({where}), so the plan can buy nothing; you can fix this by raising it to "
+                   f"{_share_up(1 / len(offsets)):g} or by planning at least {need} ladder steps")
+    share = cons.max_expiring_share_per_quarter
+    start, end = forecast.index[0], forecast.index[-1] + pd.Timedelta(hours=1)
+    inv = inputs.inventory.items
+    if share is not None and not ((inv["start"] < end) & (inv["end"] > start)).any():
+        terms = sorted(int(t) for t in allowed_products(inputs.catalog, sc.products)["term_months"].unique())
+        quarters = {(k + t) // QUARTER_MONTHS for k in offsets for t in terms}
+        if terms and len(quarters) * share < 1 - 1e-9:
+            steps = f"{len(offsets)} ladder step{'s' if len(offsets) > 1 else ''}"
+            out.append(f"constraints.max_expiring_share_per_quarter {share:g} lets at most {share:.0%} of the "
+                       f"commitments expire in one quarter, but whatever this plan buys expires in {len(quarters)} "
+                       f"quarter{'s' if len(quarters) > 1 else ''} ({steps} x terms of "
+                       f"{', '.join(map(str, terms))} months), so the plan can buy nothing; you can fix this by "
+                       f"raising it to {_share_up(1 / len(quarters)):g}, or by more ladder steps or "
+                       "products.terms_months")
+    return tuple(out)
+
+
+def _share_up(share: float) -> float:
+    """``share`` rounded up to two decimals (1/3 -> 0.34: enough steps x it reach 100%)."""
+    return math.ceil(share * 100 - 1e-9) / 100
+
+
 MAX_GAP_NOTES = 10   # per kind of gap; the rest are counted in one line
 
 
@@ -232,4 +273,4 @@ def gap_notes(profile: DemandProfile, policy: str = "mask") -> tuple[str, ...]:
 
 __all__ = ["PlanInputs", "load_inputs", "scenario_catalog_notes", "spot_price_notes", "covered_notes",
            "run_scenario", "apply_interruptible_share", "forecast_for", "problem_for", "solver_options", "gap_notes",
-           "forecast_notes"]
+           "forecast_notes", "ladder_notes"]

@@ -83,3 +83,42 @@ def test_extends_of_two_bases_says_to_chain_them(tmp_path):
     assert "both.yaml, line 1: extends: takes one base file, got a list of 2" in res.output, res.output
     assert "You can fix this by chaining them: extend one base, and write `extends:` to the other in that " \
            "base (or in a copy of it)" in res.output
+
+
+def _plan_json(path, *sets):
+    args = ["plan", str(path), "--format", "json"]
+    for s in sets:
+        args += ["--set", s]
+    res = run(args)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_a_ladder_limit_that_allows_no_purchase_is_named(tmp_path):
+    """A 'staggered' what-if (max_bought_share_per_step 0.1 over a 6-month horizon, or
+    max_expiring_share_per_quarter 0.3 when every term ends in two quarters) bought nothing,
+    and neither the plan nor compare said why: ten steps of at most 10% each are needed, and
+    2 quarters x 30% < 100%."""
+    case = _case(tmp_path)
+    bought = _plan_json(case / "base.yaml")
+    assert len(bought["purchases"]) == 1 and not any("ladder" in w for w in bought["warnings"])
+
+    doc = _plan_json(case / "base.yaml", "constraints.max_bought_share_per_step=0.4")
+    assert doc["purchases"] == []
+    assert ("constraints.max_bought_share_per_step 0.4 lets one ladder step buy at most 40% of what the plan "
+            "buys, so buying needs at least 3 ladder steps; this horizon has 1 (horizon.months 1, "
+            "constraints.ladder_step_months 1), so the plan can buy nothing; you can fix this by raising it to "
+            "1 or by planning at least 3 ladder steps") in doc["warnings"], doc["warnings"]
+
+    doc = _plan_json(case / "base.yaml", "constraints.max_expiring_share_per_quarter=0.5")
+    assert doc["purchases"] == []
+    assert ("constraints.max_expiring_share_per_quarter 0.5 lets at most 50% of the commitments expire in one "
+            "quarter, but whatever this plan buys expires in 1 quarter (1 ladder step x terms of 12 months), so "
+            "the plan can buy nothing; you can fix this by raising it to 1, or by more ladder steps or "
+            "products.terms_months") in doc["warnings"], doc["warnings"]
+
+    # enough steps: no note (6 monthly steps of a 6-month horizon, at most 1/6 + a little each)
+    (case / "six.yaml").write_text("extends: base.yaml\nname: six\nhorizon: {months: 6}\n")
+    doc = _plan_json(case / "six.yaml", "constraints.max_bought_share_per_step=0.17",
+                     "constraints.max_expiring_share_per_quarter=0.5")
+    assert not any("can buy nothing" in w for w in doc["warnings"]), doc["warnings"]
