@@ -15,7 +15,7 @@ import pandas as pd
 from gpuladder.report.chart import committed_by_month, ladder_svg
 from gpuladder.report.text import (html_page_head, html_table, iso_hour, json_value, markdown_table, pct, plural,
                                    text_table, usd)
-from gpuladder.scenarios.compare import COMPARE_SCHEMA, CompareFigures, Comparison
+from gpuladder.scenarios.compare import COMPARE_SCHEMA, CompareFigures, Comparison, ScenarioOutcome
 
 COMPARE_FORMATS = ("table", "json", "csv", "md", "html")
 
@@ -98,7 +98,8 @@ def comparison_document(cmp: Comparison) -> dict:
 
 
 def comparison_frame(cmp: Comparison) -> pd.DataFrame:
-    """One row per scenario (CSV): status, then every figure (empty for a failure)."""
+    """One row per scenario (CSV): status, then every figure (empty for a failure), then how
+    the solver stopped (``solver_gap`` only for a plan that is not proven optimal)."""
     rows = []
     for o in cmp.outcomes:
         row = {"scenario": o.name, "file": o.source, "status": "ok" if o.ok else "failed",
@@ -106,6 +107,10 @@ def comparison_frame(cmp: Comparison) -> pd.DataFrame:
         figs = _figure_dict(o.figures) or {}
         for name in CompareFigures.__dataclass_fields__:
             row[name] = figs.get(name, "")
+        solver = None if o.plan is None else o.plan.solver
+        row["solver_status"] = "" if solver is None else solver.status
+        row["solver_gap"] = "" if solver is None or solver.gap is None or solver.status == "optimal" else \
+            json_value(solver.gap)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -119,10 +124,22 @@ def _grid(cmp: Comparison) -> tuple[list[str], list[list[str]], list[bool], str,
     horizons = [f"{iso_hour(o.plan.horizon_start)} + {plural(int(o.plan.horizon_months), 'month')}" if o.plan else "-"
                 for o in cmp.outcomes]
     rows.insert(1, ["horizon"] + horizons)
+    rows.insert(2, ["solver"] + [_solver_cell(o) for o in cmp.outcomes])
     right = [False] + [True] * len(cmp.outcomes)
     title = "gpuladder compare: " + ", ".join(header[1:])
     failures = [f"{o.source}: exit {o.exit_code}: {o.error}" for o in cmp.outcomes if not o.ok]
     return header, rows, right, title, failures
+
+
+def _solver_cell(o: ScenarioOutcome) -> str:
+    """'optimal', or how the solver stopped (a plan stopped on its time limit is the best
+    found, not the optimum: its figures are not comparable as they stand)."""
+    if o.plan is None:
+        return "-"
+    s = o.plan.solver
+    if s.status == "time_limit":
+        return f"time limit, gap {'unknown' if s.gap is None else pct(s.gap, 2)}"
+    return s.status.replace("_", " ")
 
 
 def _html(cmp: Comparison) -> str:

@@ -3,13 +3,20 @@ compare` / `backtest` on a client base scenario and its `extends:` children."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
 import json
 import unicodedata
 
 from click.testing import CliRunner
 
 from gpuladder.cli import main
+from gpuladder.report.compare import render_comparison
 from gpuladder.report.text import text_table
+from gpuladder.scenarios.compare import compare_scenarios
+from gpuladder.scenarios.loader import load_scenario
+from gpuladder.scenarios.runner import run_scenario
 from tiny_catalog import write_tiny_case
 
 
@@ -122,3 +129,29 @@ def test_a_ladder_limit_that_allows_no_purchase_is_named(tmp_path):
     doc = _plan_json(case / "six.yaml", "constraints.max_bought_share_per_step=0.17",
                      "constraints.max_expiring_share_per_quarter=0.5")
     assert not any("can buy nothing" in w for w in doc["warnings"]), doc["warnings"]
+
+
+def test_compare_flags_a_plan_the_solver_stopped_on_its_time_limit(tmp_path):
+    """A what-if whose solver stopped on its time limit (gap 30% on the growth what-if at
+    --set solver.time_limit_s=0.5) stood beside optimal plans in the table, Markdown and CSV
+    with nothing to say its figures are not the optimum's; only the JSON's warnings said so."""
+
+    def run_stopping_one(scenario):
+        plan = run_scenario(scenario)
+        if scenario.name != "stopped":
+            return plan
+        return dataclasses.replace(plan, solver=dataclasses.replace(plan.solver, status="time_limit", gap=0.3044))
+
+    case = _case(tmp_path)
+    (case / "stopped.yaml").write_text("extends: base.yaml\nname: stopped\n")
+    (case / "bad.yaml").write_text("extends: nowhere.yaml\nname: bad\n")
+    files = [str(case / "base.yaml"), str(case / "stopped.yaml"), str(case / "bad.yaml")]
+    cmp = compare_scenarios(files, load=load_scenario, run=run_stopping_one)
+    table = render_comparison(cmp, "table")
+    solver_row = next(line for line in table.splitlines() if line.startswith("solver"))
+    assert solver_row.split() == ["solver", "optimal", "time", "limit,", "gap", "30.44%", "-"], table
+    assert "| solver | optimal | time limit, gap 30.44% | - |" in render_comparison(cmp, "md")
+    assert "<td class='r'>time limit, gap 30.44%</td>" in render_comparison(cmp, "html")
+    rows = list(csv.DictReader(io.StringIO(render_comparison(cmp, "csv"))))
+    assert [(r["solver_status"], r["solver_gap"]) for r in rows] == [("optimal", ""), ("time_limit", "0.3044"),
+                                                                      ("", "")]
