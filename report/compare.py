@@ -116,7 +116,7 @@ def comparison_frame(cmp: Comparison) -> pd.DataFrame:
 
 
 def _grid(cmp: Comparison) -> tuple[list[str], list[list[str]], list[bool], str, list[str]]:
-    """(header, rows, right-aligned, title, failures) of the side-by-side table."""
+    """(header, rows, right-aligned, title, lines below it: failures, then the plans' notes)."""
     header = [""] + _labels(cmp)
     rows = [["status"] + ["ok" if o.ok else f"failed (exit {o.exit_code})" for o in cmp.outcomes]]
     for label, field, fmt in _ROWS:
@@ -127,8 +127,19 @@ def _grid(cmp: Comparison) -> tuple[list[str], list[list[str]], list[bool], str,
     rows.insert(2, ["solver"] + [_solver_cell(o) for o in cmp.outcomes])
     right = [False] + [True] * len(cmp.outcomes)
     title = "gpuladder compare: " + ", ".join(header[1:])
-    failures = [f"{o.source}: exit {o.exit_code}: {o.error}" for o in cmp.outcomes if not o.ok]
-    return header, rows, right, title, failures
+    failures = [f"failed: {o.source}: exit {o.exit_code}: {o.error}" for o in cmp.outcomes if not o.ok]
+    return header, rows, right, title, failures + _notes(cmp, header[1:])
+
+
+def _notes(cmp: Comparison, labels: list[str]) -> list[str]:
+    """Each plan warning once, in order of appearance, after the scenarios it concerns
+    ('all' when every plan carries it and there are several)."""
+    ran = [(o, label) for o, label in zip(cmp.outcomes, labels) if o.plan is not None]
+    owners: dict[str, list[str]] = {}
+    for o, label in ran:
+        for w in dict.fromkeys(o.plan.warnings):
+            owners.setdefault(w, []).append(label)
+    return [f"note: {'all' if len(who) == len(ran) > 1 else ', '.join(who)}: {w}" for w, who in owners.items()]
 
 
 def _solver_cell(o: ScenarioOutcome) -> str:
@@ -144,11 +155,11 @@ def _solver_cell(o: ScenarioOutcome) -> str:
 
 def _html(cmp: Comparison) -> str:
     """The side-by-side table, then each plan's commitments in force by month (the same
-    chart as `gpuladder plan --format html`), failures with their reasons."""
+    chart as `gpuladder plan --format html`), failures with their reasons, the plans' notes."""
     e = html.escape
-    header, rows, right, title, failures = _grid(cmp)
+    header, rows, right, title, below = _grid(cmp)
     parts = html_page_head(title) + html_table(header, rows, right)
-    parts += [f"<p><b>failed:</b> {e(f)}</p>" for f in failures]
+    parts += [f"<p><b>{e(f.split(': ', 1)[0])}:</b> {e(f.split(': ', 1)[1])}</p>" for f in below]
     for o, label in zip(cmp.outcomes, header[1:]):
         if o.plan is not None:
             parts.append(f"<h2>{e(label)}: commitments in force by month</h2>")
@@ -158,13 +169,13 @@ def _html(cmp: Comparison) -> str:
 
 
 def _human(cmp: Comparison, *, markdown: bool) -> str:
-    header, rows, right, title, failures = _grid(cmp)
+    header, rows, right, title, below = _grid(cmp)
     if markdown:
         lines = [f"# {title}", ""] + markdown_table(header, rows, right) + [""]
-        lines += [f"- failed: {f}" for f in failures]
+        lines += [f"- {f}" for f in below]
     else:
         lines = [title, ""] + text_table(header, rows, right) + [""]
-        lines += [f"failed: {f}" for f in failures]
+        lines += below
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

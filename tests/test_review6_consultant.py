@@ -155,3 +155,27 @@ def test_compare_flags_a_plan_the_solver_stopped_on_its_time_limit(tmp_path):
     rows = list(csv.DictReader(io.StringIO(render_comparison(cmp, "csv"))))
     assert [(r["solver_status"], r["solver_gap"]) for r in rows] == [("optimal", ""), ("time_limit", "0.3044"),
                                                                       ("", "")]
+
+
+def test_compare_table_shows_each_plans_notes_once(tmp_path):
+    """The table and Markdown dropped every plan warning: a stricter what-if that could buy
+    nothing (and the note saying why) or a risk weight that changes nothing read as plain
+    results. Each distinct note is listed once, with the scenarios it concerns."""
+    case = _case(tmp_path)
+    (case / "stagger.yaml").write_text("extends: base.yaml\nname: stagger\n"
+                                       "constraints: {max_bought_share_per_step: 0.5}\n")
+    (case / "risky.yaml").write_text("extends: base.yaml\nname: risky\nforecast: {risk_weight: 1}\n")
+    files = [str(case / f) for f in ("base.yaml", "stagger.yaml", "risky.yaml")]
+    for fmt, prefix in (("table", "note: "), ("md", "- note: ")):
+        res = run(["compare", *files, "--format", fmt])
+        assert res.exit_code == 0, res.output
+        notes = [line for line in res.stdout.splitlines() if line.startswith(prefix)]
+        assert any(line.startswith(f"{prefix}stagger: constraints.max_bought_share_per_step 0.5 lets one ladder")
+                   for line in notes), res.stdout
+        assert any(line.startswith(f"{prefix}risky: forecast.risk_weight 1 changes nothing") for line in notes)
+        doc = json.loads(run(["compare", *files, "--format", "json"]).stdout)
+        shared = set(doc["scenarios"][0]["warnings"]) & set(doc["scenarios"][1]["warnings"]) \
+            & set(doc["scenarios"][2]["warnings"])
+        for w in shared:      # a note every plan carries is listed once, for all
+            assert f"{prefix}all: {w}" in notes
+        assert len(notes) == len(set().union(*(s["warnings"] for s in doc["scenarios"])))
