@@ -388,12 +388,21 @@ def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp
                                 scenario=inputs.scenario.name)
         except InfeasibleError as exc:
             if len(book) == 0:
-                raise InfeasibleError(exc.groups, f"backtest re-plan at {t:%Y-%m-%dT%H:%MZ}") from None
+                why = _infeasible_detail(exc)
+                raise InfeasibleError(exc.groups, f"backtest re-plan at {t:%Y-%m-%dT%H:%MZ}"
+                                                  + (f": {why}" if why else "")) from None
             notes.append(f"{name}: the re-plan at {t:%Y-%m-%dT%H:%MZ} is infeasible with what was bought "
                          f"before ({exc}); nothing bought that day")
             continue
         book = book.concat(_bought(plan.book, f"{name}-{k + 1}", when=t))
     return book
+
+
+def _infeasible_detail(exc: InfeasibleError) -> str:
+    """The plan's reason inside an InfeasibleError's message (what follows the groups, in
+    parentheses), '' when it gave none."""
+    bare, text = str(InfeasibleError(exc.groups)), str(exc)
+    return text[len(bare) + 2:-1] if text.startswith(bare + " (") and text.endswith(")") else ""
 
 
 def forecast_between(history: DemandProfile, spec: ForecastSpec, start: pd.Timestamp,

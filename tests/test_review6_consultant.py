@@ -179,3 +179,22 @@ def test_compare_table_shows_each_plans_notes_once(tmp_path):
         for w in shared:      # a note every plan carries is listed once, for all
             assert f"{prefix}all: {w}" in notes
         assert len(notes) == len(set().union(*(s["warnings"] for s in doc["scenarios"])))
+
+
+def test_an_infeasible_backtest_keeps_the_plans_reason(tmp_path):
+    """`plan` says why a scenario is infeasible (the inventory alone holds more $/h than
+    max_committed_usd_per_hour); `backtest` of the same scenario kept only the setting's name."""
+    case = _case(tmp_path)
+    (case / "inv.csv").write_text("id,product,family,quantity,start,end\n"
+                                  "ri-1,test-ri-1y,test/r1/g1,2,2025-06-01T00:00:00Z,2026-06-01T00:00:00Z\n")
+    (case / "capped.yaml").write_text("extends: base.yaml\nname: capped\ninventory: inv.csv\n"
+                                      "forecast: {method: seasonal, lookback_days: 14}\n"
+                                      "constraints: {max_committed_usd_per_hour: 1}\n")
+    plan = run(["plan", str(case / "capped.yaml")])
+    assert plan.exit_code == 3
+    reason = "the existing commitments alone hold $5.00/h from"
+    assert reason in plan.output, plan.output
+    res = run(["backtest", str(case / "capped.yaml"), "--start", "2026-01-20"])
+    assert res.exit_code == 3, res.output
+    assert "relax constraints.max_committed_usd_per_hour" in res.output
+    assert reason in res.output and "backtest re-plan at 2026-01-20T00:00Z" in res.output, res.output
