@@ -137,6 +137,10 @@ class _Checker:
         hint = None
         if isinstance(value, str) and value.strip().endswith("%"):
             hint = "writing shares as numbers from 0 to 1 (60% is 0.6)."
+        elif isinstance(value, str) and expected != "text" and "terms_months" in path:
+            hint = "writing the term in months (12 for one year, 36 for three)."
+        elif isinstance(value, str) and expected != "text" and raw is not None:
+            hint = "writing the number alone, without a unit or other text."
         elif isinstance(value, str) and expected != "text":
             hint = "writing the value without quotes."
         return self.error(path, f"expected {expected}, got {_kind(value)}", hint=hint)

@@ -198,3 +198,24 @@ def test_an_infeasible_backtest_keeps_the_plans_reason(tmp_path):
     assert res.exit_code == 3, res.output
     assert "relax constraints.max_committed_usd_per_hour" in res.output
     assert reason in res.output and "backtest re-plan at 2026-01-20T00:00Z" in res.output, res.output
+
+
+def _validate_error(case, body: str) -> str:
+    (case / "t.yaml").write_text("extends: base.yaml\nname: t\n" + body)
+    res = run(["validate", str(case / "t.yaml")])
+    assert res.exit_code == 1, res.output
+    return res.output
+
+
+def test_a_number_written_with_a_unit_gets_a_hint_that_fits(tmp_path):
+    """`terms_months: [1y, 3y]` was told 'You can fix this by writing the value without
+    quotes' (there were none); a unit on a number needs the number alone, terms in months."""
+    case = _case(tmp_path)
+    out = _validate_error(case, "products: {terms_months: [1y, 3y]}\n")
+    assert "products.terms_months[0]: expected a whole number, got the text '1y'" in out
+    assert "You can fix this by writing the term in months (12 for one year, 36 for three)." in out, out
+    out = _validate_error(case, "forecast: {lookback_days: 30d}\n")
+    assert "forecast.lookback_days: expected a whole number, got the text '30d'" in out
+    assert "You can fix this by writing the number alone, without a unit or other text." in out, out
+    out = _validate_error(case, "forecast: {lookback_days: '30'}\n")     # quoted: the old hint fits
+    assert "You can fix this by writing the value without quotes." in out, out
