@@ -72,7 +72,8 @@ def scenario_catalog_notes(scenario: Scenario, catalog: PriceCatalog, families) 
                               ("products.providers", flt.providers, providers)):
         for name in given or ():
             if name not in known:
-                raise InputError(f"{key}: '{name}' is not in the catalog.{did_you_mean(name, known)}",
+                close = did_you_mean(name, known) or did_you_mean(name.lower(), known)
+                raise InputError(f"{key}: '{name}' is not in the catalog.{close}",
                                  file=scenario.source,
                                  hint="using the names `gpuladder catalog show` lists, or removing the filter.")
     notes = []

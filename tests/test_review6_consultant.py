@@ -219,3 +219,10 @@ def test_a_number_written_with_a_unit_gets_a_hint_that_fits(tmp_path):
     assert "You can fix this by writing the number alone, without a unit or other text." in out, out
     out = _validate_error(case, "forecast: {lookback_days: '30'}\n")     # quoted: the old hint fits
     assert "You can fix this by writing the value without quotes." in out, out
+
+
+def test_a_provider_in_capitals_is_pointed_to_its_catalog_name(tmp_path):
+    """`providers: [AWS]` (as the consoles write it) was refused with no suggestion."""
+    case = _case(tmp_path)
+    out = _validate_error(case, "products: {providers: [TEST]}\n")
+    assert "products.providers: 'TEST' is not in the catalog. Did you mean 'test'?" in out, out
