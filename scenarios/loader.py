@@ -47,6 +47,7 @@ from gpuladder.errors import EXIT_USAGE, GpuladderError, InputError
 from gpuladder.scenarios.checks import (  # noqa: F401 - MAX_HORIZON_MONTHS, ScenarioError: re-exported
     MAX_HORIZON_MONTHS, _SECTIONS, _TOP, SET_LABEL, ScenarioError, _Checker, _dotted, _Index, _kind, _nullable, _Origin,
     _section)
+from gpuladder.pricing.catalog import INTERRUPTION_BUCKETS
 from gpuladder.scenarios.schema import Scenario
 
 DEFAULT_SCENARIO_PATH = Path(__file__).resolve().parent / "examples" / "default.yaml"
@@ -317,12 +318,29 @@ def _not_a_section(override: _Override, i: int, current: Any) -> ScenarioError:
     if path[:i + 1] in FREE_MAPS:
         return ScenarioError(f"is {_kind(current)}, not a mapping, so '{_dotted(path)}' cannot be "
                              "set inside it", key=head, file=label,
-                             hint=f"setting it whole as a mapping: --set '{head}={{{rest}: {raw}}}'.")
+                             hint=f"setting it whole as a mapping: {_whole_map_hint(path[:i + 1], head, rest, raw, current)}")
     what = _kind(current)
     noun = {"the number": "a number", "the text": "text", "the boolean": "a boolean", "the date": "a date"}
     shown = next((f"{n} ({what[len(k) + 1:]})" for k, n in noun.items() if what.startswith(k + " ")), what)
     return ScenarioError(f"is {shown}, not a section with keys, so '{_dotted(path)}' cannot be set",
                          key=head, file=label, hint=f"setting {head} itself: --set '{head}={raw}'.")
+
+
+def _whole_map_hint(section: tuple, head: str, key: str, raw: str, current: Any) -> str:
+    """The --set that gives ``key`` its value and keeps a number ``current`` for the rest:
+    a spot cap's `default`, every other rework bucket; an interruptible-share map has no
+    key for the rest, so the hint says what the others then do."""
+    number = isinstance(current, (int, float)) and not isinstance(current, bool)
+    if number and section == ("constraints", "spot_cap"):
+        return f"--set '{head}={{{key}: {raw}, default: {current:g}}}'."
+    if number and section == ("constraints", "spot_rework_overhead"):
+        cells = {b: f"{current:g}" for b in INTERRUPTION_BUCKETS} | {key.strip('"'): raw}
+        body = ", ".join('"' + b + '": ' + v for b, v in cells.items())
+        return f"--set '{head}={{{body}}}'."
+    if number:
+        return (f"--set '{head}={{{key}: {raw}}}' (the families it does not list then keep their history's split, "
+                f"not {current:g}).")
+    return f"--set '{head}={{{key}: {raw}}}'."
 
 
 # ---------------------------------------------------------------- validation

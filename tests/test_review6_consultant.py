@@ -226,3 +226,33 @@ def test_a_provider_in_capitals_is_pointed_to_its_catalog_name(tmp_path):
     case = _case(tmp_path)
     out = _validate_error(case, "products: {providers: [TEST]}\n")
     assert "products.providers: 'TEST' is not in the catalog. Did you mean 'test'?" in out, out
+
+
+def _set_error(case, base_body: str, item: str) -> str:
+    (case / "s.yaml").write_text("extends: base.yaml\nname: s\n" + base_body)
+    res = run(["validate", str(case / "s.yaml"), "--set", item])
+    assert res.exit_code == 1, res.output
+    return res.output
+
+
+def test_setting_one_family_inside_a_number_keeps_the_number_for_the_others(tmp_path):
+    """--set constraints.spot_cap.FAMILY=0.3 on a scenario whose spot_cap is 0.8 was told to
+    --set 'constraints.spot_cap={FAMILY: 0.3}': following the hint silently cut every other
+    family from 0.8 to the built-in 0.6 (and a rework overhead of 0.1 to the built-in table)."""
+    case = _case(tmp_path)
+    out = _set_error(case, "constraints: {spot_cap: 0.8}\n", "constraints.spot_cap.test/r1/g1=0.3")
+    assert "You can fix this by setting it whole as a mapping: " \
+           "--set 'constraints.spot_cap={test/r1/g1: 0.3, default: 0.8}'." in out, out
+    out = _set_error(case, "constraints: {spot_rework_overhead: 0.1}\n", "constraints.spot_rework_overhead.>20%=0.3")
+    hint = ("--set 'constraints.spot_rework_overhead={\"<5%\": 0.1, \"5-10%\": 0.1, \"10-15%\": 0.1, "
+            "\"15-20%\": 0.1, \">20%\": 0.3}'.")
+    assert hint in out, out
+    out = _set_error(case, "usage: {interruptible_share: 0.5}\n", "usage.interruptible_share.test/r1/g1=0.3")
+    assert "--set 'usage.interruptible_share={test/r1/g1: 0.3}' (the families it does not list then keep " \
+           "their history's split, not 0.5)." in out, out
+
+    # the hints do what they say
+    res = run(["validate", str(case / "s.yaml"), "--set", "constraints.spot_cap={test/r1/g1: 0.3, default: 0.8}"])
+    assert res.exit_code == 0, res.output
+    res = run(["validate", str(case / "s.yaml"), "--set", hint[len("--set '"):-2]])
+    assert res.exit_code == 0, res.output
