@@ -62,7 +62,7 @@ from gpuladder.scenarios.schema import Constraints, ForecastSpec, Horizon, Produ
 from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
 from gpuladder.solver.forecast import MIN_HISTORY_DAYS, DemandPath, Forecast, make_forecast, replay
 from gpuladder.solver.lp import SolverOptions
-from gpuladder.solver.modeldata import PlanningProblem, allowed_products, scenario_problem
+from gpuladder.solver.modeldata import PlanningProblem, allowed_products, horizon_months, scenario_problem
 from gpuladder.solver.plan import dispatch_rules, plan_problem
 from gpuladder.solver.simulate import SimulationResult, simulate
 from gpuladder.units import HOUR, MAX_TERM_MONTHS, add_months, hourly_index
@@ -260,6 +260,8 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
         return forecast_between(profile.window(profile.index[0], t), spec, t, until)
 
     gpuladder = _receding(inputs, dates, seen_forecast, "gpuladder", say, notes)
+    if len(gpuladder) == 0:
+        notes += _ladder_share_note(sc.constraints, dates[0], seen_forecast(dates[0]).index[-1] + HOUR)
     books = {"gpuladder": gpuladder}
     for days in options.lookback_windows_days:
         books[f"provider_lookback_{days}d"], miss = _provider_lookback(inputs, dates, days)
@@ -340,6 +342,22 @@ def _hindsight(inputs: BacktestInputs, cons: Constraints, dates, actual: Forecas
         notes += receding_notes
         return receding, hs_receding, stopped
     return whole, hs_whole, stopped
+
+
+def _ladder_share_note(cons: Constraints, start: pd.Timestamp, until: pd.Timestamp) -> list[str]:
+    """Why gpuladder bought nothing when ``max_bought_share_per_step`` needs more ladder
+    steps than the longest re-plan (the first, over [start, until)) has."""
+    share, step = cons.max_bought_share_per_step, max(1, int(cons.ladder_step_months))
+    if share is None:
+        return []
+    steps = len(range(0, max(horizon_months(start, until), 1), step))
+    need = int(np.ceil(1 / share - 1e-9))
+    if steps >= need:
+        return []
+    return [f"gpuladder buys nothing: constraints.max_bought_share_per_step {share:g} needs at least {need} ladder "
+            f"steps in a plan, and each re-plan plans only the rest of the span ({steps} step{'s' * (steps > 1)} of "
+            f"{step} month{'s' * (step > 1)} at most); --plan-months {need * step} plans far enough ahead, or "
+            "backtest with --set constraints.max_bought_share_per_step=null"]
 
 
 def _nothing_within_rules(cons: Constraints) -> str:

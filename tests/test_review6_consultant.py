@@ -256,3 +256,28 @@ def test_setting_one_family_inside_a_number_keeps_the_number_for_the_others(tmp_
     assert res.exit_code == 0, res.output
     res = run(["validate", str(case / "s.yaml"), "--set", hint[len("--set '"):-2]])
     assert res.exit_code == 0, res.output
+
+
+def test_backtest_says_when_a_ladder_limit_leaves_gpuladder_nothing_to_buy(tmp_path):
+    """fast-growth (max_bought_share_per_step 0.4) backtested weekly over its 45-day span:
+    every re-plan plans the rest of the span, two monthly ladder steps at most, so no re-plan
+    could buy (2 x 40% < 100%); gpuladder saved $0 against $3.3M without the limit, and the
+    backtest said nothing (the hindsight, re-planned at the weekly dates, could buy)."""
+    case = _case(tmp_path)
+    (case / "bt.yaml").write_text("extends: base.yaml\nname: bt\nforecast: {method: seasonal, lookback_days: 14, "
+                                  "conservative_quantile: null}\n")
+    free = run(["backtest", str(case / "bt.yaml"), "--replan-every", "7D", "--format", "json"])
+    assert free.exit_code == 0, free.output
+    gp = next(p for p in json.loads(free.stdout)["policies"] if p["name"] == "gpuladder")
+    assert gp["savings_usd"] > 0 and gp["purchases"], gp
+
+    res = run(["backtest", str(case / "bt.yaml"), "--replan-every", "7D", "--format", "json",
+               "--set", "constraints.max_bought_share_per_step=0.5"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    gp = next(p for p in doc["policies"] if p["name"] == "gpuladder")
+    assert gp["purchases"] == []
+    assert ("gpuladder buys nothing: constraints.max_bought_share_per_step 0.5 needs at least 2 ladder steps in a "
+            "plan, and each re-plan plans only the rest of the span (1 step of 1 month at most); --plan-months 2 "
+            "plans far enough ahead, or backtest with --set constraints.max_bought_share_per_step=null") \
+        in doc["span"]["notes"], doc["span"]["notes"]
