@@ -48,7 +48,7 @@ from gpuladder.scenarios.checks import (  # noqa: F401 - MAX_HORIZON_MONTHS, Sce
     MAX_HORIZON_MONTHS, _SECTIONS, _TOP, SET_LABEL, ScenarioError, _Checker, _dotted, _Index, _kind, _nullable, _Origin,
     _section)
 from gpuladder.pricing.catalog import INTERRUPTION_BUCKETS
-from gpuladder.scenarios.schema import Scenario
+from gpuladder.scenarios.schema import DEFAULT_SPOT_CAP_SHARE, Scenario
 
 DEFAULT_SCENARIO_PATH = Path(__file__).resolve().parent / "examples" / "default.yaml"
 EMBEDDED = "embedded"
@@ -328,16 +328,16 @@ def _not_a_section(override: _Override, i: int, current: Any) -> ScenarioError:
 
 def _whole_map_hint(section: tuple, head: str, key: str, raw: str, current: Any) -> str:
     """The --set that gives ``key`` its value and keeps a number ``current`` for the rest:
-    a spot cap's `default`, every other rework bucket; an interruptible-share map has no
-    key for the rest, so the hint says what the others then do."""
+    a spot cap's `default` (unless it is the built-in one), every other rework bucket; an
+    interruptible-share map has no key for the rest, so the hint says what the others do."""
     number = isinstance(current, (int, float)) and not isinstance(current, bool)
-    if number and section == ("constraints", "spot_cap"):
+    if number and section == ("constraints", "spot_cap") and current != DEFAULT_SPOT_CAP_SHARE:
         return f"--set '{head}={{{key}: {raw}, default: {current:g}}}'."
     if number and section == ("constraints", "spot_rework_overhead"):
         cells = {b: f"{current:g}" for b in INTERRUPTION_BUCKETS} | {key.strip('"'): raw}
         body = ", ".join('"' + b + '": ' + v for b, v in cells.items())
         return f"--set '{head}={{{body}}}'."
-    if number:
+    if number and section == ("usage", "interruptible_share"):
         return (f"--set '{head}={{{key}: {raw}}}' (the families it does not list then keep their history's split, "
                 f"not {current:g}).")
     return f"--set '{head}={{{key}: {raw}}}'."
