@@ -26,8 +26,9 @@ from gpuladder.solver.exactness import plan_is_exact
 from gpuladder.solver.lp import SolveStatus, SolverOptions
 from gpuladder.solver.model import PURCHASES, build_model
 from gpuladder.solver.model_cover import FLOOR_WAIVER
-from gpuladder.solver.modeldata import ModelData, PlanningProblem, allowed_products, prepare, spot_cap_series
-from gpuladder.solver.simulate import DispatchRules, SimulationResult, simulate
+from gpuladder.solver.modeldata import (ModelData, PlanningProblem, allowed_products, dispatch_rules,  # noqa: F401
+                                        prepare)
+from gpuladder.solver.simulate import SimulationResult, simulate
 from gpuladder.units import AVERAGE_MONTH_HOURS, HOUR
 
 MATCH_TOLERANCE_SHARE = 1e-3
@@ -79,14 +80,6 @@ class Plan:
         """Amortized fees of what the plan buys that fall after the horizon: the lock-in the
         horizon's cost does not charge (DESIGN section 5 charges fees inside the horizon)."""
         return fees_after(self.book.of_origin("purchase"), self.horizon_end)
-
-
-def dispatch_rules(problem: PlanningProblem) -> DispatchRules:
-    """The simulator's rules, with the spot cap spelled out per family (so the simulator and
-    the model read the same caps whatever shorthand the scenario used)."""
-    c = problem.constraints
-    cap = None if c.spot_cap is None else dict(spot_cap_series(c, problem.forecast.families))
-    return DispatchRules(spot_cap=cap, rework_overhead=c.spot_rework_overhead)
 
 
 def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: str = "scenario",

@@ -363,3 +363,29 @@ def test_a_purchase_may_overlap_inventory_that_starts_later():
     assert plan.purchases[["date", "quantity"]].values.tolist() == [[START, 3.0]]
     inventory_fee = 3 * 2.5 * 7 * 24
     assert plan.simulation.kpis.cost_usd == pytest.approx(5580 + inventory_fee)
+
+
+@pytest.mark.parametrize("held", [0.0, 2.0])
+def test_a_plan_held_is_not_credited_to_what_is_bought_of_it(held):
+    """tests/test_model_oracle.py's savings-plan floor case (OD $4, demand 2,2,2,1, a plan at
+    $2.5 of commitment per instance-hour, u = 0.9: the best plan is 25/6 $/h, 4.166 bought)
+    with ``held`` $/h of the same plan already in force. The plan held is used in full on
+    its own, so the floor holds over the plan product as a whole: 4.166 - held is bought.
+    Before, the floor row waived the held plan's whole share and credited its use to the
+    purchase: 3 $/h was bought (5 in all, the optimum without a floor), used 58% on its
+    own."""
+    from gpuladder.solver.book import make_purchases as buy
+
+    cat = catalog([4.0], [None], [Product("sp", "savings_plan", 1, {family(0): 2.5})])
+    idx = horizon(1)
+    d = np.tile([2.0, 2, 2, 1], len(idx) // 4)[:, None]
+    cons = Constraints(min_utilization=0.9, spot_cap=None, spot_rework_overhead=0.0)
+    inv = None
+    if held:
+        b = buy(cat, pd.DataFrame({"product": ["sp"], "family": [""], "quantity": [held], "start": [START]}),
+                origin="inventory", id_prefix="inv")
+        inv = type(b)(b.items.assign(end=add_months(START, 1)))
+    plan = plan_problem(problem(forecast(idx, d), cat, constraints=cons, inventory=inv), EXACT_SOLVE)
+    assert plan.purchases["quantity"].sum() == pytest.approx(4.166 - held, abs=1.5e-3)
+    use = plan.simulation.by_commitment
+    assert use["used_usd"].sum() / use["amortized_fee_usd"].sum() >= 0.9 - 1e-3 / 4.166
