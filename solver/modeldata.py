@@ -106,6 +106,7 @@ class ModelData:
     compressions: tuple[str, ...] = ()
     pruned_options: int = 0
     gate_floors: bool = False
+    ladder_steps: pd.DatetimeIndex | None = None   # ``steps`` without the inventory expiry dates
 
 
 # ---------------------------------------------------------------- products
@@ -316,7 +317,7 @@ def prepare(problem: PlanningProblem) -> ModelData:
                      rates, comp, cells, layers, layer_use, types, inv_res, inv_sp, allowance, floor_window,
                      arrays.baseline_usd,
                      inv_fee, inv_rate, upfront_q, expiring_q, ladder_rate, resolution, notes, pruned,
-                     mo.gate_floors)
+                     mo.gate_floors, ladder)
 
 
 def months_between(start: pd.Timestamp, when) -> np.ndarray:

@@ -399,31 +399,36 @@ def _purchase_table(book: CommitmentBook) -> pd.DataFrame:
 
 def _expiring(inventory: CommitmentBook, book: CommitmentBook, data: ModelData) -> pd.DataFrame:
     """Existing commitments that end inside the horizon. ``renewed_quantity``: how much of the
-    commitment the plan replaces. Purchases start on ladder steps, so an expiry is renewed
-    at the first step on or after it (a reservation ending on 03-10 is replaced on 04-01).
-    The commitments of the same kind (reservations: of the family; plans: the same
-    provider's) whose expiries share that step form a group: the capacity in force at the
-    step, less what stays of the capacity in force before the group's first expiry,
-    between 0 and what the group lets expire, is shared out among them in expiry and id
-    order; ``renew`` when a commitment is replaced whole."""
+    commitment the plan replaces, on its expiry date or up to the first ladder step after
+    it. The commitments that can replace it: reservations of its family; savings plans
+    whose scope holds every family its plan covers (a p5 plan does not replace a g6e plan,
+    a compute-wide one does). Those expiring up to the same ladder step form a group: the
+    capacity in force at the step, less what stays of the capacity in force before the
+    group's first expiry, between 0 and what the group lets expire, is shared out among
+    them in expiry and id order; ``renew`` when a commitment is replaced whole."""
     inv = inventory.items
     ends = inv[(inv["end"] > data.horizon_start) & (inv["end"] <= data.horizon_end)].sort_values(["end", "id"])
-    steps = data.steps
+    steps = data.ladder_steps if data.ladder_steps is not None else data.steps
     at = steps.searchsorted(pd.DatetimeIndex(ends["end"]).as_unit(steps.unit), side="left")
-    renew_at = [steps[i] if i < len(steps) else e for i, e in zip(at, ends["end"])]
-    ends = ends.assign(renew_at=renew_at)
+    ends = ends.assign(renew_at=[steps[i] if i < len(steps) else e for i, e in zip(at, ends["end"])])
     it = book.items
+    scope = data.plan_rates.groupby("product")["family"].agg(frozenset)
     rows = []
     left: dict = {}   # capacity the plan replaces at a step, shared out among the expiries it renews
     for _, r in ends.iterrows():
         if r["kind"] == "reservation":
-            same = it[(it["kind"] == "reservation") & (it["family"] == r["family"])]
-            peers = ends[(ends["kind"] == "reservation") & (ends["family"] == r["family"])]
+            key = r["family"]
+            can = (it["kind"] == "reservation") & (it["family"] == key)
+            peers = ends[(ends["kind"] == "reservation") & (ends["family"] == key)]
         else:
-            same = it[(it["kind"] == "savings_plan") & (it["provider"] == r["provider"])]
-            peers = ends[(ends["kind"] == "savings_plan") & (ends["provider"] == r["provider"])]
+            key = r["product"]
+            need = scope.get(key, frozenset())
+            covers = {j for j, fams in scope.items() if need <= fams} | {key}
+            can = (it["kind"] == "savings_plan") & it["product"].isin(covers)
+            peers = ends[(ends["kind"] == "savings_plan") & ends["product"].isin(covers)]
+        same = it[can]
         t1 = r["renew_at"]
-        group = (r["kind"], r["family"] if r["kind"] == "reservation" else r["provider"], t1)
+        group = (r["kind"], key, t1)
         if group not in left:
             t0 = peers.loc[peers["renew_at"] == t1, "end"].min()
             before = same.loc[(same["start"] < t0) & (same["end"] >= t0), "quantity"].sum()

@@ -389,3 +389,36 @@ def test_a_plan_held_is_not_credited_to_what_is_bought_of_it(held):
     assert plan.purchases["quantity"].sum() == pytest.approx(4.166 - held, abs=1.5e-3)
     use = plan.simulation.by_commitment
     assert use["used_usd"].sum() / use["amortized_fee_usd"].sum() >= 0.9 - 1e-3 / 4.166
+
+
+def test_a_replacement_bought_at_the_next_ladder_step_reads_as_a_renewal():
+    """3 reserved until 01-11; no demand from then to 02-01, 3/h from 02-01. The plan buys the
+    3 back on 02-01, not on the expiry date (an extra purchase date since d234e66), and the
+    row reads "renew": the reading looks up to the first ladder step after the expiry."""
+    idx = horizon(2)
+    expiry = START + pd.Timedelta(days=10)
+    d = np.where((idx >= expiry) & (idx < add_months(START, 1)), 0.0, 3.0)[:, None]
+    cat = catalog([4.0], [None], [Product("ri", "reservation", 12, {family(0): 2.5})])
+    inv = _inventory(cat, "ri", 3.0, expiry - pd.DateOffset(months=12), expiry)
+    plan = plan_problem(problem(forecast(idx, d), cat, inventory=inv), EXACT_SOLVE)
+    assert plan.purchases.groupby("date")["quantity"].sum().to_dict() == {add_months(START, 1): 3.0}
+    assert plan.expiring[["renew", "renewed_quantity"]].values.tolist() == [[True, 3.0]]
+
+
+def test_a_plan_of_other_families_does_not_renew_an_expiring_plan():
+    """A savings plan for f0 ($5/h) expires after January, when f0's demand ends; f1's demand
+    starts in February and the plan buys a savings plan for f1 then. Both plans are the same
+    provider's, but the f1 plan cannot cover f0: the f0 plan is let expire (before, any plan
+    of the provider counted as its renewal)."""
+    from gpuladder.solver.book import make_purchases as buy
+
+    idx = horizon(2)
+    jan = (idx < add_months(START, 1))[:, None]
+    d = np.where(jan, [[2.0, 0.0]], [[0.0, 3.0]])
+    cat = catalog([4.0, 4.0], [None, None], [Product("sp-f0", "savings_plan", 1, {family(0): 2.5}),
+                                             Product("sp-f1", "savings_plan", 1, {family(1): 2.5})])
+    held = buy(cat, pd.DataFrame({"product": ["sp-f0"], "family": [""], "quantity": [5.0], "start": [START]}),
+               origin="inventory", id_prefix="inv")
+    plan = plan_problem(problem(forecast(idx, d), cat, inventory=held), EXACT_SOLVE)
+    assert plan.purchases[["product", "date"]].values.tolist() == [["sp-f1", add_months(START, 1)]]
+    assert plan.expiring[["renew", "renewed_quantity"]].values.tolist() == [[False, 0.0]]
