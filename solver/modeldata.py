@@ -215,7 +215,7 @@ def _renewals_between_steps(opts: pd.DataFrame, inv: pd.DataFrame, ladder: pd.Da
     per ladder step)."""
     off = ~opts["start"].isin(ladder)
     if off.any():
-        when = inv["end"].dt.floor("h")
+        when = inv["end"].dt.floor("D")
         res = set(zip(inv.loc[inv["kind"] == RES, "family"], when[inv["kind"] == RES]))
         sp = set(zip(inv.loc[inv["kind"] == SP, "provider"], when[inv["kind"] == SP]))
         is_res = opts["kind"].eq(RES).to_numpy()
@@ -258,9 +258,10 @@ def prepare(problem: PlanningProblem) -> ModelData:
         steps = steps[steps >= h_start]
     steps = steps[steps < h_end]
     ladder = steps
-    # existing commitments can be replaced on the date they expire (real reservations end on
-    # their anniversaries, off the monthly steps), not only at the next ladder step
-    expiries = problem.inventory.items["end"].dt.floor("h")
+    # existing commitments can be replaced on the day they expire (real reservations end on
+    # their anniversaries, off the monthly steps), not only at the next ladder step; at the
+    # day's start, so that purchase dates stay dates (plan JSON, DESIGN section 6)
+    expiries = problem.inventory.items["end"].dt.floor("D")
     if len(ladder) and len(expiries):
         extra = pd.DatetimeIndex(sorted(e for e in set(expiries) if ladder[0] < e < h_end), tz="UTC")
         steps = ladder.union(extra.as_unit(ladder.unit))

@@ -430,7 +430,7 @@ def _expiring(inventory: CommitmentBook, book: CommitmentBook, data: ModelData) 
         t1 = r["renew_at"]
         group = (r["kind"], key, t1)
         if group not in left:
-            t0 = peers.loc[peers["renew_at"] == t1, "end"].min()
+            t0 = peers.loc[peers["renew_at"] == t1, "end"].min().floor("D")   # replacements start that day
             before = same.loc[(same["start"] < t0) & (same["end"] >= t0), "quantity"].sum()
             after = same.loc[(same["start"] <= t1) & (same["end"] > t1), "quantity"].sum()
             expiring = same.loc[(same["start"] < t0) & (same["end"] >= t0) & (same["end"] <= t1), "quantity"].sum()

@@ -422,3 +422,20 @@ def test_a_plan_of_other_families_does_not_renew_an_expiring_plan():
     plan = plan_problem(problem(forecast(idx, d), cat, inventory=held), EXACT_SOLVE)
     assert plan.purchases[["product", "date"]].values.tolist() == [["sp-f1", add_months(START, 1)]]
     assert plan.expiring[["renew", "renewed_quantity"]].values.tolist() == [[False, 0.0]]
+
+
+def test_an_expiry_in_the_afternoon_is_renewed_at_the_start_of_its_day():
+    """Reservations end at the hour they were bought (14:00 here): the replacement is bought
+    at 00:00 that day, so that purchase dates stay dates in the plan JSON, paying twice for
+    14 hours rather than running 3 instances on demand until 02-01."""
+    idx = horizon(2)
+    d = np.full((len(idx), 1), 3.0)
+    cat = catalog([4.0], [None], [Product("ri", "reservation", 12, {family(0): 2.5})])
+    expiry = START + pd.Timedelta(days=10, hours=14)
+    inv = _inventory(cat, "ri", 3.0, expiry - pd.DateOffset(months=12), expiry)
+    plan = plan_problem(problem(forecast(idx, d), cat, inventory=inv), EXACT_SOLVE)
+    day = expiry.floor("D")
+    assert plan.purchases.groupby("date")["quantity"].sum().to_dict() == {day: 3.0}
+    assert plan.expiring[["renew", "renewed_quantity"]].values.tolist() == [[True, 3.0]]
+    hours = (add_months(START, 2) - day) / pd.Timedelta(hours=1)
+    assert plan.simulation.kpis.cost_usd == pytest.approx(3 * 2.5 * (240 + 14) + 3 * 2.5 * hours)
