@@ -26,9 +26,10 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gpuladder.usage.export import (Classified, ExportFile, ExportRead, as_float, as_string, as_utc,
-                                    clean_strings, column, first_valid, null_strings, per_unique, require_columns,
-                                    resolve_columns, scan, span_hours, with_reason)
+from gpuladder.usage.arrow_columns import (as_float, as_string, as_utc, clean_strings, column, first_valid,
+                                           null_strings, per_unique)
+from gpuladder.usage.export import (Classified, ExportFile, ExportRead, require_columns, resolve_columns, scan,
+                                    span_hours, with_reason)
 
 from gpuladder.usage.instance_hours import ec2_instance_ids
 from gpuladder.usage.shape import refuse_daily_without_end

@@ -23,9 +23,10 @@ import pyarrow.compute as pc
 
 from gpuladder.errors import InputError
 from gpuladder.usage.cur import parse_usage_type
-from gpuladder.usage.export import (Classified, ExportFile, ExportRead, as_float, as_string, as_utc,
-                                    clean_strings, column, first_valid, null_strings, per_unique, require_columns,
-                                    resolve_columns, scan, span_hours, with_reason)
+from gpuladder.usage.arrow_columns import (as_float, as_string, as_utc, clean_strings, column, first_valid,
+                                           null_strings, per_unique)
+from gpuladder.usage.export import (Classified, ExportFile, ExportRead, require_columns, resolve_columns, scan,
+                                    span_hours, with_reason)
 from gpuladder.usage.instance_hours import ec2_instance_ids
 from gpuladder.usage.shape import refuse_daily_without_end
 from gpuladder.usage.instance_types import (map_values, provider_key, provider_of_instance_type,

@@ -36,8 +36,8 @@ from gpuladder.errors import InputError
 from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.solver.book import CommitmentBook
 from gpuladder.usage.cur import CUR_COLUMNS
-from gpuladder.usage.export import (ExportFile, as_float, as_string, as_utc, batches, open_export,
-                                    resolve_columns)
+from gpuladder.usage.arrow_columns import as_float, as_string, as_utc
+from gpuladder.usage.export import ExportFile, batches, open_export, resolve_columns
 from gpuladder.usage.focus import FOCUS_COLUMNS, classify_focus
 from gpuladder.usage.instance_types import AWS_LOCATION_NAMES, AWS_REGION_PREFIXES, provider_key
 from gpuladder.usage.inventory import INVENTORY_COLUMNS, inventory_from_frame
