@@ -8,6 +8,7 @@ Canonical form (DESIGN.md section 3) is a folder with ``families.csv`` and
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
@@ -198,8 +199,22 @@ def export_catalog(catalog: PriceCatalog, folder) -> list[Path]:
 
 
 def atomic_write_text(target: Path, text: str) -> None:
-    """Write ``text`` to ``target`` through a temporary file in the same folder + rename."""
+    """Write ``text`` to ``target`` through a temporary file in the same folder + rename. A
+    symlink's target is replaced (not the link); a device or pipe (``-o /dev/stdout``, a
+    FIFO) is written in place, since a rename would put a regular file where it was."""
     target = Path(target)
+    try:
+        special = not stat.S_ISREG(os.stat(target).st_mode)
+    except OSError:
+        special = False
+    if special and not target.is_dir():
+        try:
+            with open(target, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise _unwritable(target, exc) from None
+        return
+    target = Path(os.path.realpath(target))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent or "."))
     except OSError as exc:
