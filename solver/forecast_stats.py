@@ -97,6 +97,8 @@ def fleet_drift(calibrated: list, t_future: np.ndarray) -> tuple[np.ndarray, int
     if not calibrated:
         return None
     h = np.maximum(t_future, 0.0)
-    rel = [(b.variance(h / 24, lv.span_hours / 24) + (b.slope_se * lv.damped(h)) ** 2) / (m * m)
-           for b, lv, m in calibrated]
-    return np.median(np.vstack(rel), axis=0), len(calibrated)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # a level so small its square is 0
+        rel = [(b.variance(h / 24, lv.span_hours / 24) + (b.slope_se * lv.damped(h)) ** 2) / (m * m)
+               for b, lv, m in calibrated]
+    rel = [r for r in rel if np.isfinite(r).all()]
+    return (np.median(np.vstack(rel), axis=0), len(rel)) if rel else None

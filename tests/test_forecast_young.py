@@ -86,3 +86,15 @@ def test_a_steady_fleet_lends_no_band():
     fc = forecast({OLD: np.full(days * 24, 20.0), YOUNG: young(days * 24, 10)}, days)
     np.testing.assert_allclose(fc.path("P10").demand_instances[YOUNG], 6.0)
     assert not any("fleet's drift" in n for n in fc.notes)
+
+
+def test_a_fleet_of_vanishing_levels_lends_nothing_and_warns_nothing():
+    """An old family at 1e-200 instances (its level squared is 0): its relative drift is not
+    a number and is left out, without a floating-point warning."""
+    import warnings
+
+    days = 63
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fc = forecast({OLD: wandering(days * 24) * 1e-200, YOUNG: young(days * 24, 10)}, days)
+    np.testing.assert_allclose(fc.path("P10").demand_instances[YOUNG], 6.0)
