@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import os
-import stat
 import sys
 from pathlib import Path
 
@@ -63,10 +62,8 @@ def handle_errors(fn):
 
 
 def emit(text: str, output: str | None) -> None:
-    """Write ``text`` to ``output`` atomically (temp file + rename), or to stdout. A
-    symlink is followed (its target is replaced, not the link); a device or pipe
-    (``-o /dev/stdout``, a FIFO) is written in place, since a rename would put a regular
-    file where the device was."""
+    """Write ``text`` to ``output`` (``atomic_write_text``: temp file + rename; a symlink's
+    target is replaced, a device or pipe written in place), or to stdout."""
     if not text.endswith("\n"):
         text += "\n"
     if output in (None, "-"):
@@ -79,26 +76,8 @@ def emit(text: str, output: str | None) -> None:
             raise InputError(f"cannot write the output: {exc.strerror or exc}",
                              hint="freeing space on the output's device or writing elsewhere with -o FILE.") from None
     else:
-        try:
-            special = not stat.S_ISREG(os.stat(output).st_mode)
-        except OSError:
-            special = False
-        if special:
-            _write_through(output, text)
-        else:
-            atomic_write_text(Path(os.path.realpath(output)), text)
+        atomic_write_text(Path(output), text)
         click.echo(f"wrote {output}", err=True)
-
-
-def _write_through(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-    except BrokenPipeError:
-        raise
-    except OSError as exc:
-        raise InputError(f"cannot write the output: {exc.strerror or exc}", file=path,
-                         hint="freeing space on the output's device or writing elsewhere with -o FILE.") from None
 
 
 def writable_file(ctx, param, value):

@@ -56,6 +56,7 @@ class InfeasibleError(GpuladderError):
 
     def __init__(self, groups: Iterable[str], detail: str = ""):
         self.groups = sorted(set(groups))
+        self.detail = detail
         msg = "the scenario is infeasible"
         if self.groups:
             msg += "; relax " + ", ".join(self.groups)

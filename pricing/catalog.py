@@ -211,8 +211,11 @@ def atomic_write_text(target: Path, text: str) -> None:
         try:
             with open(target, "w", encoding="utf-8", newline="") as fh:
                 fh.write(text)
+        except BrokenPipeError:
+            raise
         except OSError as exc:
-            raise _unwritable(target, exc) from None
+            raise InputError(f"cannot write the output: {exc.strerror or exc}", file=str(target),
+                             hint="freeing space on the output's device or writing elsewhere with -o FILE.") from None
         return
     target = Path(os.path.realpath(target))
     try:

@@ -19,7 +19,8 @@ from gpuladder.scenarios.schema import OTHER_FAMILIES_KEY, Scenario, UsageSpec
 from gpuladder.solver.book import CommitmentBook
 from gpuladder.solver.forecast import Forecast, make_forecast
 from gpuladder.solver.lp import SolverOptions
-from gpuladder.solver.modeldata import QUARTER_MONTHS, PlanningProblem, allowed_products, scenario_problem
+from gpuladder.solver.modeldata import (QUARTER_MONTHS, PlanningProblem, allowed_products, scenario_problem,
+                                        steps_to_buy)
 from gpuladder.solver.plan import Plan, plan_problem
 from gpuladder.units import MAX_INSTANCES
 from gpuladder.usage.history import DemandProfile
@@ -223,7 +224,7 @@ def ladder_notes(inputs: PlanInputs, forecast: Forecast) -> tuple[str, ...]:
     out = []
     share = cons.max_bought_share_per_step
     if share is not None and len(offsets) * share < 1 - 1e-9:
-        need = math.ceil(1 / share - 1e-9)
+        need = steps_to_buy(share)
         out.append(f"constraints.max_bought_share_per_step {share:g} lets one ladder step buy at most {share:.0%} of "
                    f"what the plan buys, so buying needs at least {need} ladder steps; this horizon has "
                    f"{len(offsets)} ({where}), so the plan can buy nothing; you can fix this by raising it to "

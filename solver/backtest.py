@@ -62,8 +62,9 @@ from gpuladder.scenarios.schema import Constraints, ForecastSpec, Horizon, Produ
 from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
 from gpuladder.solver.forecast import MIN_HISTORY_DAYS, DemandPath, Forecast, make_forecast, replay
 from gpuladder.solver.lp import SolverOptions
-from gpuladder.solver.modeldata import PlanningProblem, allowed_products, horizon_months, scenario_problem
-from gpuladder.solver.plan import dispatch_rules, plan_problem
+from gpuladder.solver.modeldata import (PlanningProblem, allowed_products, dispatch_rules, horizon_months,
+                                        scenario_problem, steps_to_buy)
+from gpuladder.solver.plan import plan_problem
 from gpuladder.solver.simulate import SimulationResult, simulate
 from gpuladder.units import HOUR, MAX_TERM_MONTHS, add_months, hourly_index
 from gpuladder.usage.history import DemandProfile
@@ -351,7 +352,7 @@ def _ladder_share_note(cons: Constraints, start: pd.Timestamp, until: pd.Timesta
     if share is None:
         return []
     steps = len(range(0, max(horizon_months(start, until), 1), step))
-    need = int(np.ceil(1 / share - 1e-9))
+    need = steps_to_buy(share)
     if steps >= need:
         return []
     return [f"gpuladder buys nothing: constraints.max_bought_share_per_step {share:g} needs at least {need} ladder "
@@ -368,7 +369,7 @@ def _nothing_within_rules(cons: Constraints) -> str:
               "constraints.max_bought_share_per_step": cons.max_bought_share_per_step}
     named = ", ".join(f"{k}={v:g}" for k, v in limits.items() if v is not None)
     share = cons.max_bought_share_per_step
-    ladder = (f"; max_bought_share_per_step={share:g} alone needs {int(np.ceil(1 / share - 1e-9))} ladder steps "
+    ladder = (f"; max_bought_share_per_step={share:g} alone needs {steps_to_buy(share)} ladder steps "
               "left in the span to buy anything" if share else "")
     return ("hindsight_within_rules buys nothing: even with the actual usage known, no purchase keeps the "
             f"scenario's limits on this span ({named}). The re-plans plan only the rest of the span{ladder}. "
@@ -406,7 +407,7 @@ def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp
                                 scenario=inputs.scenario.name)
         except InfeasibleError as exc:
             if len(book) == 0:
-                why = _infeasible_detail(exc)
+                why = exc.detail
                 raise InfeasibleError(exc.groups, f"backtest re-plan at {t:%Y-%m-%dT%H:%MZ}"
                                                   + (f": {why}" if why else "")) from None
             notes.append(f"{name}: the re-plan at {t:%Y-%m-%dT%H:%MZ} is infeasible with what was bought "
@@ -414,13 +415,6 @@ def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp
             continue
         book = book.concat(_bought(plan.book, f"{name}-{k + 1}", when=t))
     return book
-
-
-def _infeasible_detail(exc: InfeasibleError) -> str:
-    """The plan's reason inside an InfeasibleError's message (what follows the groups, in
-    parentheses), '' when it gave none."""
-    bare, text = str(InfeasibleError(exc.groups)), str(exc)
-    return text[len(bare) + 2:-1] if text.startswith(bare + " (") and text.endswith(")") else ""
 
 
 def forecast_between(history: DemandProfile, spec: ForecastSpec, start: pd.Timestamp,

@@ -232,6 +232,12 @@ def _renewals_between_steps(opts: pd.DataFrame, inv: pd.DataFrame, ladder: pd.Da
 # ---------------------------------------------------------------- prepare
 
 
+def steps_to_buy(share: float) -> int:
+    """Ladder steps ``max_bought_share_per_step`` = ``share`` needs before anything can be
+    bought (each step buys at most ``share`` of the whole): ceil(1 / share)."""
+    return int(np.ceil(1 / share - 1e-9))
+
+
 def horizon_months(h_start: pd.Timestamp, h_end: pd.Timestamp) -> int:
     m = 0
     while add_months(h_start, m + 1) <= h_end:
@@ -311,8 +317,10 @@ def prepare(problem: PlanningProblem) -> ModelData:
     cells, layers, layer_use, types, resolution, notes = build_cells(arrays, periods, comp, plans, res_families,
                                                                      cons, mo)
 
+    plan_use = _inventory_plan_use(problem, arrays, inv_sp, periods, floor_window,
+                                   set(opts.loc[opts["kind"] == SP, "product"]))
     allowance = _floor_allowance(inv_res, inv_sp, periods, floor_window, arrays, opts, cons,
-                                 problem.options.sunk_floor_shortfall, _inventory_plan_use(problem, arrays, inv_sp))
+                                 problem.options.sunk_floor_shortfall, plan_use)
     upfront_q, expiring_q, ladder_rate = _inventory_ladder(inv, h_start, h_end)
     return ModelData(families, h_start, h_end, periods, steps, arrays.paths, prices, opts, active, plans,
                      rates, comp, cells, layers, layer_use, types, inv_res, inv_sp, allowance, floor_window,
@@ -411,31 +419,26 @@ def dispatch_rules(problem: PlanningProblem) -> DispatchRules:
     return DispatchRules(spot_cap=cap, rework_overhead=c.spot_rework_overhead)
 
 
-def _inventory_plan_use(problem: PlanningProblem, arrays: DemandArrays, inv_sp: pd.DataFrame) -> dict:
+def _inventory_plan_use(problem: PlanningProblem, arrays: DemandArrays, inv_sp: pd.DataFrame, periods: pd.DataFrame,
+                        floor_window: np.ndarray, floored: set) -> dict:
     """(plan product, floor path) -> $ used by the inventory's plans of that product in each
-    floor window when nothing is bought (the billing simulator on the inventory alone, one
-    run per window: billing is hour by hour)."""
-    u = problem.constraints.min_utilization
-    if u is None or not len(inv_sp):
+    floor window when nothing is bought, for the held products in ``floored`` (the billing
+    simulator on the inventory alone, one run per window: billing is hour by hour)."""
+    if problem.constraints.min_utilization is None or not (set(inv_sp["product"]) & floored):
         return {}
-    fc, inv = problem.forecast, problem.inventory
-    index = fc.index
-    months = horizon_months(index[0], index[-1] + HOUR)
-    starts = pd.DatetimeIndex([add_months(index[0], k) for k in range(months + 1)]).as_unit(index.unit)
-    month = starts.searchsorted(index, side="right") - 1
+    fc = problem.forecast
     rules = dispatch_rules(problem)
     out = {}
     for w in np.flatnonzero(arrays.paths["floor"].to_numpy()):
         path = fc.path(arrays.paths["name"].iat[w])
-        window = month if arrays.paths["monthly_floor"].iat[w] else np.zeros(len(index), int)
-        used = {}
+        window = np.repeat(floor_window[w, periods["window"].to_numpy()], periods["hours"].to_numpy())
         for g in np.unique(window):
             sel = window == g
-            bc = simulate(inv, path.demand_instances[sel], path.interruptible_instances[sel], problem.catalog,
-                          rules).by_commitment
-            for j, v in bc[bc["kind"].eq(SP)].groupby("product")["used_usd"].sum().items():
-                used.setdefault(j, np.zeros(window.max() + 1))[g] = float(v)
-        out.update({(j, int(w)): v for j, v in used.items()})
+            bc = simulate(problem.inventory, path.demand_instances[sel], path.interruptible_instances[sel],
+                          problem.catalog, rules).by_commitment
+            used = bc[bc["kind"].eq(SP) & bc["product"].isin(floored)].groupby("product")["used_usd"].sum()
+            for j, v in used.items():
+                out.setdefault((j, int(w)), np.zeros(window.max() + 1))[g] = float(v)
     return out
 
 

@@ -26,8 +26,7 @@ from gpuladder.solver.exactness import plan_is_exact
 from gpuladder.solver.lp import SolveStatus, SolverOptions
 from gpuladder.solver.model import PURCHASES, build_model
 from gpuladder.solver.model_cover import FLOOR_WAIVER
-from gpuladder.solver.modeldata import (ModelData, PlanningProblem, allowed_products, dispatch_rules,  # noqa: F401
-                                        prepare)
+from gpuladder.solver.modeldata import ModelData, PlanningProblem, allowed_products, dispatch_rules, prepare
 from gpuladder.solver.simulate import SimulationResult, simulate
 from gpuladder.units import AVERAGE_MONTH_HOURS, HOUR
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gpuladder.solver.book import make_purchases
-from gpuladder.solver.plan import dispatch_rules
+from gpuladder.solver.modeldata import dispatch_rules
 from gpuladder.solver.simulate import simulate
 from gpuladder.units import HOUR, add_months
 

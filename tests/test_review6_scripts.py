@@ -96,7 +96,7 @@ def test_a_failed_write_through_keeps_the_input_error_contract(tmp_path, target,
     output, never an internal error; a regular file still goes through temp + rename."""
     import errno
 
-    import gpuladder.cli_io as cli_io
+    import gpuladder.pricing.catalog as writer
 
     path = tmp_path / "out"
     if target == "fifo":
@@ -116,7 +116,7 @@ def test_a_failed_write_through_keeps_the_input_error_contract(tmp_path, target,
             def write(self, text):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-        monkeypatch.setattr(cli_io, "open", Full, raising=False)
+        monkeypatch.setattr(writer, "open", Full, raising=False)
         try:
             res = from_export(path)
         finally:
