@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -15,6 +17,30 @@ from gpuladder.pricing.catalog import atomic_write_text
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: exit 1 would read as bad input to a script
+EXIT_TERMINATED = 143   # 128 + SIGTERM: a scheduler's timeout or stop (systemd, timeout, Kubernetes)
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived. A BaseException, as KeyboardInterrupt is, so that no ``except
+    Exception`` swallows it and ``atomic_write_text`` removes its temporary file."""
+
+
+def _raise_terminated(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)   # a second SIGTERM must not cut the clean-up short
+    raise Terminated()
+
+
+def _on_sigterm_raise():
+    """Make SIGTERM raise ``Terminated`` in the main thread; returns the handler to put
+    back, or None when SIGTERM is left alone: off the main thread (Python cannot set a
+    handler there), ignored by the parent on purpose, or handled by an embedding program."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        return None
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    return previous
 
 
 def _stdout_to_devnull() -> None:
@@ -32,10 +58,12 @@ def _stdout_to_devnull() -> None:
 def handle_errors(fn):
     """Turn library errors into a message on stderr and the error's exit code; a closed
     output pipe (``gpuladder ... | head -1``) ends quietly with exit code 141, an
-    interrupt (Ctrl-C, SIGINT) with 130."""
+    interrupt (Ctrl-C, SIGINT) with 130, a SIGTERM with 143 (no output file half-written
+    either way; an existing -o file is left as it was)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        previous = _on_sigterm_raise()
         try:
             result = fn(*args, **kwargs)
             sys.stdout.flush()
@@ -49,6 +77,9 @@ def handle_errors(fn):
         except KeyboardInterrupt:
             click.echo("\ninterrupted: stopped; no output file is left half-written", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except Terminated:
+            click.echo("terminated (SIGTERM): stopped; no output file is left half-written", err=True)
+            sys.exit(EXIT_TERMINATED)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # a bug: say so plainly, keep the traceback behind a switch
@@ -57,6 +88,9 @@ def handle_errors(fn):
             click.echo(f"internal error (a bug in gpuladder, please report it): {type(exc).__name__}: {exc}\n"
                        "  Set GPULADDER_DEBUG=1 to see the traceback.", err=True)
             sys.exit(1)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper
 

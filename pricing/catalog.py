@@ -201,7 +201,9 @@ def export_catalog(catalog: PriceCatalog, folder) -> list[Path]:
 def atomic_write_text(target: Path, text: str) -> None:
     """Write ``text`` to ``target`` through a temporary file in the same folder + rename. A
     symlink's target is replaced (not the link); a device or pipe (``-o /dev/stdout``, a
-    FIFO) is written in place, since a rename would put a regular file where it was."""
+    FIFO) is written in place, since a rename would put a regular file where it was. An
+    existing file keeps its permission bits; a new one gets 0666 less the umask, as
+    ``open(target, "w")`` would give it."""
     target = Path(target)
     try:
         special = not stat.S_ISREG(os.stat(target).st_mode)
@@ -223,10 +225,8 @@ def atomic_write_text(target: Path, text: str) -> None:
     except OSError as exc:
         raise _unwritable(target, exc) from None
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            os.fchmod(fh.fileno(), _mode_for(target))
             fh.write(text)
         os.replace(tmp, target)
     except BaseException as exc:
@@ -235,6 +235,15 @@ def atomic_write_text(target: Path, text: str) -> None:
         if isinstance(exc, OSError):
             raise _unwritable(target, exc) from None
         raise
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _unwritable(target: Path, exc: OSError) -> InputError:

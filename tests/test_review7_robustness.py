@@ -1,0 +1,134 @@
+"""Review 7, gpuladder under a scheduler (cron, systemd, ``timeout``, Kubernetes) that
+branches on exit codes: SIGTERM, the permissions of a rewritten ``-o`` file, re-plan
+intervals too short to finish, the exit code of a bad ``--set`` and the bench script's
+options."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from gpuladder.cli import main
+from gpuladder.cli_io import EXIT_TERMINATED
+from gpuladder.pricing.catalog import atomic_write_text
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "scenarios" / "examples" / "steady-inference.yaml"
+OLD_PLAN = '{"old": "plan, kept"}\n'
+
+
+# ---------------------------------------------------------------- 1. SIGTERM
+
+# Runs `gpuladder <args>` in a fresh interpreter, with one function made to wait: it
+# touches the marker file, then sleeps (a plan that is still solving, or a write that has
+# not been renamed yet), so the test sends SIGTERM at a known moment.
+DRIVER = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    marker, where, args = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+
+    def stall():
+        marker.write_text("ready")
+        time.sleep(60)
+
+    if where == "solve":
+        import gpuladder.scenarios.runner as runner
+        real_run = runner.run_scenario
+        def slow_run(scenario):
+            plan = real_run(scenario)
+            stall()
+            return plan
+        runner.run_scenario = slow_run
+    else:
+        real_replace = os.replace
+        def slow_replace(src, dst):
+            stall()
+            real_replace(src, dst)
+        os.replace = slow_replace
+
+    from gpuladder.cli import main
+    main(args, prog_name="gpuladder")
+""")
+
+
+def terminate_midway(tmp_path: Path, where: str, args: list[str]) -> subprocess.CompletedProcess:
+    marker = tmp_path / "marker"
+    proc = subprocess.Popen([sys.executable, "-c", DRIVER, str(marker), where, *args], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate(timeout=5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.parametrize("where", ["solve", "write"])
+def test_sigterm_exits_143_and_leaves_no_partial_output(tmp_path, where):
+    """A scheduler's timeout sends SIGTERM: the default action killed the process (return
+    code -15, no message) and, during the write, left `.plan.json.XXXX` next to the output."""
+    out = tmp_path / "plan.json"
+    out.write_text(OLD_PLAN)
+    res = terminate_midway(tmp_path, where, ["plan", str(EXAMPLE), "--format", "json", "-o", str(out)])
+    assert res.returncode == EXIT_TERMINATED == 143, res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last.startswith("terminated (SIGTERM)") and "half-written" in last
+    assert "Traceback" not in res.stderr and res.stdout == ""
+    assert out.read_text() == OLD_PLAN
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["marker", "plan.json"]
+
+
+def test_sigterm_handler_is_put_back_after_the_command():
+    """In-process callers (tests, notebooks) keep their own SIGTERM disposition."""
+    before = signal.getsignal(signal.SIGTERM)
+    assert CliRunner().invoke(main, ["validate", str(EXAMPLE)]).exit_code == 0
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+# ---------------------------------------------------------------- 2. permissions of -o
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o755, 0o444])
+def test_rewrite_keeps_the_existing_files_mode(tmp_path, mode):
+    """The temp file + rename gave every rewritten file 0666 & ~umask: a 0600 file of
+    prices or purchases became world-readable (0644)."""
+    target = tmp_path / "plan.json"
+    target.write_text("old\n")
+    target.chmod(mode)
+    atomic_write_text(target, "new\n")
+    assert target.read_text() == "new\n"
+    assert stat.S_IMODE(target.stat().st_mode) == mode
+
+
+def test_rewrite_through_a_symlink_keeps_the_targets_mode(tmp_path):
+    real = tmp_path / "real.json"
+    real.write_text("old\n")
+    real.chmod(0o600)
+    (tmp_path / "link.json").symlink_to(real)
+    atomic_write_text(tmp_path / "link.json", "new\n")
+    assert (tmp_path / "link.json").is_symlink() and real.read_text() == "new\n"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_new_file_gets_the_mode_open_would_give(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "new.json", "x\n")
+        with open(tmp_path / "by_open.json", "w") as fh:
+            fh.write("x\n")
+    finally:
+        os.umask(old)
+    expected = stat.S_IMODE((tmp_path / "by_open.json").stat().st_mode)
+    assert expected == 0o666 & ~umask
+    assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == expected
