@@ -463,7 +463,7 @@ def _replan_every(ctx, param, value):
     from gpuladder.units import EARLIEST_UTC, add_months
 
     too_long = (f"'{value}' is longer than {MAX_HORIZON_MONTHS} months; use e.g. 1M (one calendar month), "
-                "2W, 7D or 12h")
+                "2W, 7D or 36h")
     try:
         step = parse_replan_every(value)
     except (OverflowError, pd.errors.OutOfBoundsTimedelta):
@@ -510,7 +510,7 @@ def _backtest_start(ctx, param, value):
 @click.option("--start", "start", default=None, metavar="DATE", callback=_backtest_start,
               help="First hour of the span (UTC), e.g. 2026-10-30; default: first usage hour + forecast.lookback_days.")
 @click.option("--replan-every", default="1M", show_default=True, callback=_replan_every, metavar="OFFSET",
-              help="Re-plan interval: 1M (calendar month), 2W, 7D, 12h ...")
+              help="Re-plan interval: 1M (calendar month), 2W, 7D, 36h (at least a day)")
 @click.option("--plan-months", "plan_months", type=click.IntRange(1, 120), default=None, metavar="N",
               help="Each re-plan plans at least N months ahead (e.g. 36: over 3-year terms, which weighs their "
                    "lock-in); default: the rest of the span. The score is the span's either way.")

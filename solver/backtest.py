@@ -76,6 +76,7 @@ _MONTHS = re.compile(r"^(\d*)\s*(?:M|MS|mo|month|months)$")
 _YEARS = re.compile(r"^(\d*)\s*(?:Y|YS|y|year|years)$")
 _WEEKS = re.compile(r"^(\d*)\s*(?:W|w|week|weeks)$")
 _FIXED = re.compile(r"^(\d*)\s*(D|d|H|h)$")   # days and hours, either case
+MIN_REPLAN_EVERY = DAY
 
 
 @dataclass(frozen=True)
@@ -137,10 +138,11 @@ class Backtest:
 
 def parse_replan_every(text: str) -> pd.DateOffset | pd.Timedelta:
     """``1M`` / ``3M`` (calendar months), ``1Y``, ``2W`` (weeks of 7 days) or any fixed pandas
-    offset of whole hours such as ``7D`` or ``36h``, at most MAX_TERM_MONTHS months long.
-    Raises ValueError with a hint otherwise."""
+    offset of whole hours such as ``7D`` or ``36h``, at least one day (each re-plan is a MIP
+    solve: hourly over a month would be ~700 of them) and at most MAX_TERM_MONTHS months
+    long. Raises ValueError with a hint otherwise."""
     s = str(text).strip()
-    hint = "use e.g. 1M (one calendar month), 2W, 7D or 12h (a positive whole number of hours)"
+    hint = "use e.g. 1M (one calendar month), 2W, 7D or 36h (whole hours, at least one day)"
     too_long = f"'{text}' is longer than {MAX_TERM_MONTHS} months; {hint}"
     for pattern, unit, months in ((_MONTHS, "months", 1), (_YEARS, "years", 12), (_WEEKS, "weeks", 7 / 30.4)):
         m = pattern.match(s)
@@ -160,6 +162,9 @@ def parse_replan_every(text: str) -> pd.DateOffset | pd.Timedelta:
     except (OverflowError, pd.errors.OutOfBoundsTimedelta):
         raise ValueError(too_long) from None
     step = pd.Timedelta(nanos, unit="ns")
+    if pd.Timedelta(0) < step < MIN_REPLAN_EVERY:
+        raise ValueError(f"'{text}' is shorter than a day; re-plans must be at least one day apart (each is a "
+                         f"full plan: hourly over a month would be ~700 of them); {hint}")
     if step <= pd.Timedelta(0) or step % HOUR != pd.Timedelta(0):
         raise ValueError(f"'{text}' is not a re-plan interval; {hint}")
     if step > pd.Timedelta(days=31 * MAX_TERM_MONTHS):

@@ -149,10 +149,10 @@ def test_replan_intervals():
     assert parse_replan_every("1M") == pd.DateOffset(months=1)
     assert parse_replan_every("7D") == pd.Timedelta(days=7)
     assert parse_replan_every("2W") == pd.DateOffset(weeks=2)
-    assert parse_replan_every("12h") == pd.Timedelta(hours=12)
+    assert parse_replan_every("24h") == pd.Timedelta(hours=24)      # one day: the shortest (12h is refused)
     assert parse_replan_every("36H") == pd.Timedelta(hours=36)      # pandas 3 reads only lower-case h
     assert parse_replan_every("2d") == pd.Timedelta(days=2)
-    for bad in ("0D", "abc", "30min", "-1M"):
+    for bad in ("0D", "abc", "30min", "-1M", "12h"):
         with pytest.raises(ValueError):
             parse_replan_every(bad)
     assert parse_replan_every("10Y") == pd.DateOffset(years=10)      # the longest term there is

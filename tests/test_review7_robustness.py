@@ -14,12 +14,14 @@ import textwrap
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from gpuladder.cli import main
 from gpuladder.cli_io import EXIT_TERMINATED
 from gpuladder.pricing.catalog import atomic_write_text
+from gpuladder.solver.backtest import parse_replan_every
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "scenarios" / "examples" / "steady-inference.yaml"
@@ -132,3 +134,32 @@ def test_a_new_file_gets_the_mode_open_would_give(tmp_path, umask):
     expected = stat.S_IMODE((tmp_path / "by_open.json").stat().st_mode)
     assert expected == 0o666 & ~umask
     assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == expected
+
+
+# ---------------------------------------------------------------- 3. --replan-every
+
+
+@pytest.mark.parametrize("text", ["1h", "12h", "23h", "23H", "30min", "3600s"])
+def test_replan_every_under_a_day_is_refused(text):
+    """`--replan-every 1h` was accepted: ~720 MIP solves over a month, hours of run time."""
+    with pytest.raises(ValueError, match="at least one day"):
+        parse_replan_every(text)
+
+
+@pytest.mark.parametrize("text, step", [("24h", pd.Timedelta(days=1)), ("1D", pd.Timedelta(days=1)),
+                                        ("36h", pd.Timedelta(hours=36)), ("86400s", pd.Timedelta(days=1)),
+                                        ("1W", pd.DateOffset(weeks=1)), ("1M", pd.DateOffset(months=1))])
+def test_replan_every_of_a_day_or_more_is_kept(text, step):
+    assert parse_replan_every(text) == step
+
+
+@pytest.mark.parametrize("value, words", [("1h", "at least one day"), ("30min", "at least one day"),
+                                          ("0D", "not a re-plan interval"), ("-1D", "not a re-plan interval")])
+def test_replan_every_bad_values_exit_like_other_bad_option_values(value, words):
+    """Bad option values are click's usage errors (exit 2, the option named), as
+    `--plan-months 0` and `--start soon` are."""
+    res = CliRunner().invoke(main, ["backtest", str(EXAMPLE), "--replan-every", value])
+    assert res.exit_code == 2, res.output
+    assert "'--replan-every'" in res.output and words in res.output and "use e.g. 1M" in res.output
+    for other in (["--plan-months", "0"], ["--start", "soon"]):
+        assert CliRunner().invoke(main, ["backtest", str(EXAMPLE), *other]).exit_code == 2
