@@ -59,7 +59,10 @@ FREE_MAPS = {("constraints", "spot_cap"), ("constraints", "spot_rework_overhead"
 
 
 class SetSyntaxError(GpuladderError):
-    """A ``--set`` item that is not ``key=value`` (a command-line usage error, exit 2)."""
+    """A ``--set`` item that is not ``key=value`` with a YAML value (no ``=``, no key, an
+    unclosed bracket: mostly shell quoting): a command-line usage error, exit 2. A key or
+    value that reads but is wrong for the scenario (unknown key, wrong type, 2027-13-01) is
+    bad input, exit 1, as the same line in a scenario file is."""
 
     exit_code = EXIT_USAGE
 
@@ -141,9 +144,10 @@ def _parse_yaml(text: str, file: str, prefix: tuple, error: type) -> tuple[Any, 
             raise SetSyntaxError(f"{file}: {what}; quote the value for your shell, e.g. "
                                  "--set 'constraints.spot_cap={aws/us-east-1/p5.48xlarge: 0.3}'") from None
         raise InputError(what, file=file, hint=hint) from None
-    except (yaml.YAMLError, ValueError) as exc:
+    except (yaml.YAMLError, ValueError) as exc:   # a value YAML cannot build (2027-13-01), a character it refuses
         if error is SetSyntaxError:
-            raise SetSyntaxError(f"{file}: not a valid YAML value ({exc})") from None
+            raise InputError(f"not a valid value ({exc})", file=file,
+                             hint="checking the value (dates as YYYY-MM-DD).") from None
         raise InputError(f"not valid YAML ({exc})", file=file,
                          hint="checking dates (YYYY-MM-DD) and indentation.") from None
     except RecursionError:

@@ -163,3 +163,39 @@ def test_replan_every_bad_values_exit_like_other_bad_option_values(value, words)
     assert "'--replan-every'" in res.output and words in res.output and "use e.g. 1M" in res.output
     for other in (["--plan-months", "0"], ["--start", "soon"]):
         assert CliRunner().invoke(main, ["backtest", str(EXAMPLE), *other]).exit_code == 2
+
+
+# ---------------------------------------------------------------- 4. --set exit codes
+
+
+def scenario_with(tmp_path: Path, start_text: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"extends: {EXAMPLE}\nhorizon: {{start: {start_text}}}\n")
+    return path
+
+
+@pytest.mark.parametrize("item, words", [
+    ("horizon.start=2027-13-01", "month must be in 1..12"),       # a date with no 13th month
+    ("horizon.start=2027-02-30", "day is out of range"),
+    ("horizon.nope=1", "unknown key 'nope'"),
+    ("horizon.months=soon", "expected a whole number"),
+])
+def test_a_bad_set_key_or_value_is_bad_input_exit_1(item, words):
+    """`--set horizon.start=2027-13-01` exited 2 (usage error) while an unknown key or a
+    wrong type exited 1; a --set is scenario input, as the same line in a file is."""
+    res = CliRunner().invoke(main, ["validate", str(EXAMPLE), "--set", item])
+    assert res.exit_code == 1, res.output
+    assert f"--set {item}" in res.output and words in res.output
+
+
+def test_the_same_bad_date_in_a_file_exits_1(tmp_path):
+    res = CliRunner().invoke(main, ["validate", str(scenario_with(tmp_path, "2027-13-01"))])
+    assert res.exit_code == 1 and "month must be in 1..12" in res.output
+    assert CliRunner().invoke(main, ["validate", str(scenario_with(tmp_path, "2027-01-01"))]).exit_code == 0
+
+
+@pytest.mark.parametrize("item", ["horizon.start", "=2027-01-01", "horizon.start=[2027"])
+def test_a_set_that_is_not_key_equals_yaml_stays_a_usage_error(item):
+    """The shape of the option itself (no `=`, no key, an unclosed bracket: mostly shell
+    quoting) is a command-line usage error, as click's own are."""
+    assert CliRunner().invoke(main, ["validate", str(EXAMPLE), "--set", item]).exit_code == 2
