@@ -11,6 +11,7 @@ Philly (span 60 days).
 
 Run: python bench/backtest_traces.py [../shared/data/traces]          (28 backtests, about 110 s)
      python bench/backtest_traces.py --grid [../shared/data/traces]   (sensitivity, about 90 s)
+     python bench/backtest_traces.py --help
 
 --grid prints gpuladder's capture for every utilization floor (none, 0.8, 0.9, 0.95) x
 conservative quantile (none, 0.10) x re-plan cadence (1M, 7D): a sensitivity table, reported
@@ -19,6 +20,7 @@ whole; no setting is picked from it.
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import sys
 import tempfile
@@ -232,6 +234,22 @@ def main(traces: Path, grid: bool = False) -> None:
         print(f"\n({len(results)} backtests in {seconds:.0f} s)")
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="backtest_traces.py", description="Backtest gpuladder on the Helios and Philly GPU traces and print "
+                                               "the tables of bench/README.md.")
+    parser.add_argument("traces", nargs="?", type=Path, default=ROOT.parent / "shared" / "data" / "traces",
+                        help="folder with helios-earth-by-vc.csv and philly-nodes.csv (default: %(default)s)")
+    parser.add_argument("--grid", action="store_true",
+                        help="the sensitivity grid (utilization floor x conservative quantile x re-plan cadence) "
+                             "instead of the tables")
+    args = parser.parse_args(argv)
+    missing = [file for file, _, _ in TRACES.values() if not (args.traces / file).is_file()]
+    if missing:
+        parser.error(f"{args.traces} has no {', '.join(missing)}; pass the traces folder (shared/data/traces)")
+    return args
+
+
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--grid"]
-    main(Path(args[0]) if args else ROOT.parent / "shared" / "data" / "traces", grid="--grid" in sys.argv[1:])
+    cli_args = parse_args(sys.argv[1:])
+    main(cli_args.traces, grid=cli_args.grid)

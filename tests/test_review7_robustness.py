@@ -199,3 +199,25 @@ def test_a_set_that_is_not_key_equals_yaml_stays_a_usage_error(item):
     """The shape of the option itself (no `=`, no key, an unclosed bracket: mostly shell
     quoting) is a command-line usage error, as click's own are."""
     assert CliRunner().invoke(main, ["validate", str(EXAMPLE), "--set", item]).exit_code == 2
+
+
+# ---------------------------------------------------------------- 5. bench/backtest_traces.py
+
+
+def bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "bench" / "backtest_traces.py"), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_bench_backtest_traces_help():
+    """`--help` was taken as the traces folder: a traceback (FileNotFoundError)."""
+    res = bench("--help")
+    assert res.returncode == 0 and "Traceback" not in res.stderr
+    assert res.stdout.startswith("usage: backtest_traces.py") and "--grid" in res.stdout
+
+
+def test_bench_backtest_traces_unknown_option_and_missing_folder(tmp_path):
+    res = bench("--nope")
+    assert res.returncode == 2 and "unrecognized arguments: --nope" in res.stderr and "Traceback" not in res.stderr
+    res = bench(str(tmp_path / "missing"))
+    assert res.returncode == 2 and "missing" in res.stderr and "Traceback" not in res.stderr
