@@ -14,6 +14,7 @@ import click
 
 from gpuladder.errors import GpuladderError, InputError
 from gpuladder.pricing.catalog import atomic_write_text
+from gpuladder.solver.backends.highs import solve_still_running
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: exit 1 would read as bad input to a script
@@ -41,6 +42,19 @@ def _on_sigterm_raise():
         return None
     signal.signal(signal.SIGTERM, _raise_terminated)
     return previous
+
+
+def _exit_interrupted(code: int) -> None:
+    """Exit with ``code``; at once (``os._exit``, streams flushed) when an interrupted solve
+    is still running on its thread (``solve_still_running``)."""
+    if solve_still_running():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
 
 
 def _stdout_to_devnull() -> None:
@@ -76,10 +90,10 @@ def handle_errors(fn):
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("\ninterrupted: stopped; no output file is left half-written", err=True)
-            sys.exit(EXIT_INTERRUPTED)
+            _exit_interrupted(EXIT_INTERRUPTED)
         except Terminated:
             click.echo("terminated (SIGTERM): stopped; no output file is left half-written", err=True)
-            sys.exit(EXIT_TERMINATED)
+            _exit_interrupted(EXIT_TERMINATED)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # a bug: say so plainly, keep the traceback behind a switch

@@ -20,6 +20,7 @@ import pandas as pd
 from gpuladder.errors import DomainError, InfeasibleError, ModelMismatchError
 from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.solver.backends import solve
+from gpuladder.solver.backends.highs import SOLVE_THREAD_NAME
 from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
 from gpuladder.solver.diagnose import diagnose_infeasible
 from gpuladder.solver.exactness import plan_is_exact
@@ -179,7 +180,7 @@ def _in_background(fn, *args):
         except BaseException as exc:  # handed to the caller, which re-raises it
             box["error"] = exc
 
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=run, daemon=True, name=SOLVE_THREAD_NAME)
     thread.start()
 
     def result():

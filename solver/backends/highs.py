@@ -24,6 +24,17 @@ import numpy as np
 from gpuladder.solver.lp import LinearProgram, Solution, SolveStatus, SolverOptions
 
 LARGE_LP_COLUMNS = 20_000
+INTERRUPT_POLL_S = 0.1
+CANCEL_WAIT_S = 2.0
+SOLVE_THREAD_NAME = "gpuladder-solve"
+
+
+def solve_still_running() -> bool:
+    """True while a solve thread is still running after an interrupt (this module's, or
+    the product-set search's candidates in solver/plan.py, named alike): the process must
+    then end with ``os._exit``, as a normal exit tears down HiGHS's worker threads under
+    a running solve (C++ std::terminate, exit code -6: measured)."""
+    return any(t.name == SOLVE_THREAD_NAME and t.is_alive() for t in threading.enumerate())
 _STDOUT_LOCK = threading.Lock()   # _quiet_highs swaps the process's fd 1; one thread at a time
 
 
@@ -48,7 +59,7 @@ def solve_highs(lp: LinearProgram, options: SolverOptions) -> Solution:
                                 np.full(len(integ), highspy.HighsVarType.kInteger.value, np.uint8))
     if start is not None:
         h.setSolution(_highs_solution(highspy, start.x))
-    h.run()
+    _run(h)
     sol = _read(highspy, h, lp, len(integ) > 0, t0)
     if start is not None and (not sol.has_solution or sol.objective > start.objective):
         return Solution(SolveStatus.TIME_LIMIT, start.x, start.objective, start.gap, time.perf_counter() - t0,
@@ -122,7 +133,7 @@ def _relax_and_fix(highspy, h, lp: LinearProgram, options: SolverOptions, integ:
     """Returns an optimal (within the gap) Solution, the relaxation's INFEASIBLE/UNBOUNDED
     Solution, the best incumbent found marked TIME_LIMIT (to seed the full MIP), or None."""
     h.setOptionValue("solver", "ipm")
-    h.run()
+    _run(h)
     relaxed = _read(highspy, h, lp, False, t0)
     if relaxed.status in (SolveStatus.INFEASIBLE, SolveStatus.UNBOUNDED):
         return relaxed
@@ -150,7 +161,7 @@ def _relax_and_fix(highspy, h, lp: LinearProgram, options: SolverOptions, integ:
         fixed = np.clip(rounded, lb0, ub0)
         h.setOptionValue("time_limit", left())
         h.changeColsBounds(len(integ), integ.astype(np.int32), fixed, fixed)
-        h.run()
+        _run(h)
         if consider(_read(highspy, h, lp, False, t0)):
             return _certified(best, t0, "relaxation rounded within the gap")
     if consider(_dive(highspy, h, lp, integ, relaxed.x, lb0, ub0, left, t0)):
@@ -172,7 +183,7 @@ def _relax_and_fix(highspy, h, lp: LinearProgram, options: SolverOptions, integ:
     h.setOptionValue("mip_rel_gap", float(options.mip_gap) / 2)
     if best is not None:
         h.setSolution(_highs_solution(highspy, best.x))
-    h.run()
+    _run(h)
     if consider(_read(highspy, h, lp, True, t0)):
         return _certified(best, t0, "relaxation with its fractional purchases solved as a MIP, within the gap")
     return best
@@ -199,12 +210,33 @@ def _dive(highspy, h, lp: LinearProgram, integ: np.ndarray, x: np.ndarray, lb0, 
         hi = np.where(fix, val, hi)
         h.setOptionValue("time_limit", left())
         h.changeColsBounds(len(integ), integ.astype(np.int32), lo, hi)
-        h.run()
+        _run(h)
         sol = _read(highspy, h, lp, False, t0)
         if sol.status != SolveStatus.OPTIMAL or fix.all():
             return sol
         x = sol.x
     return sol
+
+
+def _run(h) -> None:
+    """``h.run()``; on the main thread the solve runs on a daemon thread (highspy's
+    ``startSolve``) while this one waits in short steps, so that Ctrl-C and SIGTERM reach
+    the program at once: a signal's Python handler runs only between the main thread's
+    bytecodes, and one MIP solve can take the whole time limit (48 s after a SIGTERM,
+    measured). The interrupt asks HiGHS to stop, waits up to CANCEL_WAIT_S for it, and
+    propagates; a solve still running then is left to ``solve_still_running``'s caller."""
+    if threading.current_thread() is not threading.main_thread():
+        h.run()
+        return
+    h.HandleUserInterrupt = True
+    h.startSolve().name = SOLVE_THREAD_NAME
+    try:
+        while not h.wait(INTERRUPT_POLL_S)[0]:
+            pass
+    except BaseException:
+        h.cancelSolve()
+        h.wait(CANCEL_WAIT_S)
+        raise
 
 
 def _certified(best: Solution, t0: float, message: str) -> Solution:

@@ -1,0 +1,132 @@
+"""Ctrl-C and SIGTERM during a solve: the command stops at once (a Kubernetes or systemd
+stop gives 30 s or less before SIGKILL), with its exit code, and not with a C++ abort from
+HiGHS's threads torn down under a running solve (exit -6)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from gpuladder.solver.backends import highs
+
+# A market-split instance (Cornuejols and Dawande): 4 equality rows over 30 binaries, with
+# slacks priced in the objective. Tiny to build, and branch and bound needs far longer than
+# this test waits for it: a solve that only ends on its time limit.
+CHILD = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import pandas as pd
+    from gpuladder.cli_io import handle_errors
+    from gpuladder.solver.backends import solve
+    from gpuladder.solver.lp import LinearProgram, SolverOptions
+    from gpuladder.solver.plan import _in_background
+
+    def market_split(seed):
+        rng = np.random.default_rng(seed)
+        m, n = 4, 30
+        a = rng.integers(0, 100, size=(m, n))
+        lp = LinearProgram()
+        x = lp.add_vars("x", pd.RangeIndex(n), ub=1.0, integer=True)
+        up = lp.add_vars("up", pd.RangeIndex(m), cost=1.0)
+        down = lp.add_vars("down", pd.RangeIndex(m), cost=1.0)
+        rows = np.repeat(np.arange(m), n + 2)
+        cols = np.concatenate([np.concatenate([x, [up[i], down[i]]]) for i in range(m)])
+        vals = np.concatenate([np.concatenate([a[i], [1.0, -1.0]]) for i in range(m)])
+        rhs = np.floor(a.sum(axis=1) / 2)
+        lp.add_rows("split", m, rows, cols, vals, rhs, rhs)
+        return lp
+
+    options = SolverOptions(time_limit_s=120, mip_gap=0.0)
+    background = sys.argv[1] == "background"
+
+    @handle_errors
+    def main():
+        if background:
+            _in_background(solve, market_split(1), options)
+        print("solving", flush=True)
+        solve(market_split(0), options)
+        print("finished", flush=True)
+
+    main()
+""")
+
+
+def _run_child(mode: str, sig: int) -> subprocess.CompletedProcess:
+    child = subprocess.Popen([sys.executable, "-c", CHILD, mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout.readline().strip() == "solving"
+        threading.Event().wait(1.0)   # into the branch and bound
+        child.send_signal(sig)
+        out, err = child.communicate(timeout=20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.communicate()
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err)
+
+
+@pytest.mark.parametrize("mode, sig, code, said", [
+    ("alone", signal.SIGTERM, 143, "terminated (SIGTERM)"),
+    ("alone", signal.SIGINT, 130, "interrupted"),
+    ("background", signal.SIGTERM, 143, "terminated (SIGTERM)"),
+])
+def test_a_signal_stops_a_running_solve_with_its_exit_code(mode, sig, code, said):
+    """The old code ran HiGHS on the main thread, where Python runs a signal's handler only
+    after the solve returns (here: its 120 s time limit; the 20 s wait above fails); a solve
+    left on another thread at exit aborted the process (-6)."""
+    done = _run_child(mode, sig)
+    assert done.returncode == code, done.stderr
+    assert said in done.stderr
+    assert "finished" not in done.stdout
+    assert "terminate called" not in done.stderr
+
+
+class _FakeHighs:
+    """What _run asks of a highspy.Highs, recording the calls."""
+
+    def __init__(self, waits_before_interrupt: int):
+        self.calls, self.left = [], waits_before_interrupt
+        self.HandleUserInterrupt = False
+
+    def startSolve(self):
+        self.calls.append("start")
+        return threading.Thread()
+
+    def wait(self, timeout):
+        self.calls.append("wait")
+        if "cancel" in self.calls:
+            return (True, None)
+        self.left -= 1
+        if self.left < 0:
+            raise KeyboardInterrupt
+        return (False, None)
+
+    def cancelSolve(self):
+        self.calls.append("cancel")
+
+    def run(self):
+        self.calls.append("run")
+
+
+def test_an_interrupt_while_waiting_cancels_the_solve_and_propagates():
+    h = _FakeHighs(waits_before_interrupt=2)
+    with pytest.raises(KeyboardInterrupt):
+        highs._run(h)
+    assert h.HandleUserInterrupt is True
+    assert h.calls == ["start", "wait", "wait", "wait", "cancel", "wait"]
+
+
+def test_off_the_main_thread_the_solve_runs_in_place():
+    """Python sets signal handlers on the main thread only, and the product-set search's
+    candidates already wait on their threads: there, h.run() as before."""
+    h = _FakeHighs(waits_before_interrupt=0)
+    worker = threading.Thread(target=highs._run, args=(h,))
+    worker.start()
+    worker.join()
+    assert h.calls == ["run"]
