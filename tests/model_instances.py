@@ -164,3 +164,24 @@ def random_instance(seed: int, *, n_families: int | None = None, months: int | N
     kw.update(constraints or {})
     return RandomInstance(problem(fc, cat, constraints=Constraints(**kw)), seed,
                           {"families": nf, "months": nm, "plans": plans, "floors": floor_on, "two_paths": use_two})
+
+
+def market_split(seed: int, rows: int = 4, binaries: int = 30):
+    """A market-split MIP (Cornuejols and Dawande): equality rows over binaries with priced
+    slacks. Tiny to build; its LP relaxation is 0 and branch and bound takes far longer
+    than any test waits (a solve that ends on its time limit); no rounding of the
+    relaxation comes near it."""
+    from gpuladder.solver.lp import LinearProgram
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 100, size=(rows, binaries))
+    lp = LinearProgram()
+    x = lp.add_vars("x", pd.RangeIndex(binaries), ub=1.0, integer=True)
+    up = lp.add_vars("up", pd.RangeIndex(rows), cost=1.0)
+    down = lp.add_vars("down", pd.RangeIndex(rows), cost=1.0)
+    r = np.repeat(np.arange(rows), binaries + 2)
+    c = np.concatenate([np.concatenate([x, [up[i], down[i]]]) for i in range(rows)])
+    v = np.concatenate([np.concatenate([a[i], [1.0, -1.0]]) for i in range(rows)])
+    rhs = np.floor(a.sum(axis=1) / 2)
+    lp.add_rows("split", rows, r, c, v, rhs, rhs)
+    return lp

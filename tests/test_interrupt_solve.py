@@ -9,37 +9,22 @@ import subprocess
 import sys
 import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 
 from gpuladder.solver.backends import highs
 
-# A market-split instance (Cornuejols and Dawande): 4 equality rows over 30 binaries, with
-# slacks priced in the objective. Tiny to build, and branch and bound needs far longer than
-# this test waits for it: a solve that only ends on its time limit.
+# market_split (tests/model_instances.py): tiny to build, and branch and bound needs far
+# longer than this test waits for it: a solve that only ends on its time limit.
 CHILD = textwrap.dedent("""
     import sys
-    import numpy as np
-    import pandas as pd
+    sys.path.insert(0, sys.argv[2])
+    from model_instances import market_split
     from gpuladder.cli_io import handle_errors
     from gpuladder.solver.backends import solve
-    from gpuladder.solver.lp import LinearProgram, SolverOptions
+    from gpuladder.solver.lp import SolverOptions
     from gpuladder.solver.plan import _in_background
-
-    def market_split(seed):
-        rng = np.random.default_rng(seed)
-        m, n = 4, 30
-        a = rng.integers(0, 100, size=(m, n))
-        lp = LinearProgram()
-        x = lp.add_vars("x", pd.RangeIndex(n), ub=1.0, integer=True)
-        up = lp.add_vars("up", pd.RangeIndex(m), cost=1.0)
-        down = lp.add_vars("down", pd.RangeIndex(m), cost=1.0)
-        rows = np.repeat(np.arange(m), n + 2)
-        cols = np.concatenate([np.concatenate([x, [up[i], down[i]]]) for i in range(m)])
-        vals = np.concatenate([np.concatenate([a[i], [1.0, -1.0]]) for i in range(m)])
-        rhs = np.floor(a.sum(axis=1) / 2)
-        lp.add_rows("split", m, rows, cols, vals, rhs, rhs)
-        return lp
 
     options = SolverOptions(time_limit_s=120, mip_gap=0.0)
     background = sys.argv[1] == "background"
@@ -57,8 +42,8 @@ CHILD = textwrap.dedent("""
 
 
 def _run_child(mode: str, sig: int) -> subprocess.CompletedProcess:
-    child = subprocess.Popen([sys.executable, "-c", CHILD, mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, mode, str(Path(__file__).parent)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "solving"
         threading.Event().wait(1.0)   # into the branch and bound

@@ -109,3 +109,47 @@ def test_relax_and_fix_is_certified_by_the_relaxation_bound():
     assert full.objective <= fast.objective + 1e-4 * abs(full.objective)
     assert fast.objective <= full.objective + 1.1e-3 * abs(full.objective)
     assert np.allclose(fast.x[lp.integrality], np.round(fast.x[lp.integrality]))
+
+
+def _mip_runs(monkeypatch) -> list[bool]:
+    """Record, for each HiGHS run of the backend, whether it was a MIP."""
+    import highspy
+
+    from gpuladder.solver.backends import highs
+
+    runs, real = [], highs._run
+
+    def run(h):
+        runs.append(any(v != highspy.HighsVarType.kContinuous for v in h.getLp().integrality_))
+        real(h)
+    monkeypatch.setattr(highs, "_run", run)
+    return runs
+
+
+def test_no_mip_stage_starts_without_twice_the_relaxations_time_left(monkeypatch):
+    """After relax-and-fix, the small and the full MIP start only with MIP_STAGE_RELAXATIONS
+    times the relaxation's time left (their root LP alone takes about as long, and HiGHS
+    overran limits of 11-29 s by 11-15 s there on a 100-family plan); otherwise the best
+    plan found so far is returned, marked time_limit. Here the rule is made to bite."""
+    from gpuladder.solver.backends import highs
+    from model_instances import market_split
+
+    runs = _mip_runs(monkeypatch)
+    monkeypatch.setattr(highs, "MIP_STAGE_RELAXATIONS", 1e9)
+    lp = market_split(0)
+    sol = highs.solve_highs(lp, SolverOptions(time_limit_s=30.0, mip_gap=0.0, relax_and_fix_columns=1))
+    assert sol.status == SolveStatus.TIME_LIMIT and "relax-and-fix" in sol.message
+    assert runs and not any(runs)
+    x = sol.x[lp.cols("x")]
+    assert np.allclose(x, np.round(x)) and sol.objective == pytest.approx(float(lp.cost @ sol.x))
+
+
+def test_with_the_time_the_mip_stages_run(monkeypatch):
+    from gpuladder.solver.backends import highs
+    from model_instances import market_split
+
+    runs = _mip_runs(monkeypatch)
+    monkeypatch.setattr(highs, "MIP_STAGE_RELAXATIONS", 0.0)
+    sol = highs.solve_highs(market_split(0), SolverOptions(time_limit_s=2.0, mip_gap=0.0, relax_and_fix_columns=1))
+    assert sol.has_solution
+    assert sum(runs) == 2   # the small MIP, then the full one

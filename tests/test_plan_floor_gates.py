@@ -174,32 +174,42 @@ def _forced_search(problem, monkeypatch):
 
 
 def test_the_time_limit_bounds_the_search_not_each_solve(default_problem, monkeypatch):
-    """A fake clock: the proposal takes 70 of the 100 s allowed, so the trial gets the 30
-    left; the candidates on other threads start at once with all 100."""
+    """A fake clock: the proposal takes 70 of the 100 s allowed and the trial's build 5 more,
+    so the trial's solve gets the 25 left; every candidate shares the search's deadline
+    (the candidates on other threads used to get the limit whole, and the trial's time was
+    counted before its build)."""
     problem, solver = default_problem
     plans = _forced_search(problem, monkeypatch)
     now = [0.0]
     monkeypatch.setattr(plan_module, "_clock", lambda: now[0])
-    limits = {}
-    real_plan_once = plan_module._plan_once
+    deadlines, main_solves = {}, []
+    real_plan_once, real_solve = plan_module._plan_once, plan_module.solve
 
     def proposal(_problem, s):
-        limits["proposal"] = s.time_limit_s
+        deadlines["proposal"] = now[0] + s.time_limit_s
         now[0] += 70.0
         return frozenset({sorted(plans)[0]})
 
-    def recorded(prob, s, *args):
+    def recorded(prob, s, scenario, months, warnings, prepared=None, deadline=None):
         excluded = prob.options.excluded_products
         tag = "ungated" if not excluded else ("no plans" if excluded == plans else "trial")
-        limits[tag] = s.time_limit_s
+        deadlines[tag] = deadline
         if tag == "trial":
-            now[0] += 40.0
-        return real_plan_once(prob, s, *args)
+            prepared = plan_module.prepare(prob)
+            now[0] += 5.0
+        return real_plan_once(prob, s, scenario, months, warnings, prepared, deadline)
+
+    def solve(lp, options):
+        if threading.current_thread() is threading.main_thread():
+            main_solves.append(options.time_limit_s)
+        return real_solve(lp, options)
 
     monkeypatch.setattr(plan_module, "_proposed_plans", proposal)
     monkeypatch.setattr(plan_module, "_plan_once", recorded)
+    monkeypatch.setattr(plan_module, "solve", solve)
     plan_problem(problem, replace(solver, time_limit_s=100.0))
-    assert limits == {"proposal": 100.0, "trial": 30.0, "ungated": 100.0, "no plans": 100.0}
+    assert deadlines == {"proposal": 100.0, "trial": 100.0, "ungated": 100.0, "no plans": 100.0}
+    assert main_solves[0] == pytest.approx(25.0)
 
 
 def test_a_trial_without_a_plan_in_its_time_drops_out(default_problem, monkeypatch):

@@ -9,7 +9,9 @@ repeat), then a small MIP where only the purchases of families with a fractional
 more than a quarter of them, only the fractional purchases) are free. A plan within
 ``mip_gap`` of the relaxation's bound is optimal within the gap, as a MIP solver's
 answer would be; otherwise the full MIP runs with the time left, seeded with the best
-plan found, which is returned (marked time_limit) if the MIP finds nothing better.
+plan found, which is returned (marked time_limit) if the MIP finds nothing better. The
+small and the full MIP start only with at least ``MIP_STAGE_RELAXATIONS`` times the
+relaxation's time left; with less, the best plan found so far is returned (time_limit).
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ from gpuladder.solver.lp import LinearProgram, Solution, SolveStatus, SolverOpti
 
 LARGE_LP_COLUMNS = 20_000
 INTERRUPT_POLL_S = 0.1
+# A MIP stage after relax-and-fix starts only with this many times the relaxation's time
+# left: its root LP alone takes about as long, and HiGHS checks its time limit only after
+# it (a 100-family, 3-path plan's MIP stages overran limits of 11-29 s by 11-15 s).
+MIP_STAGE_RELAXATIONS = 2.0
 CANCEL_WAIT_S = 2.0
 SOLVE_THREAD_NAME = "gpuladder-solve"
 
@@ -47,10 +53,12 @@ def solve_highs(lp: LinearProgram, options: SolverOptions) -> Solution:
     big = options.relax_and_fix_columns is not None and lp.n_cols >= options.relax_and_fix_columns
     start = None
     if len(integ) and big:
-        sol = _relax_and_fix(highspy, h, lp, options, integ, t0)
+        sol, relax_s = _relax_and_fix(highspy, h, lp, options, integ, t0)
         if isinstance(sol, Solution) and sol.status != SolveStatus.TIME_LIMIT:
             return sol
         start = sol
+        if start is not None and options.time_limit_s - (time.perf_counter() - t0) < MIP_STAGE_RELAXATIONS * relax_s:
+            return _best_so_far(start, t0)
         h = _model(highspy, lp, replace_time(options, options.time_limit_s - (time.perf_counter() - t0)))
     elif not len(integ) and lp.n_cols >= LARGE_LP_COLUMNS:
         h.setOptionValue("solver", "ipm")
@@ -62,9 +70,13 @@ def solve_highs(lp: LinearProgram, options: SolverOptions) -> Solution:
     _run(h)
     sol = _read(highspy, h, lp, len(integ) > 0, t0)
     if start is not None and (not sol.has_solution or sol.objective > start.objective):
-        return Solution(SolveStatus.TIME_LIMIT, start.x, start.objective, start.gap, time.perf_counter() - t0,
-                        "highs", "time limit: best relax-and-fix plan")
+        return _best_so_far(start, t0)
     return sol
+
+
+def _best_so_far(start: Solution, t0: float) -> Solution:
+    return Solution(SolveStatus.TIME_LIMIT, start.x, start.objective, start.gap, time.perf_counter() - t0,
+                    "highs", "time limit: best relax-and-fix plan")
 
 
 def _highs_solution(highspy, x: np.ndarray):
@@ -130,15 +142,18 @@ def _read(highspy, h, lp: LinearProgram, is_mip: bool, t0: float, gap=None, mess
 
 
 def _relax_and_fix(highspy, h, lp: LinearProgram, options: SolverOptions, integ: np.ndarray, t0: float):
-    """Returns an optimal (within the gap) Solution, the relaxation's INFEASIBLE/UNBOUNDED
-    Solution, the best incumbent found marked TIME_LIMIT (to seed the full MIP), or None."""
+    """(An optimal (within the gap) Solution, the relaxation's INFEASIBLE/UNBOUNDED
+    Solution, the best incumbent found marked TIME_LIMIT (to seed the full MIP), or None;
+    the seconds the relaxation took)."""
     h.setOptionValue("solver", "ipm")
+    t_relax = time.perf_counter()
     _run(h)
+    relax_s = time.perf_counter() - t_relax
     relaxed = _read(highspy, h, lp, False, t0)
     if relaxed.status in (SolveStatus.INFEASIBLE, SolveStatus.UNBOUNDED):
-        return relaxed
+        return relaxed, relax_s
     if not relaxed.has_solution or relaxed.status != SolveStatus.OPTIMAL:
-        return None
+        return None, relax_s
     bound = relaxed.objective
     h.setOptionValue("solver", "simplex")
     best = None
@@ -163,9 +178,11 @@ def _relax_and_fix(highspy, h, lp: LinearProgram, options: SolverOptions, integ:
         h.changeColsBounds(len(integ), integ.astype(np.int32), fixed, fixed)
         _run(h)
         if consider(_read(highspy, h, lp, False, t0)):
-            return _certified(best, t0, "relaxation rounded within the gap")
+            return _certified(best, t0, "relaxation rounded within the gap"), relax_s
     if consider(_dive(highspy, h, lp, integ, relaxed.x, lb0, ub0, left, t0)):
-        return _certified(best, t0, "relaxation dived to integers within the gap")
+        return _certified(best, t0, "relaxation dived to integers within the gap"), relax_s
+    if best is not None and left() < MIP_STAGE_RELAXATIONS * relax_s:
+        return best, relax_s
     # a small MIP: the integer columns of every group (family) with a fractional one are free,
     # the others stay at their (integral) relaxation values
     frac = np.abs(xi - np.round(xi)) > 1e-6
@@ -185,8 +202,9 @@ def _relax_and_fix(highspy, h, lp: LinearProgram, options: SolverOptions, integ:
         h.setSolution(_highs_solution(highspy, best.x))
     _run(h)
     if consider(_read(highspy, h, lp, True, t0)):
-        return _certified(best, t0, "relaxation with its fractional purchases solved as a MIP, within the gap")
-    return best
+        return (_certified(best, t0, "relaxation with its fractional purchases solved as a MIP, within the gap"),
+                relax_s)
+    return best, relax_s
 
 
 def _dive(highspy, h, lp: LinearProgram, integ: np.ndarray, x: np.ndarray, lb0, ub0, left, t0,
