@@ -286,7 +286,9 @@ Rules:
 * Spot carry-over: where the newest row has no spot price and an older row of the same family
   has one with the same on-demand price (within {SPOT_CARRY_TOLERANCE:.1%}), that spot price is kept
   and its source and date are named in `source` ({len(kept)} families: {', '.join(sorted(kept['family'].str.rsplit('/', n=1).str[0].unique())) or '-'};
-  spot as of {', '.join(sorted(kept['spot_as_of'].unique())) or '-'}). {moved_text}
+  spot as of {', '.join(sorted(kept['spot_as_of'].unique())) or '-'}). {moved_text} A plan with
+  interruptible demand on such a family more than a year after that date warns that its spot
+  share rests on it.
 * Empty `spot_usd_per_hour` means no spot price in the sources; the tool treats it as no spot
   market (spot = on-demand). Fill it in an exported catalog if you know better.
 * {az_spot_high} Azure families publish a spot price at or above on-demand; they are kept as

@@ -340,7 +340,8 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
     sim = sims[expected]
     notes = list(warnings) + _warnings(purchases, problem.catalog, report, sol.status)
     notes += _lock_in_warning(book, data.horizon_end)
-    notes += _stale_price_warning(problem.catalog, data)
+    inter = problem.forecast.path(expected).interruptible_instances
+    notes += _stale_price_warning(problem.catalog, data, inter.columns[(inter > 0).any().to_numpy()])
     prods = problem.catalog.products()
     estimated = frozenset(set(purchases["product"]) & _estimated(prods))
     return Plan(scenario, problem.forecast.method, data.horizon_start, data.horizon_end,
@@ -513,24 +514,43 @@ def _lock_in_warning(book: CommitmentBook, horizon_end: pd.Timestamp) -> list[st
 
 STALE_PRICE_DAYS = 365
 STALE_NAMED = 5
+SPOT_DATE_RE = r"spot_usd_per_hour: .*? as of (\d{4}-\d{2}-\d{2})"
 
 
-def _stale_price_warning(catalog: PriceCatalog, data: ModelData) -> list[str]:
+def _stale_price_warning(catalog: PriceCatalog, data: ModelData, spot_families: pd.Index) -> list[str]:
     """The families with demand whose prices are dated more than STALE_PRICE_DAYS before the
     horizon's start (the embedded AWS prices outside us-east-1 are from 2024-04-04, before
-    the mid-2025 GPU price cuts: p4d.24xlarge was $32.77/h, now $21.96/h)."""
+    the mid-2025 GPU price cuts: p4d.24xlarge was $32.77/h, now $21.96/h); and of
+    ``spot_families`` (interruptible demand), those whose spot price alone is that old: a
+    spot price carried over from an older source names its date in ``source``
+    ("spot_usd_per_hour: SOURCE as of DATE"; 26 us-east-1 families of the embedded catalog
+    have 2024-04-04 spot under 2026-07-20 on-demand)."""
     used = data.prices.index[data.prices["peak_instances"] > 0]
-    as_of = pd.to_datetime(catalog.families["as_of"].reindex(used), utc=True)
+    fams = catalog.families.reindex(used)
+    as_of = pd.to_datetime(fams["as_of"], utc=True)
     limit = data.horizon_start - pd.Timedelta(days=STALE_PRICE_DAYS)
     old = as_of[as_of < limit].sort_values()
-    if old.empty:
-        return []
-    named = ", ".join(f"{f} ({d:%Y-%m-%d})" for f, d in old.iloc[:STALE_NAMED].items())
-    more = f" and {len(old) - STALE_NAMED} more" if len(old) > STALE_NAMED else ""
-    return [f"prices dated more than a year before the horizon's start ({data.horizon_start:%Y-%m-%d}): {named}{more}; "
-            "on-demand, spot and commitment rates may have changed since. Refresh AWS prices with `gpuladder catalog "
-            "fetch aws`, or lay a catalog folder with current prices over the embedded one "
-            "(--catalog embedded --catalog DIR)"]
+    spot_dated = fams["source"].astype(str).str.extract(SPOT_DATE_RE, expand=False)
+    spot_as_of = pd.to_datetime(spot_dated.where(fams["spot_usd_per_hour"].notna() & used.isin(spot_families)),
+                                utc=True)
+    old_spot = spot_as_of[(spot_as_of < limit) & ~spot_as_of.index.isin(old.index)].sort_values()
+    out = []
+    if not old.empty:
+        out.append(f"prices dated more than a year before the horizon's start ({data.horizon_start:%Y-%m-%d}): "
+                   f"{_named(old)}; on-demand, spot and commitment rates may have changed since. Refresh AWS "
+                   "prices with `gpuladder catalog fetch aws`, or lay a catalog folder with current prices over "
+                   "the embedded one (--catalog embedded --catalog DIR)")
+    if not old_spot.empty:
+        out.append(f"spot prices dated more than a year before the horizon's start ({data.horizon_start:%Y-%m-%d}), "
+                   f"carried over from an older source (their on-demand prices are newer): {_named(old_spot)}; the "
+                   "plan's spot share rests on them. Refresh AWS prices with `gpuladder catalog fetch aws`, or set "
+                   "spot_usd_per_hour in a catalog folder laid over the embedded one")
+    return out
+
+
+def _named(dates: pd.Series) -> str:
+    named = ", ".join(f"{f} ({d:%Y-%m-%d})" for f, d in dates.iloc[:STALE_NAMED].items())
+    return named + (f" and {len(dates) - STALE_NAMED} more" if len(dates) > STALE_NAMED else "")
 
 
 def _warnings(purchases: pd.DataFrame, catalog: PriceCatalog, report: SolverReport, status) -> list[str]:
