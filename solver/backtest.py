@@ -13,7 +13,9 @@ the scenario's inventory in force for all of them:
   says replay is re-planned with ``seasonal``, and the backtest says so) over ``[t, span
   end)``, with everything bought so far as sunk inventory, the scenario's products and
   constraints. It keeps the purchases of the plan's first ladder step (dated ``t``) and
-  moves on. Planning over the rest of the span, not the scenario's horizon, puts each
+  moves on. ``max_upfront_usd_per_quarter`` holds per quarter of the span (counted from its
+  start): a re-plan may pay only what the earlier ones left of its quarter's budget.
+  Planning over the rest of the span, not the scenario's horizon, puts each
   re-plan on the same footing as the score: fees count only inside the span.
   ``plan_months`` (``--plan-months``) makes each re-plan plan at least that many months
   ahead instead (e.g. 36: over the terms, which weighs their lock-in against a forecast
@@ -62,8 +64,8 @@ from gpuladder.scenarios.schema import Constraints, ForecastSpec, Horizon, Produ
 from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
 from gpuladder.solver.forecast import MIN_HISTORY_DAYS, DemandPath, Forecast, make_forecast, replay
 from gpuladder.solver.lp import SolverOptions
-from gpuladder.solver.modeldata import (PlanningProblem, allowed_products, dispatch_rules, horizon_months,
-                                        scenario_problem, steps_to_buy)
+from gpuladder.solver.modeldata import (QUARTER_MONTHS, PlanningProblem, allowed_products, dispatch_rules,
+                                        horizon_months, months_between, scenario_problem, steps_to_buy)
 from gpuladder.solver.plan import plan_problem
 from gpuladder.solver.simulate import SimulationResult, simulate
 from gpuladder.units import HOUR, MAX_TERM_MONTHS, add_months, hourly_index
@@ -407,8 +409,9 @@ def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp
         except DomainError as exc:
             raise DomainError(f"backtest re-plan at {t:%Y-%m-%dT%H:%MZ}: {exc}") from None
         inventory = inputs.inventory.concat(CommitmentBook(book.items.assign(origin="inventory")))
+        cons = _budget_left(inputs.scenario.constraints if constraints is None else constraints, inventory, dates[0], t)
         try:
-            plan = plan_problem(_problem(inputs, forecast, inventory, constraints), inputs.solver,
+            plan = plan_problem(_problem(inputs, forecast, inventory, cons), inputs.solver,
                                 scenario=inputs.scenario.name)
         except InfeasibleError as exc:
             if len(book) == 0:
@@ -420,6 +423,22 @@ def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp
             continue
         book = book.concat(_bought(plan.book, f"{name}-{k + 1}", when=t))
     return book
+
+
+def _budget_left(cons: Constraints, held: CommitmentBook, span_start: pd.Timestamp, t: pd.Timestamp) -> Constraints:
+    """``cons`` with ``max_upfront_usd_per_quarter`` less the upfront ``held`` paid from the
+    start of the span's quarter holding ``t`` (quarters counted from the span's start, as the
+    hindsight plan of the whole span counts them) until ``t``. A re-plan's own quarters
+    start at ``t`` and count only what is paid inside its horizon, so without this every
+    re-plan of a quarter could spend the whole budget again. The re-plan's later quarters get
+    the reduced budget too (conservative; only the purchases dated ``t`` are kept)."""
+    budget = cons.max_upfront_usd_per_quarter
+    if budget is None or len(held) == 0:
+        return cons
+    q_start = add_months(span_start, QUARTER_MONTHS * (int(months_between(span_start, [t])[0]) // QUARTER_MONTHS))
+    it = held.items
+    spent = float(it.loc[(it["start"] >= q_start) & (it["start"] < t), "upfront_usd"].sum())
+    return cons if spent <= 0 else replace(cons, max_upfront_usd_per_quarter=max(0.0, float(budget) - spent))
 
 
 def forecast_between(history: DemandProfile, spec: ForecastSpec, start: pd.Timestamp,

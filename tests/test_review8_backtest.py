@@ -1,0 +1,80 @@
+"""Review of the backtest path as a consultant uses it (session 6): budgets and ladder limits
+kept across re-plans, worked by hand on the tiny catalog ($4/h on-demand; 12-month
+reservations at $2.50/h no upfront and $2.40/h all upfront, i.e. $21,024 paid on the day)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gpuladder.scenarios.loader import load_scenario
+from gpuladder.solver.backtest import BacktestOptions, backtest_scenario
+from gpuladder.units import add_months, hourly_index
+from tiny_catalog import FAMILY, write_tiny_catalog
+
+T0 = pd.Timestamp("2026-01-05T00:00Z")
+START = T0 + pd.Timedelta(days=14)            # first usage hour + lookback_days
+ALL_UPFRONT_USD = 2.4 * 8760                  # one all-upfront instance, 2026-01-19 + 12 months = 8,760 h
+
+
+def write_case(folder, demand, constraints: str, days: int = 60):
+    write_tiny_catalog(folder / "cat")
+    idx = hourly_index(T0, T0 + pd.Timedelta(days=days))
+    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": FAMILY,
+                  "instances": demand(np.arange(len(idx)) / 24)}).to_csv(folder / "u.csv", index=False)
+    path = folder / "s.yaml"
+    path.write_text("name: s\ncatalog: cat\nusage: u.csv\nforecast: {method: seasonal, lookback_days: 14}\n"
+                    f"products: {{terms_months: [12]}}\nconstraints: {constraints}\n")
+    return path
+
+
+def two_then_six(days):
+    return np.where(days < 21, 2.0, 6.0)
+
+
+def upfront_by_span_quarter(policy, span_start) -> dict[int, float]:
+    it = policy.purchases.items
+    q = [next(k for k in range(8) if s < add_months(span_start, 3 * (k + 1))) for s in it["start"]]
+    return it.groupby(np.asarray(q))["upfront_usd"].sum().to_dict()
+
+
+def test_the_upfront_budget_per_quarter_holds_across_weekly_replans(tmp_path):
+    """Budget $30,000 a quarter: one all-upfront instance ($21,024) fits, two do not. Demand 2
+    until 2026-01-26, then 6. Each re-plan's own quarters start on its date and counted only
+    what it paid itself, so the re-plan of 2026-02-09 paid another $21,024 in the span's first
+    quarter ($42,048 in all; hindsight_within_rules the same on 2026-01-26). Now the second
+    purchase is no-upfront. gpuladder: 1 all-upfront + 1 no-upfront on 01-19, 4 no-upfront on
+    02-09 (the first re-plan that sees a week of 6): savings 2 x 1.5 x 1104 + 0.1 x 1104 +
+    4 x 1.5 x 600 = $7,022.40 over the 1,104-hour span."""
+    bt = backtest_scenario(load_scenario(write_case(tmp_path, two_then_six, "{max_upfront_usd_per_quarter: 30000}")),
+                           BacktestOptions(replan_every="7D"))
+    assert bt.start == START and bt.hours == 1104
+    for name in ("gpuladder", "hindsight_within_rules"):
+        spent = upfront_by_span_quarter(bt.policy(name), bt.start)
+        assert max(spent.values()) <= 30000 + 1e-6, (name, spent)
+    g = bt.policy("gpuladder").purchases.items
+    assert g.groupby(["start", "product"])["quantity"].sum().to_dict() == {
+        (START, "test-ri-1y"): 1.0, (START, "test-ri-1y-all"): 1.0,
+        (pd.Timestamp("2026-02-09T00:00Z"), "test-ri-1y"): 4.0}
+    assert g["upfront_usd"].sum() == pytest.approx(ALL_UPFRONT_USD)
+    assert bt.policy("gpuladder").kpis.savings_usd == pytest.approx(2 * 1.5 * 1104 + 0.1 * 1104 + 4 * 1.5 * 600)
+    # within the rules the limit buys the 4 a week earlier, on 01-26, no-upfront:
+    # 2 x 1.5 x 1104 + 0.1 x 1104 + 4 x 1.5 x 936
+    assert bt.policy("hindsight_within_rules").kpis.savings_usd == pytest.approx(
+        2 * 1.5 * 1104 + 0.1 * 1104 + 4 * 1.5 * 936)
+    # hindsight has no budget: all six all-upfront, $126,144 in the quarter
+    assert bt.policy("hindsight").purchases.items["upfront_usd"].sum() == pytest.approx(6 * ALL_UPFRONT_USD)
+
+
+def test_the_budget_is_fresh_in_the_next_quarter_of_the_span(tmp_path):
+    """150 days of history, demand 2 then 6 from day 21: the span starts 2026-01-19, its second
+    quarter on 2026-04-19. A re-plan in that quarter may pay one all-upfront instance again;
+    what earlier re-plans paid in the first quarter does not count against it."""
+    def two_six_ten(days):
+        return np.select([days < 21, days < 100], [2.0, 6.0], 10.0)
+
+    bt = backtest_scenario(load_scenario(write_case(tmp_path, two_six_ten, "{max_upfront_usd_per_quarter: 30000}",
+                                                    days=150)), BacktestOptions(replan_every="1M"))
+    spent = upfront_by_span_quarter(bt.policy("gpuladder"), bt.start)
+    assert spent == pytest.approx({0: ALL_UPFRONT_USD, 1: ALL_UPFRONT_USD})
