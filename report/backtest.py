@@ -5,7 +5,9 @@
 "effective_savings_rate", "commitment_utilization", "waste_usd", "capture",
 "capture_within_rules", "fees_after_span_usd", "purchases"}]}``
 
-``commitment_utilization`` is null for a policy with no commitment fees in the span;
+``commitment_utilization`` is null for a policy with no commitment fees in the span,
+``effective_savings_rate`` for a span with no on-demand-equivalent spend (no demand);
+a purchase's ``scope`` is its product for a savings plan (as in the plan JSON), else null;
 ``capture`` (vs ``hindsight``, the limit) and ``capture_within_rules`` (vs
 ``hindsight_within_rules``) are null when that hindsight saves nothing;
 ``fees_after_span_usd`` is the amortized fees of the policy's purchases after the span,
@@ -40,10 +42,18 @@ def _utilization(p: PolicyResult) -> float | None:
     return k.commitment_utilization if k.commitment_fees_usd > 0 else None
 
 
+def _savings_rate(p: PolicyResult) -> float | None:
+    """None when the span has no on-demand-equivalent spend: savings / 0 is no rate (a policy
+    paying fees for no demand read 0.0% beside its loss)."""
+    k = p.kpis
+    return k.effective_savings_rate if k.on_demand_equivalent_usd > 0 else None
+
+
 def purchase_list(p: PolicyResult) -> list[dict]:
     it = p.purchases.items.sort_values(["start", "provider", "product", "family", "id"])
     return [{"date": iso_date(r.start), "provider": r.provider, "product": r.product, "kind": r.kind,
-             "family": r.family or None, "term_months": int(r.term_months), "payment": r.payment,
+             "family": r.family or None, "scope": r.product if r.kind == "savings_plan" else None,
+             "term_months": int(r.term_months), "payment": r.payment,
              "quantity": json_value(float(r.quantity), 3), "upfront_usd": json_value(float(r.upfront_usd), 2),
              "recurring_usd_per_hour": json_value(float(r.recurring_usd_per_hour), 4), "expires": iso_date(r.end)}
             for r in it.itertuples(index=False)]
@@ -58,7 +68,7 @@ def backtest_document(bt: Backtest) -> dict:
         "name": p.name,
         "cost_usd": json_value(_clean(p.kpis.cost_usd), 2),
         "savings_usd": json_value(_clean(p.kpis.savings_usd), 2),
-        "effective_savings_rate": json_value(_clean(p.kpis.effective_savings_rate)),
+        "effective_savings_rate": json_value(None if _savings_rate(p) is None else _clean(_savings_rate(p))),
         "commitment_utilization": json_value(_utilization(p)),
         "waste_usd": json_value(_clean(p.kpis.waste_usd), 2),
         "capture": None if p.capture is None else json_value(_clean(p.capture)),
@@ -86,7 +96,8 @@ def _table(bt: Backtest) -> str:
         bought = f"{qty(res)} / {usd(sp, 2)}" if len(it) else "-"
         u = _utilization(p)
         k = p.kpis
-        rows.append([p.name, usd(_clean(k.cost_usd)), usd(_clean(k.savings_usd)), pct(_clean(k.effective_savings_rate)),
+        rate = _savings_rate(p)
+        rows.append([p.name, usd(_clean(k.cost_usd)), usd(_clean(k.savings_usd)), "-" if rate is None else pct(_clean(rate)),
                      "-" if u is None else pct(u), usd(_clean(k.waste_usd)),
                      "-" if p.capture is None else pct(_clean(p.capture)),
                      "-" if p.capture_within_rules is None else pct(_clean(p.capture_within_rules)),

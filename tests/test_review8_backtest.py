@@ -4,10 +4,15 @@ reservations at $2.50/h no upfront and $2.40/h all upfront, i.e. $21,024 paid on
 
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
+from gpuladder.cli import main
 from gpuladder.scenarios.loader import load_scenario
 from gpuladder.solver.backtest import BacktestOptions, backtest_scenario
 from gpuladder.units import add_months, hourly_index
@@ -78,3 +83,44 @@ def test_the_budget_is_fresh_in_the_next_quarter_of_the_span(tmp_path):
                                                     days=150)), BacktestOptions(replan_every="1M"))
     spent = upfront_by_span_quarter(bt.policy("gpuladder"), bt.start)
     assert spent == pytest.approx({0: ALL_UPFRONT_USD, 1: ALL_UPFRONT_USD})
+
+
+def three_then_idle(days):
+    return np.where(days < 14, 3.0, 0.0)
+
+
+def test_a_span_without_demand_has_no_savings_rate(tmp_path):
+    """3 instances for the 14 days of lookback, then none: every console and gpuladder reserve
+    3 at $2.40/h all upfront (cheapest) and pay 3 x 2.4 x 624 = $4,492.80 for nothing over the
+    624-hour span. savings / on-demand equivalent is -4,492.80 / 0: no rate (it read 0.0%, the
+    rate of on_demand, which lost nothing); capture is null (hindsight saves nothing)."""
+    path = write_case(tmp_path, three_then_idle, "{}", days=40)
+    result = CliRunner().invoke(main, ["backtest", str(path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
+    policies = {p["name"]: p for p in doc["policies"]}
+    g = policies["gpuladder"]
+    assert g["cost_usd"] == pytest.approx(3 * 2.4 * 624) and g["savings_usd"] == pytest.approx(-3 * 2.4 * 624)
+    assert g["waste_usd"] == pytest.approx(3 * 2.4 * 624) and g["commitment_utilization"] == 0.0
+    assert all(p["effective_savings_rate"] is None and p["capture"] is None for p in doc["policies"])
+    table = CliRunner().invoke(main, ["backtest", str(path)]).stdout
+    row = next(line for line in table.splitlines() if line.startswith("gpuladder   "))
+    assert "0.0%" in row and row.split()[3] == "-"    # utilization 0.0%, savings rate '-'
+
+
+def test_purchases_name_a_savings_plans_scope_as_the_plan_json_does(tmp_path):
+    """The backtest's purchase rows carry ``scope`` like ``gpuladder plan``'s: the product for
+    a savings plan, null for a reservation."""
+    from gpuladder.pricing.catalog import embedded_catalog
+    from gpuladder.report.backtest import purchase_list
+    from gpuladder.solver.book import make_purchases
+
+    cat = embedded_catalog()
+    day = pd.Timestamp("2026-11-08T00:00Z")
+    book = make_purchases(cat, pd.DataFrame([
+        {"product": "aws-ec2sp-us-east-1-p5-3y-all_upfront", "family": "", "quantity": 10.0, "start": day},
+        {"product": "gcp-cud-3y", "family": "gcp/us-central1/a3-highgpu-8g", "quantity": 2.0, "start": day}]))
+    rows = {r["product"]: r for r in purchase_list(SimpleNamespace(purchases=book))}
+    assert rows["aws-ec2sp-us-east-1-p5-3y-all_upfront"]["scope"] == "aws-ec2sp-us-east-1-p5-3y-all_upfront"
+    assert rows["aws-ec2sp-us-east-1-p5-3y-all_upfront"]["family"] is None
+    assert rows["gcp-cud-3y"]["scope"] is None and rows["gcp-cud-3y"]["family"] == "gcp/us-central1/a3-highgpu-8g"
