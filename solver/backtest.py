@@ -293,6 +293,8 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
     if (best > 0 and best_rules <= 0 and len(books["hindsight_within_rules"]) == 0
             and not stopped.get("hindsight_within_rules")):
         notes.append(_nothing_within_rules(sc.constraints))
+    for name in ("gpuladder", "hindsight_within_rules"):
+        notes += _expiring_share_note(sc.constraints, inputs.inventory, books[name], start, end, name)
     policies = tuple(PolicyResult(name, books[name], sim,
                                   sim.kpis.savings_usd / best if best > 0 else None,
                                   sim.kpis.savings_usd / best_rules if best_rules > 0 else None,
@@ -423,6 +425,37 @@ def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp
             continue
         book = book.concat(_bought(plan.book, f"{name}-{k + 1}", when=t))
     return book
+
+
+def _expiring_share_note(cons: Constraints, inventory: CommitmentBook, bought: CommitmentBook,
+                         start: pd.Timestamp, end: pd.Timestamp, name: str) -> list[str]:
+    """Whether ``bought`` keeps ``max_expiring_share_per_quarter`` on quarters counted from the
+    span's start, as the model reads it (amortized $/h; the inventory's own cliff excused):
+    E_k + P_k <= s (E + P) + max(0, E_k - s E). Each re-plan counts quarters from its own date,
+    so purchases a week apart, expiring a week apart, can fall in one quarter of the span and
+    in two of the re-plan; the note says so rather than score them as kept."""
+    share = cons.max_expiring_share_per_quarter
+    if share is None or len(bought) == 0:
+        return []
+    inv = inventory.items
+    live = (inv["end"] > start) & (inv["start"] < end)
+    inv_rate = inventory.amortized_usd_per_hour()[live]
+    inv_q = pd.Series(months_between(start, inv.loc[live, "end"]) // QUARTER_MONTHS, index=inv_rate.index)
+    rate = bought.amortized_usd_per_hour()
+    q = pd.Series(months_between(start, bought.items["end"]) // QUARTER_MONTHS, index=rate.index)
+    e_k, p_k = inv_rate.groupby(inv_q).sum(), rate.groupby(q).sum()
+    e_all, total = float(inv_rate.sum()), float(inv_rate.sum() + rate.sum())
+    over = [(k, (e_k.get(k, 0.0) + p) / total) for k, p in p_k.items()
+            if e_k.get(k, 0.0) + p > share * total + max(0.0, e_k.get(k, 0.0) - share * e_all) + 1e-6 * total]
+    if not over:
+        return []
+    k, worst = max(over, key=lambda kv: kv[1])
+    q_start = add_months(start, QUARTER_MONTHS * int(k))
+    return [f"{name}: {worst:.0%} of the committed $/h (inventory in force included) expires in the quarter from "
+            f"{q_start:%Y-%m-%d} (quarters counted from the span's start), above constraints."
+            f"max_expiring_share_per_quarter {share:g}: each re-plan counts quarters from its own date, so "
+            "purchases a few days apart expiring a few days apart fell in different quarters for it; "
+            "--replan-every 3M keeps every re-plan's quarters in step with the span's"]
 
 
 def _budget_left(cons: Constraints, held: CommitmentBook, span_start: pd.Timestamp, t: pd.Timestamp) -> Constraints:

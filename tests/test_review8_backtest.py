@@ -124,3 +124,25 @@ def test_purchases_name_a_savings_plans_scope_as_the_plan_json_does(tmp_path):
     assert rows["aws-ec2sp-us-east-1-p5-3y-all_upfront"]["scope"] == "aws-ec2sp-us-east-1-p5-3y-all_upfront"
     assert rows["aws-ec2sp-us-east-1-p5-3y-all_upfront"]["family"] is None
     assert rows["gcp-cud-3y"]["scope"] is None and rows["gcp-cud-3y"]["family"] == "gcp/us-central1/a3-highgpu-8g"
+
+
+def test_an_expiring_share_broken_across_replans_is_said(tmp_path):
+    """12- and 36-month reservations at the same $2.50/h, max_expiring_share_per_quarter 0.5,
+    demand 2 then 6 from 2026-01-26, weekly re-plans. gpuladder buys 1 + 1 on 01-19 (50/50),
+    then on 02-09 three 1-year and one 3-year: that re-plan counts quarters from 02-09, so the
+    1-year of 01-19 (expiring 2027-01-19, its quarter 3) and its own (2027-02-09, quarter 4)
+    are apart; from the span's start both expire in the quarter from 2027-01-19: 4 of 6 = 67%.
+    The note says so; hindsight_within_rules, one plan of the span, keeps 3 + 3 and gets none."""
+    path = write_case(tmp_path, two_then_six, "{max_expiring_share_per_quarter: 0.5}")
+    (tmp_path / "cat" / "commitments.csv").write_text(
+        "product,provider,kind,term_months,payment,upfront_share,family,rate_usd_per_hour,source,as_of\n"
+        f"test-ri-1y,test,reservation,12,no_upfront,0,{FAMILY},2.5,test fixture (ours),2026-01-01\n"
+        f"test-ri-3y,test,reservation,36,no_upfront,0,{FAMILY},2.5,test fixture (ours),2026-01-01\n")
+    path.write_text(path.read_text().replace("terms_months: [12]", "terms_months: [12, 36]"))
+    bt = backtest_scenario(load_scenario(path), BacktestOptions(replan_every="7D"))
+    by_term = bt.policy("gpuladder").purchases.items.groupby("term_months")["quantity"].sum().to_dict()
+    assert by_term == {12: 4.0, 36: 2.0}
+    within = bt.policy("hindsight_within_rules").purchases.items.groupby("term_months")["quantity"].sum()
+    assert within.to_dict() == {12: 3.0, 36: 3.0}
+    said = [n for n in bt.notes if "max_expiring_share_per_quarter 0.5" in n]
+    assert len(said) == 1 and said[0].startswith("gpuladder: 67% ") and "quarter from 2027-01-19" in said[0]
