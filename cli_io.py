@@ -14,7 +14,7 @@ import click
 
 from gpuladder.errors import GpuladderError, InputError
 from gpuladder.pricing.catalog import atomic_write_text
-from gpuladder.solver.backends.highs import solve_still_running
+from gpuladder.solver.backends.threads import solve_still_running
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: exit 1 would read as bad input to a script

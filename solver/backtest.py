@@ -469,8 +469,7 @@ def _budget_left(cons: Constraints, held: CommitmentBook, span_start: pd.Timesta
     if budget is None or len(held) == 0:
         return cons
     q_start = add_months(span_start, QUARTER_MONTHS * (int(months_between(span_start, [t])[0]) // QUARTER_MONTHS))
-    it = held.items
-    spent = float(it.loc[(it["start"] >= q_start) & (it["start"] < t), "upfront_usd"].sum())
+    spent = float(held.upfront_paid(q_start, t).sum())
     return cons if spent <= 0 else replace(cons, max_upfront_usd_per_quarter=max(0.0, float(budget) - spent))
 
 

@@ -64,6 +64,12 @@ class CommitmentBook:
         hours = (it["end"] - it["start"]) / pd.Timedelta(hours=1)
         return it["recurring_usd_per_hour"] + it["upfront_usd"] / hours
 
+    def upfront_paid(self, since: pd.Timestamp, until: pd.Timestamp) -> pd.Series:
+        """Upfront of the rows that start (and so pay it) in ``[since, until)``, the rows
+        that paid nothing left out [$]."""
+        it = self.items
+        return it.loc[(it["start"] >= since) & (it["start"] < until) & (it["upfront_usd"] > 0), "upfront_usd"]
+
 
 def fees_after(book: CommitmentBook, end: pd.Timestamp) -> float:
     """Amortized fees of ``book``'s commitments that fall after ``end`` [$]: (recurring $/h +

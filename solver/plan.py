@@ -20,7 +20,7 @@ import pandas as pd
 from gpuladder.errors import DomainError, InfeasibleError, ModelMismatchError
 from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.solver.backends import solve
-from gpuladder.solver.backends.highs import SOLVE_THREAD_NAME
+from gpuladder.solver.backends.threads import SOLVE_THREAD_NAME
 from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
 from gpuladder.solver.diagnose import diagnose_infeasible
 from gpuladder.solver.exactness import plan_is_exact
@@ -524,18 +524,15 @@ def _budget_before_horizon_warning(problem: PlanningProblem, data: ModelData) ->
     the inventory paid in the quarter before it (a monthly re-ladder's earlier purchases)
     is not charged to the first one: say how much, so a re-ladder script can lower it."""
     budget = problem.constraints.max_upfront_usd_per_quarter
-    inv = problem.inventory.items
-    if budget is None or inv.empty:
-        return []
     start = data.horizon_start
-    recent = inv[(inv["start"] >= add_months(start, -QUARTER_MONTHS)) & (inv["start"] < start)
-                 & (inv["upfront_usd"] > 0)]
-    if recent.empty:
+    recent = problem.inventory.upfront_paid(add_months(start, -QUARTER_MONTHS), start)
+    if budget is None or recent.empty:
         return []
-    paid = float(recent["upfront_usd"].sum())
+    paid = float(recent.sum())
+    first = problem.inventory.items.loc[recent.index, "start"].min()
     return [f"max_upfront_usd_per_quarter counts quarters from the horizon's start ({start:%Y-%m-%d}): the ${paid:,.0f} "
             f"the inventory paid upfront in the {QUARTER_MONTHS} months before it ({len(recent)} commitment(s), from "
-            f"{recent['start'].min():%Y-%m-%d}) is not charged to this plan's first quarter. If they share a budget "
+            f"{first:%Y-%m-%d}) is not charged to this plan's first quarter. If they share a budget "
             f"quarter, give the budget less that: --set constraints.max_upfront_usd_per_quarter="
             f"{max(0.0, float(budget) - paid):.0f}"]
 

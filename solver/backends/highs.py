@@ -23,6 +23,7 @@ import time
 
 import numpy as np
 
+from gpuladder.solver.backends.threads import SOLVE_THREAD_NAME
 from gpuladder.solver.lp import LinearProgram, Solution, SolveStatus, SolverOptions
 
 LARGE_LP_COLUMNS = 20_000
@@ -32,15 +33,6 @@ INTERRUPT_POLL_S = 0.1
 # it (a 100-family, 3-path plan's MIP stages overran limits of 11-29 s by 11-15 s).
 MIP_STAGE_RELAXATIONS = 2.0
 CANCEL_WAIT_S = 2.0
-SOLVE_THREAD_NAME = "gpuladder-solve"
-
-
-def solve_still_running() -> bool:
-    """True while a solve thread is still running after an interrupt (this module's, or
-    the product-set search's candidates in solver/plan.py, named alike): the process must
-    then end with ``os._exit``, as a normal exit tears down HiGHS's worker threads under
-    a running solve (C++ std::terminate, exit code -6: measured)."""
-    return any(t.name == SOLVE_THREAD_NAME and t.is_alive() for t in threading.enumerate())
 _STDOUT_LOCK = threading.Lock()   # _quiet_highs swaps the process's fd 1; one thread at a time
 
 
@@ -57,9 +49,10 @@ def solve_highs(lp: LinearProgram, options: SolverOptions) -> Solution:
         if isinstance(sol, Solution) and sol.status != SolveStatus.TIME_LIMIT:
             return sol
         start = sol
-        if start is not None and options.time_limit_s - (time.perf_counter() - t0) < MIP_STAGE_RELAXATIONS * relax_s:
+        left = options.time_limit_s - (time.perf_counter() - t0)
+        if start is not None and left < MIP_STAGE_RELAXATIONS * relax_s:
             return _best_so_far(start, t0)
-        h = _model(highspy, lp, replace_time(options, options.time_limit_s - (time.perf_counter() - t0)))
+        h = _model(highspy, lp, replace_time(options, left))
     elif not len(integ) and lp.n_cols >= LARGE_LP_COLUMNS:
         h.setOptionValue("solver", "ipm")
     if len(integ):
