@@ -14,7 +14,7 @@ import click
 
 from gpuladder.errors import GpuladderError, InputError
 from gpuladder.pricing.catalog import atomic_write_text
-from gpuladder.solver.backends.threads import solve_still_running
+from gpuladder.solver.backends.threads import solve_still_running, stop_solver_processes
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader went away
 EXIT_INTERRUPTED = 130  # 128 + SIGINT: exit 1 would read as bad input to a script
@@ -46,7 +46,9 @@ def _on_sigterm_raise():
 
 def _exit_interrupted(code: int) -> None:
     """Exit with ``code``; at once (``os._exit``, streams flushed) when an interrupted solve
-    is still running on its thread (``solve_still_running``)."""
+    is still running on its thread (``solve_still_running``). Solver processes still
+    running (CBC on a candidate's thread) are stopped first."""
+    stop_solver_processes()
     if solve_still_running():
         for stream in (sys.stdout, sys.stderr):
             try:

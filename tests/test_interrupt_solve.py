@@ -4,6 +4,7 @@ HiGHS's threads torn down under a running solve (exit -6)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ CHILD = textwrap.dedent("""
     from gpuladder.solver.lp import SolverOptions
     from gpuladder.solver.plan import _in_background
 
-    options = SolverOptions(time_limit_s=120, mip_gap=0.0)
+    options = SolverOptions(backend=sys.argv[3], time_limit_s=120, mip_gap=0.0)
     background = sys.argv[1] == "background"
 
     @handle_errors
@@ -41,9 +42,10 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def _run_child(mode: str, sig: int) -> subprocess.CompletedProcess:
-    child = subprocess.Popen([sys.executable, "-c", CHILD, mode, str(Path(__file__).parent)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _run_child(mode: str, sig: int, backend: str = "highs", scratch: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, **({"TMPDIR": str(scratch)} if scratch else {}))
+    child = subprocess.Popen([sys.executable, "-c", CHILD, mode, str(Path(__file__).parent), backend],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert child.stdout.readline().strip() == "solving"
         threading.Event().wait(1.0)   # into the branch and bound
@@ -70,6 +72,40 @@ def test_a_signal_stops_a_running_solve_with_its_exit_code(mode, sig, code, said
     assert said in done.stderr
     assert "finished" not in done.stdout
     assert "terminate called" not in done.stderr
+
+
+def _processes_naming(text: str) -> list[str]:
+    """The command lines of the running processes that contain ``text`` (Linux /proc)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:   # ended meanwhile
+            continue
+        line = b" ".join(args).decode(errors="replace")
+        if text in line:
+            found.append(line)
+    return found
+
+
+@pytest.mark.parametrize("backend, mode, sig, code", [
+    ("cbc", "alone", signal.SIGTERM, 143),
+    ("cbc", "alone", signal.SIGINT, 130),
+    ("cbc", "background", signal.SIGTERM, 143),
+    ("ortools", "alone", signal.SIGINT, 130),
+    ("ortools", "alone", signal.SIGTERM, 143),
+])
+def test_cbc_and_scip_stop_too(backend, mode, sig, code, tmp_path):
+    """CBC runs as a child process: PuLP's call left it running out its time limit after
+    the program had exited, with its files in the temp folder (here TMPDIR). SCIP caught
+    Ctrl-C itself, printed "pressed CTRL-C" to stdout and returned its best plan, so the
+    program went on and exited 0; a SIGTERM waited for the solve's end (50 s measured)."""
+    done = _run_child(mode, sig, backend, tmp_path)
+    assert done.returncode == code, done.stderr
+    assert "finished" not in done.stdout
+    assert "CTRL-C" not in done.stdout
+    assert _processes_naming(str(tmp_path)) == []
+    assert not list(tmp_path.glob("gpuladder-cbc-*"))
 
 
 class _FakeHighs:

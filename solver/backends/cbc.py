@@ -3,11 +3,16 @@ family keys never become solver names."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 import warnings
 
 import numpy as np
 
+from gpuladder.errors import DomainError
+from gpuladder.solver.backends.threads import run_solver_process
 from gpuladder.solver.lp import LinearProgram, Solution, SolveStatus, SolverOptions
 
 
@@ -62,7 +67,7 @@ def solve_cbc(lp: LinearProgram, options: SolverOptions) -> Solution:
     with warnings.catch_warnings():   # the CBC bundled with PuLP 3.x (DESIGN.md section 5: pulp<4)
         warnings.simplefilter("ignore", DeprecationWarning)
         solver = pulp.PULP_CBC_CMD(msg=False, timeLimit=options.time_limit_s, gapRel=options.mip_gap)
-    prob.solve(solver)
+    _run_cbc(prob, solver, options)
     st = map_status(prob.status, prob.sol_status)
     x = np.array([v.varValue if v.varValue is not None else 0.0 for v in xs], float)
     if st not in (SolveStatus.OPTIMAL, SolveStatus.TIME_LIMIT):
@@ -72,3 +77,27 @@ def solve_cbc(lp: LinearProgram, options: SolverOptions) -> Solution:
     obj = float(lp.cost @ x + lp.constant) if x is not None else None
     gap = 0.0 if st == SolveStatus.OPTIMAL else None
     return Solution(st, x, obj, gap, time.perf_counter() - t0, "cbc", pulp.LpStatus[prob.status])
+
+
+def _run_cbc(prob, solver, options: SolverOptions) -> None:
+    """What ``prob.solve(solver)`` does (the model as MPS, CBC's command line, its solution
+    read back into ``prob``), with the CBC process ours: an interrupt stops it, where PuLP's
+    own call left it running out its time limit after the program had exited (measured:
+    the orphan still ran 0.5 s after a SIGTERM'd plan exited 143), and its files go with
+    the scratch folder."""
+    if not solver.available():
+        raise DomainError(f"the CBC bundled with PuLP cannot run here ({solver.path}); choose --backend highs")
+    folder = tempfile.mkdtemp(prefix="gpuladder-cbc-")
+    try:
+        mps, sol = os.path.join(folder, "model.mps"), os.path.join(folder, "model.sol")
+        vs, var_names, row_names, _ = prob.writeMPS(mps, rename=1)
+        code = run_solver_process([solver.path, mps, "-sec", str(options.time_limit_s), "-ratio", str(options.mip_gap),
+                                   "-timeMode", "elapsed", "-solve", "-printingOptions", "all", "-solution", sol],
+                                  folder)
+        if code != 0 or not os.path.exists(sol):
+            raise DomainError(f"CBC stopped with exit code {code} and no solution; choose --backend highs")
+        status, values, _, _, _, sol_status = solver.readsol_MPS(sol, prob, vs, var_names, row_names)
+        prob.assignVarsVals(values)
+        prob.assignStatus(status, sol_status)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

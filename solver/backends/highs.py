@@ -23,16 +23,14 @@ import time
 
 import numpy as np
 
-from gpuladder.solver.backends.threads import SOLVE_THREAD_NAME
+from gpuladder.solver.backends.threads import CANCEL_WAIT_S, INTERRUPT_POLL_S, SOLVE_THREAD_NAME
 from gpuladder.solver.lp import LinearProgram, Solution, SolveStatus, SolverOptions
 
 LARGE_LP_COLUMNS = 20_000
-INTERRUPT_POLL_S = 0.1
 # A MIP stage after relax-and-fix starts only with this many times the relaxation's time
 # left: its root LP alone takes about as long, and HiGHS checks its time limit only after
 # it (a 100-family, 3-path plan's MIP stages overran limits of 11-29 s by 11-15 s).
 MIP_STAGE_RELAXATIONS = 2.0
-CANCEL_WAIT_S = 2.0
 _STDOUT_LOCK = threading.Lock()   # _quiet_highs swaps the process's fd 1; one thread at a time
 
 

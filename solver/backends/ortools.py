@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from gpuladder.errors import DomainError
+from gpuladder.solver.backends.threads import wait_for_solve
 from gpuladder.solver.lp import LinearProgram, Solution, SolveStatus, SolverOptions
 
 
@@ -45,7 +46,7 @@ def solve_ortools(lp: LinearProgram, options: SolverOptions) -> Solution:
     solver.SetTimeLimit(int(options.time_limit_s * 1000))
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, float(options.mip_gap))
-    code = solver.Solve(params)
+    code = _solve(solver, params)
     st = map_status(code)
     x = np.array([v.solution_value() for v in xs], float) if st in (SolveStatus.OPTIMAL,
                                                                     SolveStatus.TIME_LIMIT) else None
@@ -59,3 +60,15 @@ def solve_ortools(lp: LinearProgram, options: SolverOptions) -> Solution:
     elif x is not None:
         gap = 0.0
     return Solution(st, x, obj, gap, time.perf_counter() - t0, "ortools", str(code))
+
+
+def _solve(solver, params) -> int:
+    """``solver.Solve(params)``, interruptible (``wait_for_solve``: the interrupt asks SCIP to
+    stop). SCIP's own Ctrl-C handler is off: it took the signal from Python, printed to
+    stdout and returned its best plan as if the time limit had stopped it, so an
+    interrupted plan exited 0 with that plan (measured)."""
+    if not solver.SetSolverSpecificParametersAsString("misc/catchctrlc = FALSE\n"):
+        raise DomainError("this OR-Tools' SCIP refuses misc/catchctrlc; choose --backend highs")
+    box: dict = {}
+    wait_for_solve(lambda: box.setdefault("code", solver.Solve(params)), solver.InterruptSolve)
+    return box["code"]
