@@ -236,6 +236,11 @@ def _readme(src: pd.DataFrame, fam: pd.DataFrame, com: pd.DataFrame, ratios: dic
     n_est = int(com["source"].str.startswith("estimate:").sum())
     az = fam[fam["provider"] == "azure"]
     az_spot_high = int((az["spot_hourly"] >= az["on_demand_hourly"]).sum())
+    gcp = fam[fam["provider"] == "gcp"]
+    series = gcp["instance_type"].str.rsplit("-", n=1).str[0]
+    missing = {term: series[gcp[col].isna()].value_counts().sort_index() for term, col in ((12, "cud_1y"), (36, "cud_3y"))}
+    n_no_cud_text = "; ".join(f"no {TERM_LABEL[term]} CUD: " + ", ".join(f"{name} {n}" for name, n in counts.items())
+                              for term, counts in missing.items())
     kept = carried[~carried["not_carried_price_moved"]]
     moved = carried[carried["not_carried_price_moved"]]
     buckets = fam["interruption_bucket"].value_counts().reindex(INTERRUPTION_BUCKETS, fill_value=0)
@@ -300,8 +305,13 @@ Rules:
 
 * `gcp-cud-1y`, `gcp-cud-3y` (kind `reservation`: a family-specific instance count; `no_upfront`,
   billed monthly): GCP resource-based committed-use discounts from `cud_1y` / `cud_3y` (the
-  source's monthly price / 730 h). GCP publishes no CUD for A2 Ultra (A100-80GB); those families
-  have no GCP commitment product here.
+  source's monthly price / 730 h). Family-specific because GCP requires a GPU commitment to have
+  reservations attached (a machine type in a zone, charged whether a VM uses them or not), so
+  the discount goes to that machine type. Families whose source row has no CUD price have no
+  GCP commitment product of that term here (families by series, {n_no_cud_text}): the source
+  lists none for A2 Ultra (A100-80GB) in any region.
+  GCP's spend-based Compute flexible CUDs are not listed: no source here shows them discounting
+  GPUs.
 
 ## Estimates (every `source` starting with `estimate:`)
 
@@ -323,6 +333,11 @@ No public file here holds AWS reservation or savings-plan rates or Azure reserva
    so always a little dearer than the EC2 Instance plan.
 5. Azure reservations (`azure-ri-<term>-no_upfront`): on-demand x base ratio. Azure charges the
    same total for monthly and upfront payment, so only the monthly (`no_upfront`) form is listed.
+   Each is family-specific: Azure's instance size flexibility (a reservation also serving other
+   sizes of its group by their ratio) is not modeled, so a plan's cost is an upper bound where
+   several sizes of one group run. Azure's savings plan for compute is not listed (no rates, and
+   which GPU series it covers is not confirmed here); to model one you hold, add its rows
+   (kind `savings_plan`) to a catalog folder laid over the embedded one.
 6. Rates are rounded to {RATE_DECIMALS} decimals; `as_of` is that of the family's on-demand price.
    Savings-plan rates are the $ of commitment one instance-hour consumes.
 
