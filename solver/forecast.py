@@ -117,9 +117,9 @@ short of it, the rolling origins measure by how much, and the band says so.
 
 The interruptible share of each path is the family's hour-of-week share in the history.
 
-Families: one with no demand in the last ``VANISHED_AFTER_DAYS`` observed days forecasts
-zero; one that started inside the window is fitted on its own span (from its first
-non-zero hour). One with under ``MIN_HISTORY_DAYS`` of observed demand of its own (and
+Families: one with no demand in the last ``VANISHED_AFTER_DAYS`` days it was observed (its own
+observed hours after its last demand: masked ones do not count) forecasts zero; one that
+started inside the window is fitted on its own span (from its first non-zero hour). One with under ``MIN_HISTORY_DAYS`` of observed demand of its own (and
 none before the lookback window: a short window on an old family is not news) gets its mean level
 as P50, zero for the paths below the median and twice the P50 for those above it: a few
 days cannot tell whether a workload stays, and the weighted mean of P10 / P50 / P90 stays
@@ -344,7 +344,7 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
     origin = profile.index[-1] + HOUR
     keep = profile.index >= origin - pd.Timedelta(days=spec.lookback_days)
     hist_index = profile.index[keep]
-    history = _History(((hist_index - origin) / HOUR).to_numpy(), *hour_of_week(hist_index), observed[keep],
+    history = _History(((hist_index - origin) / HOUR).to_numpy(), *hour_of_week(hist_index),
                        spec.lookback_days * 24.0, spec.method)
     t_future = ((index - origin) / HOUR).to_numpy()
     how_future, week_future = hour_of_week(index)
@@ -427,7 +427,6 @@ class _History:
     t: np.ndarray
     how: np.ndarray
     week: np.ndarray
-    observed: np.ndarray        # any family observed in the hour
     lookback_hours: float
     method: str
 
@@ -435,11 +434,13 @@ class _History:
         """The forecaster as it would have run with its origin at ``origin``: (its level
         fit, the positions of the hours it fitted), or None if the family had vanished."""
         window = np.flatnonzero((self.t >= origin - self.lookback_hours) & (self.t < origin))
-        nonzero = window[np.nan_to_num(y[window]) > 0]
-        last_observed = window[self.observed[window]]
-        if not len(nonzero) or self.t[last_observed[-1]] - self.t[nonzero[-1]] >= VANISHED_AFTER_DAYS * 24:
+        nonzero = np.flatnonzero(np.nan_to_num(y[window]) > 0)
+        if not len(nonzero):
             return None
-        span = window[window >= nonzero[0]]
+        absent_hours = np.count_nonzero(~np.isnan(y[window[nonzero[-1] + 1:]]))  # masked hours are not absence
+        if absent_hours >= VANISHED_AFTER_DAYS * 24:
+            return None
+        span = window[nonzero[0]:]
         return _fit_level(y[span], self.t[span] - origin, self.how[span], self.method), span
 
     def band(self, y: np.ndarray, level: _Level) -> tuple[_Band, str]:

@@ -1,0 +1,77 @@
+"""Review 9 of the forecast as a user meets it (solver/forecast.py): masked stretches read
+as absence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gpuladder.scenarios.schema import ForecastSpec, Horizon
+from gpuladder.solver.forecast import hour_of_week, make_forecast
+from gpuladder.usage.history import profile_from_frames
+
+START = pd.Timestamp("2025-11-03T00:00Z")  # a Monday
+
+
+def hours(n_hours: int, start: pd.Timestamp = START) -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=n_hours, freq="h", tz="UTC")
+
+
+def weekly(index: pd.DatetimeIndex) -> np.ndarray:
+    how, _ = hour_of_week(index)
+    return 20 + 3 * np.sin(2 * np.pi * (how % 24) / 24) - 6 * (how // 24 >= 5)
+
+
+def profile(columns: dict, index: pd.DatetimeIndex, share: float = 0.0):
+    demand = pd.DataFrame(columns, index=index)
+    return profile_from_frames(demand, demand * share)
+
+
+def forecast(prof, method="seasonal", lookback_days=90, growth=0.0, cq=0.10, months=2, start=None):
+    return make_forecast(prof, ForecastSpec(method, lookback_days, growth, cq), Horizon(start, months))
+
+
+# --- a masked stretch is not absence -------------------------------------------------------
+
+def stopped_family(stopped_days: int, masked: tuple[int, int]) -> tuple[pd.DatetimeIndex, dict]:
+    """40 days; 'b' runs at 6 until ``stopped_days`` before the end; every family masked from
+    ``masked[0]`` to ``masked[1]`` days before the end."""
+    n = 40 * 24
+    idx, t = hours(n), np.arange(n)
+    cols = {"a": weekly(idx), "b": np.where(t < n - stopped_days * 24, 6.0, 0.0)}
+    gap = (t >= n - masked[0] * 24) & (t < n - masked[1] * 24)
+    return idx, {f: np.where(gap, np.nan, y) for f, y in cols.items()}
+
+
+def test_masked_days_after_a_family_stops_do_not_count_as_days_without_demand():
+    """'b' stopped 9 calendar days before the end, 5 of them masked (a logging gap): 4
+    observed days without demand, under the 7 that make a family vanished. The old rule
+    measured calendar hours and forecast it zero, reading the gap as no demand."""
+    idx, cols = stopped_family(9, (8, 3))
+    fc = forecast(profile(cols, idx))
+    assert not any(n.startswith("b:") and "forecast zero" in n for n in fc.notes)
+    assert fc.path("P90").demand_instances["b"].max() > 1.0
+
+
+def test_a_family_stopped_for_seven_observed_days_around_a_gap_still_vanishes():
+    """12 calendar days, 5 of them masked: 7 observed days without demand."""
+    idx, cols = stopped_family(12, (8, 3))
+    fc = forecast(profile(cols, idx))
+    assert any(n.startswith("b: no demand in the last 7 observed days") for n in fc.notes)
+    assert all((p.demand_instances["b"] == 0).all() for p in fc.paths)
+
+
+def test_a_family_masked_on_its_own_at_the_end_is_not_vanished():
+    """Python API: a family whose own column is masked for its last 8 days while another is
+    observed has no observed day without demand; it used to count the other family's hours
+    and forecast zero. Its level is anchored on its last observed week (about 20)."""
+    n = 42 * 24
+    idx = hours(n)
+    a = weekly(idx).astype(float)
+    a[-8 * 24:] = np.nan
+    fc = forecast(profile({"a": a, "b": weekly(idx) - 5}, idx))
+    assert not any("forecast zero" in n for n in fc.notes)
+    p50 = fc.path("P50").demand_instances["a"]
+    np.testing.assert_allclose(p50, weekly(fc.index), atol=1e-6)
+
+
