@@ -338,7 +338,7 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
     n_obs = int(observed.sum())
     if n_obs < MIN_HISTORY_DAYS * 24:
         raise DomainError(
-            f"the usage history holds {n_obs} observed hour(s) ({n_obs / 24:.1f} days); a {spec.method} "
+            f"the usage history holds {n_obs} observed hour(s) ({_days_text(n_obs)} days); a {spec.method} "
             f"forecast needs at least {MIN_HISTORY_DAYS} days. You can fix this by giving more history "
             "or by planning on the history itself: --set forecast.method=replay.")
     origin = profile.index[-1] + HOUR
@@ -451,9 +451,8 @@ class _History:
         k_max = int(-self.t[ready[0]] // 24) if len(ready) else 0  # whole days after the first usable origin
         if k_max < CALIBRATION_MIN_DAYS:
             deviations, se = _in_sample_spread(level)
-            days = float(seen.sum()) / 24
-            note = (f"{days:.1f} days of observed history, too short for rolling-origin calibration (needs "
-                    f"{MIN_HISTORY_DAYS + CALIBRATION_MIN_DAYS}); P10/P90 from the in-sample day-mean residuals")
+            note = (f"{_days_text(seen.sum())} days of observed history, too short for rolling-origin calibration "
+                    f"(needs {MIN_HISTORY_DAYS + CALIBRATION_MIN_DAYS}); P10/P90 from the in-sample day-mean residuals")
             return _Band(0.0, 0.0, 0.0, 0.0, se, deviations), note
         all_sloped = True
         leads, errors, steps = [], [], []
@@ -489,7 +488,7 @@ def _fit_level(y: np.ndarray, t: np.ndarray, how: np.ndarray, method: str) -> _L
     slope = 0.0
     if span_days < MIN_HISTORY_DAYS:
         season[:] = yo.mean()
-        note = f"only {span_days:.1f} days of demand; forecast at its mean level, no trend"
+        note = f"only {_days_text(span_hours)} days of demand; forecast at its mean level, no trend"
     elif method == "trend":
         slope, level = np.polyfit(to, yo, 1)
         season[:] = level
@@ -504,7 +503,7 @@ def _fit_level(y: np.ndarray, t: np.ndarray, how: np.ndarray, method: str) -> _L
             denom = float(dt @ dt)
             slope = float(dy @ dt) / denom if denom > 0 else 0.0
         else:
-            note = f"only {span_days:.1f} days of demand; weekly profile without trend"
+            note = f"only {_days_text(span_hours)} days of demand; weekly profile without trend"
         season = np.interp(np.arange(WEEK_HOURS), np.flatnonzero(seen), y_mean - slope * t_mean,
                            period=WEEK_HOURS)
     resid = np.full(len(y), np.nan)
@@ -512,6 +511,11 @@ def _fit_level(y: np.ndarray, t: np.ndarray, how: np.ndarray, method: str) -> _L
     anchor = float(resid[obs][-ANCHOR_DAYS * 24:].mean())
     day_params = 1 if span_days < MIN_HISTORY_DAYS else 2 if method == "trend" else 7 + (slope != 0.0)
     return _Level(season, float(slope), anchor, resid, t, how, span_hours, day_params, note)
+
+
+def _days_text(n_hours: float) -> str:
+    """Hours as days rounded down to a tenth: 167 h is 6.9 days, not the 7.0 a limit of 7 days refuses."""
+    return f"{np.floor(n_hours / 24 * 10 + 1e-9) / 10:.1f}"
 
 
 def _in_sample_spread(level: _Level) -> tuple[np.ndarray, float]:

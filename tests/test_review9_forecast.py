@@ -1,11 +1,13 @@
 """Review 9 of the forecast as a user meets it (solver/forecast.py): masked stretches read
-as absence."""
+as absence, day counts rounded up to the limit they miss."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from gpuladder.errors import DomainError
 from gpuladder.scenarios.schema import ForecastSpec, Horizon
 from gpuladder.solver.forecast import hour_of_week, make_forecast
 from gpuladder.usage.history import profile_from_frames
@@ -73,5 +75,35 @@ def test_a_family_masked_on_its_own_at_the_end_is_not_vanished():
     assert not any("forecast zero" in n for n in fc.notes)
     p50 = fc.path("P50").demand_instances["a"]
     np.testing.assert_allclose(p50, weekly(fc.index), atol=1e-6)
+
+
+# --- day counts in messages ----------------------------------------------------------------
+
+def test_a_history_an_hour_short_of_a_week_is_not_called_seven_days():
+    """167 hours: the refusal said '(7.0 days)' next to 'needs at least 7 days'."""
+    idx = hours(7 * 24 - 1)
+    with pytest.raises(DomainError, match=r"167 observed hour\(s\) \(6\.9 days\); a seasonal forecast needs at "
+                                          r"least 7 days"):
+        forecast(profile({"a": weekly(idx)}, idx))
+
+
+@pytest.mark.parametrize("n_hours, said", [
+    (21 * 24 - 1, "a: only 20.9 days of demand; weekly profile without trend"),
+    (21 * 24, None),
+    (14 * 24 - 1, "a: only 13.9 days of demand; weekly profile without trend"),
+])
+def test_notes_round_the_days_down(n_hours, said):
+    """Without a trend under 21 days: 503 hours was 'only 21.0 days ... without trend'."""
+    idx = hours(n_hours)
+    fc = forecast(profile({"a": weekly(idx)}, idx))
+    notes = [n for n in fc.notes if "without trend" in n]
+    assert notes == ([said] if said else [])
+
+
+def test_a_new_family_an_hour_short_of_a_week_is_not_called_seven_days():
+    n = 30 * 24
+    idx, t = hours(n), np.arange(n)
+    fc = forecast(profile({"a": weekly(idx), "b": np.where(t >= n - 167, 5.0, 0.0)}, idx))
+    assert "b: only 6.9 days of demand; forecast at its mean level, no trend" in fc.notes
 
 
