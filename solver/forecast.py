@@ -209,23 +209,22 @@ def resolve_horizon(horizon: Horizon, profile: DemandProfile, method: str) -> pd
 
 def replay(profile: DemandProfile, index: pd.DatetimeIndex) -> Forecast:
     """The usage IS the future. Hours of the horizon that the usage covers are taken as they
-    are; if the horizon lies elsewhere or is longer, the usage is laid from the horizon's
-    start and repeated. Masked hours (NaN) take the value of the same hour one week
-    earlier or later where there is one, else zero."""
+    are, and a horizon that overlaps the usage but runs past either end repeats it on its
+    own clock (the hour one usage length later or earlier); a horizon that lies wholly
+    elsewhere has the usage laid from its start and repeated. Masked hours (NaN) take the
+    value of the same hour one week earlier or later where there is one, else zero."""
     demand = profile.demand_instances
     inter = profile.interruptible_instances
     if demand.empty:
         raise DomainError("no usage to replay")
-    demand, inter = _fill_masked(demand), _fill_masked(inter)
-    if index[0] in demand.index and index[-1] in demand.index:
-        d = demand.loc[index[0]:index[-1]]
-        i = inter.loc[index[0]:index[-1]]
+    hours = hourly_index(demand.index[0], demand.index[-1] + HOUR)  # an hour without a row is masked
+    demand, inter = _fill_masked(demand.reindex(hours)), _fill_masked(inter.reindex(hours))
+    if index[0] <= demand.index[-1] and index[-1] >= demand.index[0]:
+        pos = np.floor(((index - demand.index[0]) / HOUR).to_numpy(dtype=float)).astype(int) % len(demand)
     else:
         pos = np.arange(len(index)) % len(demand)
-        d = pd.DataFrame(demand.to_numpy()[pos], index=index, columns=demand.columns)
-        i = pd.DataFrame(inter.to_numpy()[pos], index=index, columns=demand.columns)
-    d = d.set_axis(index)
-    i = np.minimum(i.set_axis(index), d)
+    d = pd.DataFrame(demand.to_numpy()[pos], index=index, columns=demand.columns)
+    i = np.minimum(pd.DataFrame(inter.to_numpy()[pos], index=index, columns=demand.columns), d)
     return Forecast("replay", (DemandPath("replay", 1.0, d, i),), expected="replay", conservative=None)
 
 

@@ -1,5 +1,6 @@
 """Review 9 of the forecast as a user meets it (solver/forecast.py): masked stretches read
-as absence, day counts rounded up to the limit they miss."""
+as absence, day counts rounded up to the limit they miss, replay of a horizon that overlaps
+the usage."""
 
 from __future__ import annotations
 
@@ -105,5 +106,47 @@ def test_a_new_family_an_hour_short_of_a_week_is_not_called_seven_days():
     idx, t = hours(n), np.arange(n)
     fc = forecast(profile({"a": weekly(idx), "b": np.where(t >= n - 167, 5.0, 0.0)}, idx))
     assert "b: only 6.9 days of demand; forecast at its mean level, no trend" in fc.notes
+
+
+# --- replay over a horizon that overlaps the usage -------------------------------------------
+
+def ramp(n_hours: int = 30 * 24):
+    idx = hours(n_hours)
+    return idx, profile({"a": np.arange(n_hours, dtype=float)}, idx, 0.25)
+
+
+@pytest.mark.parametrize("offset_days, months", [(15, 1), (-3, 1), (0, 2), (10, 1)])
+def test_replay_keeps_the_hours_the_usage_covers(offset_days, months):
+    """Usage: hour k holds k (30 days). A horizon from mid-usage past its end took the usage
+    from its first hour (the horizon's first hour read 0, not 360); one starting before the
+    usage did the same. Covered hours are the usage's own; the rest repeat it on its clock."""
+    idx, prof = ramp()
+    start = idx[0] + pd.Timedelta(days=offset_days)
+    fc = forecast(prof, "replay", months=months, start=start)
+    d = fc.path("replay").demand_instances["a"]
+    k = ((fc.index - idx[0]) / pd.Timedelta(hours=1)).to_numpy().astype(int)
+    np.testing.assert_array_equal(d.to_numpy(), k % len(idx))
+    np.testing.assert_allclose(fc.path("replay").interruptible_instances["a"], 0.25 * d)
+    inside = (fc.index >= idx[0]) & (fc.index <= idx[-1])
+    assert inside.any()
+    np.testing.assert_array_equal(d[inside].to_numpy(), prof.demand_instances["a"].reindex(fc.index[inside]))
+
+
+def test_replay_of_a_horizon_elsewhere_lays_the_usage_from_its_start():
+    idx, prof = ramp()
+    fc = forecast(prof, "replay", months=2, start=pd.Timestamp("2026-06-01T00:00Z"))
+    np.testing.assert_array_equal(fc.path("replay").demand_instances["a"], np.arange(len(fc.index)) % len(idx))
+
+
+def test_replay_treats_an_hour_without_a_row_as_masked():
+    """A frame with an hour missing (Python API) crashed replay (length mismatch); the hour
+    now takes the same hour a week later, as a masked one does."""
+    idx = hours(21 * 24)
+    y = weekly(idx) + np.arange(len(idx)) / 1000
+    demand = pd.DataFrame({"a": y}, index=idx).drop(idx[50])
+    fc = forecast(profile_from_frames(demand), "replay", months=1, start=idx[0])
+    d = fc.path("replay").demand_instances["a"]
+    assert d.loc[idx[50]] == pytest.approx(y[50 + 168])
+    np.testing.assert_array_equal(d.loc[idx[51]:idx[-1]], y[51:])
 
 
