@@ -154,6 +154,11 @@ PATH_QUANTILES = (("P10", 0.10, 0.3), ("P50", 0.50, 0.4), ("P90", 0.90, 0.3))  #
 MIN_HISTORY_DAYS = 7
 NEW_FAMILY_NOTE = ("under a week of its own demand: the paths below the median are zero and those above it twice "
                    "its mean level (it may stop or double), so nothing is committed to it on the conservative path")
+NEW_FAMILY_UNGUARDED_NOTE = (
+    "under a week of its own demand: the paths below the median are zero and those above it twice its mean level "
+    "(it may stop or double), but forecast.conservative_quantile is {cq}, so the utilization floor holds on P50 "
+    "alone and the plan may commit to its mean level for a whole term; with --set forecast.conservative_quantile=0.1 "
+    "the floor commits nothing to it")
 TREND_MIN_DAYS = 21
 SHORT_LOOKBACK_DAYS = 28   # a lookback under four weeks, with older history left out, is noted
 VANISHED_AFTER_DAYS = 7
@@ -360,6 +365,8 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
 
     families = list(demand.columns)
     notes = []
+    new_note = NEW_FAMILY_NOTE if cq is not None and cq < 0.5 else NEW_FAMILY_UNGUARDED_NOTE.format(
+        cq="null" if cq is None else f"{cq:g}")
     history_days = (origin - profile.index[0]) / pd.Timedelta(days=1)
     if spec.lookback_days < SHORT_LOOKBACK_DAYS and history_days > spec.lookback_days:
         notes.append(f"lookback_days is {spec.lookback_days}, so the fit sees {spec.lookback_days} of the "
@@ -380,7 +387,7 @@ def fit_forecast(profile: DemandProfile, spec: ForecastSpec, index: pd.DatetimeI
         # (an old family seen through a short window or a gap keeps its band)
         new = (np.count_nonzero(~np.isnan(y[span])) < MIN_HISTORY_DAYS * 24
                and not (np.nan_to_num(demand[fam].to_numpy(dtype=float)[~keep]) > 0).any())
-        band, band_note = (None, NEW_FAMILY_NOTE) if new else history.band(y, level)
+        band, band_note = (None, new_note) if new else history.band(y, level)
         notes += [f"{fam}: {n}" for n in (level.note, band_note) if n]
         base = level.at(t_future, how_future)
         weeks, first_week = _residual_weeks(level.resid, history.how[span], history.week[span])

@@ -1,6 +1,6 @@
 """Review 9 of the forecast as a user meets it (solver/forecast.py): masked stretches read
 as absence, day counts rounded up to the limit they miss, replay of a horizon that overlaps
-the usage."""
+the usage, the new-family note without a conservative path."""
 
 from __future__ import annotations
 
@@ -148,5 +148,25 @@ def test_replay_treats_an_hour_without_a_row_as_masked():
     d = fc.path("replay").demand_instances["a"]
     assert d.loc[idx[50]] == pytest.approx(y[50 + 168])
     np.testing.assert_array_equal(d.loc[idx[51]:idx[-1]], y[51:])
+
+
+# --- the new-family note when no conservative path guards it ---------------------------------
+
+@pytest.mark.parametrize("cq, guarded", [(None, False), (0.5, False), (0.1, True), (0.25, True)])
+def test_the_new_family_note_says_when_the_floor_holds_on_p50_alone(cq, guarded):
+    """With conservative_quantile null (fast-growth's setting) or 0.5, a family 3 days old
+    got 'nothing is committed to it on the conservative path' while the plan bought its
+    mean level for a whole term (8 p5.48xlarge 3-year reservations, $4.43M upfront, on a
+    scenario of steady-inference's usage)."""
+    n = 30 * 24
+    idx, t = hours(n), np.arange(n)
+    fc = forecast(profile({"a": weekly(idx), "b": np.where(t >= n - 72, 8.0, 0.0)}, idx), cq=cq)
+    note = [n for n in fc.notes if n.startswith("b: under a week of its own demand")]
+    assert len(note) == 1
+    assert ("nothing is committed to it on the conservative path" in note[0]) == guarded
+    if not guarded:
+        assert f"conservative_quantile is {'null' if cq is None else cq}" in note[0]
+        assert "may commit to its mean level for a whole term" in note[0]
+    assert (fc.path("P10").demand_instances["b"] == 0).all()
 
 
