@@ -1,19 +1,25 @@
-"""Review 9 of the forecast as a user meets it (solver/forecast.py): masked stretches read
-as absence, day counts rounded up to the limit they miss, replay of a horizon that overlaps
-the usage, the new-family note without a conservative path."""
+"""Review 9 of the forecast as a user meets it (solver/forecast.py): masked stretches read as
+absence, day counts rounded up to the limit they miss, replay of a horizon that overlaps the
+usage, the new-family note without a conservative path; and the contract's invariants as
+properties, on synthetic histories and on the bundled real-trace usage."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gpuladder.errors import DomainError
 from gpuladder.scenarios.schema import ForecastSpec, Horizon
-from gpuladder.solver.forecast import hour_of_week, make_forecast
-from gpuladder.usage.history import profile_from_frames
+from gpuladder.solver.forecast import hour_of_week, make_forecast, replay
+from gpuladder.usage.history import load_usage_csv, profile_from_frames
 
 START = pd.Timestamp("2025-11-03T00:00Z")  # a Monday
+EXAMPLES = Path(__file__).resolve().parents[1] / "scenarios" / "examples"
 
 
 def hours(n_hours: int, start: pd.Timestamp = START) -> pd.DatetimeIndex:
@@ -170,3 +176,110 @@ def test_the_new_family_note_says_when_the_floor_holds_on_p50_alone(cq, guarded)
     assert (fc.path("P10").demand_instances["b"] == 0).all()
 
 
+# --- invariants as properties ---------------------------------------------------------------
+
+QUANTILE = {"P10": 0.10, "P50": 0.50, "P90": 0.90}
+
+
+def check_invariants(fc, cq, growth):
+    paths = {p.name: p for p in fc.paths}
+    q = dict(QUANTILE)
+    if cq is not None:
+        assert fc.conservative in paths
+        assert fc.conservative in QUANTILE or paths[fc.conservative].weight == 0.0
+        q.setdefault(fc.conservative, cq)
+    assert set(paths) == set(q) and sum(p.weight for p in fc.paths) == pytest.approx(1.0)
+    for p in fc.paths:
+        d, i = p.demand_instances.to_numpy(), p.interruptible_instances.to_numpy()
+        assert p.demand_instances.index.equals(fc.index) and np.isfinite(d).all() and (d >= 0).all()
+        assert (i >= 0).all() and (i <= d * (1 + 1e-12)).all()
+    ordered = sorted(paths, key=q.get)
+    for lo, hi in zip(ordered, ordered[1:]):
+        assert (paths[lo].demand_instances.to_numpy() <= paths[hi].demand_instances.to_numpy() * (1 + 1e-12)).all()
+    if growth >= 0:
+        p10, p90 = paths["P10"].demand_instances.to_numpy(), paths["P90"].demand_instances.to_numpy()
+        days = len(fc.index) // 24
+        clear = (p10 > 0).all(axis=0)   # where P10 is clipped at zero the band is not the level's
+        if days > 1 and clear.any():
+            width = (p90 - p10)[:days * 24, clear].reshape(days, 24, -1).mean(axis=1)
+            assert (np.diff(width, axis=0) >= -1e-9 * (1 + width[1:])).all()
+
+
+@st.composite
+def fleets(draw):
+    n = draw(st.integers(7 * 24, 45 * 24))
+    idx = hours(n, START + pd.Timedelta(hours=draw(st.integers(0, 167))))  # any hour of the week
+    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+    t = np.arange(n)
+    cols, shares = {}, {}
+    for j in range(draw(st.integers(1, 3))):
+        level = draw(st.sampled_from([0.5, 5.0, 300.0]))
+        kind = draw(st.sampled_from(["noise", "walk", "line"]))
+        if kind == "noise":
+            y = level * (1 + rng.normal(0, draw(st.floats(0, 0.5)), n))
+        elif kind == "walk":
+            y = level + np.repeat(np.cumsum(rng.normal(0, 1, n // 24 + 1)), 24)[:n]
+        else:
+            y = level + draw(st.floats(-0.1, 0.1)) * t
+        y = np.clip(y, 0, None)
+        appear, vanish = sorted(draw(st.tuples(st.integers(0, n), st.integers(0, n))))
+        if draw(st.booleans()):
+            y[:appear] = 0.0
+        if draw(st.booleans()):
+            y[vanish:] = 0.0
+        cols[f"f{j}"], shares[f"f{j}"] = y, rng.random(n) * draw(st.sampled_from([0.0, 0.5, 1.0]))
+    demand = pd.DataFrame(cols, index=idx)
+    gap_at, gap_hours = draw(st.integers(0, n)), draw(st.sampled_from([0, 36, 120]))
+    demand.iloc[gap_at:gap_at + gap_hours] = np.nan
+    if draw(st.booleans()):
+        demand.iloc[-draw(st.integers(1, 72)):] = np.nan      # masked hours at the very end
+    spec = ForecastSpec(draw(st.sampled_from(["seasonal", "trend"])), draw(st.sampled_from([7, 14, 28, 400])),
+                        draw(st.sampled_from([0.0, -0.5, 1.0])), draw(st.sampled_from([None, 0.05, 0.1, 0.25, 0.5])))
+    return demand, pd.DataFrame(shares, index=idx) * demand, spec, draw(st.sampled_from([1, 36]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(fleets())
+def test_property_fleets_with_gaps_arrivals_and_departures(case):
+    demand, inter, spec, months = case
+    prof = profile_from_frames(demand, inter)
+    if demand.notna().any(axis=1).sum() < 7 * 24:
+        with pytest.raises(DomainError, match="at least 7 days"):
+            make_forecast(prof, spec, Horizon(None, months))
+        return
+    fc = make_forecast(prof, spec, Horizon(None, months))
+    check_invariants(fc, spec.conservative_quantile, spec.growth_per_month)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(8 * 24, 40 * 24), st.integers(0, 167), st.floats(0.01, 1000), st.sampled_from(["seasonal", "trend"]),
+       st.integers(0, 2 ** 32 - 1))
+def test_property_a_constant_history_gives_the_constant_with_no_band(n, hour, level, method, seed):
+    """Masked hours anywhere (the end included) do not change that."""
+    rng = np.random.default_rng(seed)
+    y = np.full(n, level)
+    y[rng.random(n) < 0.05] = np.nan
+    fc = forecast(profile({"a": y}, hours(n, START + pd.Timedelta(hours=hour))), method, cq=0.05, months=12)
+    for p in fc.paths:
+        np.testing.assert_allclose(p.demand_instances["a"], level, rtol=1e-9)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 40 * 24), st.integers(0, 167), st.integers(0, 2 ** 32 - 1))
+def test_property_replay_returns_the_historys_hours(n, hour, seed):
+    idx = hours(n, START + pd.Timedelta(hours=hour))
+    y = np.random.default_rng(seed).exponential(10, n)
+    prof = profile({"a": y}, idx, 0.5)
+    fc = replay(prof, idx)
+    np.testing.assert_array_equal(fc.path("replay").demand_instances["a"], y)
+    np.testing.assert_array_equal(fc.path("replay").interruptible_instances["a"], 0.5 * y)
+
+
+@pytest.mark.parametrize("usage", ["steady_inference_usage.csv", "multicloud_usage.csv", "fast_growth_usage.csv",
+                                   "bursty_training_usage.csv"])
+def test_real_trace_usage_keeps_the_invariants_over_one_and_36_months(usage):
+    """The bundled usage is cut from the Helios and Philly traces (build_examples.py)."""
+    prof = load_usage_csv(EXAMPLES / usage, gaps="mask")
+    for method, lookback, months in (("seasonal", 28, 36), ("seasonal", 90, 1), ("trend", 14, 36)):
+        fc = forecast(prof, method, lookback, cq=0.05, months=months)
+        check_invariants(fc, 0.05, 0.0)
