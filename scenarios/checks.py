@@ -351,6 +351,15 @@ def _lookback_days(ck, path, value):
     return days
 
 
+def _fiscal_year_start_month(ck, path, value):
+    month = ck.number(path, value, what="a whole number")
+    if not month.is_integer() or not 1 <= month <= 12:
+        raise ck.error(path, f"{value!r} is not a month number (1-12)",
+                       hint="giving the month the budget year starts in: 1 for calendar quarters (January, April, "
+                            "July, October), e.g. 4 for a fiscal year from April, 10 for one from October.")
+    return int(month)
+
+
 _USAGE = {
     "path": _nullable(lambda ck, p, v: ck.text(p, v)),
     "format": _nullable(lambda ck, p, v: ck.choice(p, v, USAGE_FORMATS)),
@@ -384,6 +393,7 @@ _CONSTRAINTS = {
     "max_expiring_share_per_quarter": _nullable(lambda ck, p, v: ck.share(p, v)),
     "max_bought_share_per_step": _nullable(lambda ck, p, v: ck.share(p, v)),
     "ladder_step_months": lambda ck, p, v: ck.whole(p, v, 1),
+    "fiscal_year_start_month": _fiscal_year_start_month,
 }
 _SOLVER = {
     "backend": lambda ck, p, v: ck.choice(p, v, BACKENDS),

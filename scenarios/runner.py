@@ -19,10 +19,10 @@ from gpuladder.scenarios.schema import OTHER_FAMILIES_KEY, Scenario, UsageSpec
 from gpuladder.solver.book import CommitmentBook
 from gpuladder.solver.forecast import Forecast, make_forecast
 from gpuladder.solver.lp import SolverOptions
-from gpuladder.solver.modeldata import (QUARTER_MONTHS, PlanningProblem, allowed_products, scenario_problem,
-                                        steps_to_buy)
+from gpuladder.solver.modeldata import PlanningProblem, allowed_products, scenario_problem, steps_to_buy
 from gpuladder.solver.plan import Plan, plan_problem
-from gpuladder.units import MAX_INSTANCES
+from gpuladder.solver.quarters import quarter_ids
+from gpuladder.units import MAX_INSTANCES, add_months
 from gpuladder.usage.history import DemandProfile
 from gpuladder.usage.inventory import load_inventory
 from gpuladder.usage.load import load_usage
@@ -216,7 +216,7 @@ def ladder_notes(inputs: PlanInputs, forecast: Forecast) -> tuple[str, ...]:
     """A ladder limit that leaves the plan nothing to buy: ``max_bought_share_per_step`` s
     with fewer than 1/s ladder steps in the horizon, or ``max_expiring_share_per_quarter`` s
     (no inventory in force) when every step x allowed term ends in fewer than 1/s quarters
-    (quarters counted from the horizon start, as the model counts them)."""
+    (quarters of the (fiscal) year, as the model counts them)."""
     sc, cons = inputs.scenario, inputs.scenario.constraints
     step_months, months = max(1, int(cons.ladder_step_months)), sc.horizon.months
     offsets = range(0, max(months, 1), step_months)
@@ -234,7 +234,8 @@ def ladder_notes(inputs: PlanInputs, forecast: Forecast) -> tuple[str, ...]:
     inv = inputs.inventory.items
     if share is not None and not ((inv["start"] < end) & (inv["end"] > start)).any():
         terms = sorted(int(t) for t in allowed_products(inputs.catalog, sc.products)["term_months"].unique())
-        quarters = {(k + t) // QUARTER_MONTHS for k in offsets for t in terms}
+        ends = sorted({k + t for k in offsets for t in terms})
+        quarters = set(quarter_ids([add_months(start, m) for m in ends], cons.fiscal_year_start_month).tolist())
         if terms and len(quarters) * share < 1 - 1e-9:
             steps = f"{len(offsets)} ladder step{'s' if len(offsets) > 1 else ''}"
             out.append(f"constraints.max_expiring_share_per_quarter {share:g} lets at most {share:.0%} of the "

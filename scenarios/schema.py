@@ -88,6 +88,7 @@ class Constraints:
     max_expiring_share_per_quarter: float | None = None
     max_bought_share_per_step: float | None = None
     ladder_step_months: int = 1
+    fiscal_year_start_month: int = 1   # budget and ladder quarters: 1 = calendar (Jan/Apr/Jul/Oct)
 
     def spot_cap_share(self, family: str) -> float | None:
         """The spot cap of ``family``: a number applies to every family; in a map, a family

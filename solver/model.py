@@ -19,7 +19,8 @@ from gpuladder.solver.model_cover import (add_dispatch_order, add_hour_type_cove
                                           add_reservation_capacity, add_savings_plan_capacity,
                                           add_savings_plan_split, add_utilization_floor)
 from gpuladder.solver.model_terms import PURCHASES, Entries, add_commitments_in_force
-from gpuladder.solver.modeldata import QUARTER_MONTHS, RES, ModelData, months_between
+from gpuladder.solver.modeldata import RES, ModelData
+from gpuladder.solver.quarters import quarter_ids
 
 __all__ = ["BuiltModel", "PURCHASES", "build_model"]
 
@@ -81,23 +82,25 @@ def add_purchases(lp: LinearProgram, d: ModelData, tie_break_share: float) -> No
 
 
 def add_budget_limits(b: Build) -> None:
-    """Upfront cash per quarter k:  sum_{o bought in k} upfront_o x_o <= B_up - inventory
-    upfront paid in k [$]. Committed fees per period q:  sum_{o in force} unit_o x_o <=
-    B_rate - inventory $/h in force [$/h] (amortized). Inventory counts in both: a budget
-    is the money going out, whoever decided it."""
+    """Upfront cash per quarter k of the (fiscal) year:  sum_{o bought in k} upfront_o x_o <=
+    max(0, B_up - inventory upfront paid in k) [$], the inventory's upfront counted from the
+    quarter's start (before the horizon's too: a monthly re-ladder's earlier purchases); an
+    inventory that used the budget up leaves nothing, it does not make the plan infeasible.
+    Committed fees per period q:  sum_{o in force} unit_o x_o <= B_rate - inventory $/h in
+    force [$/h] (amortized). Inventory counts in both: a budget is the money going out,
+    whoever decided it."""
     d, cons, lp = b.d, b.cons, b.lp
     o = d.options_
     x0 = b.t.x0
-    if cons.max_upfront_usd_per_quarter is not None:
-        quarter = _step_quarters(d)[o["step"].to_numpy()] if len(o) else np.zeros(0, int)
+    if cons.max_upfront_usd_per_quarter is not None and len(o):
+        quarter = _step_quarters(d)[o["step"].to_numpy()]
         up = o["upfront_usd"].to_numpy(float)
         nz = up > 0
-        keys = np.unique(np.concatenate([quarter[nz], np.asarray(d.inv_upfront_usd.index, int)]))
+        keys = np.unique(quarter[nz])
         if len(keys):
-            row = np.searchsorted(keys, quarter[nz])
             inv = d.inv_upfront_usd.reindex(keys).fillna(0.0).to_numpy(float)
-            lp.add_rows("budget_upfront", len(keys), row, x0 + np.flatnonzero(nz), up[nz], -np.inf,
-                        float(cons.max_upfront_usd_per_quarter) - inv)
+            lp.add_rows("budget_upfront", len(keys), np.searchsorted(keys, quarter[nz]), x0 + np.flatnonzero(nz),
+                        up[nz], -np.inf, np.maximum(0.0, float(cons.max_upfront_usd_per_quarter) - inv))
     if cons.max_committed_usd_per_hour is not None:
         act = d.active
         unit = o["unit_usd_per_hour"].to_numpy()[act["o"].to_numpy()] if len(o) else np.zeros(0)
@@ -107,7 +110,7 @@ def add_budget_limits(b: Build) -> None:
 
 def add_ladder_limits(b: Build) -> None:
     """Staggering on amortized $/h (unit_o x_o for purchases, amortized fee rate for
-    inventory). Expiring: for every quarter k in which something ends,
+    inventory). Expiring: for every quarter k of the (fiscal) year in which something ends,
         E_k + sum_{o ends in k} unit_o x_o <= s_exp (E + sum_o unit_o x_o) + allowance_k
     where E_k / E are inventory's $/h ending in k / in force during the horizon and
     allowance_k = max(0, E_k - s_exp E) (inventory's own cliff is sunk). Bought: for
@@ -153,11 +156,11 @@ def add_objective(b: Build) -> None:
 
 
 def _step_quarters(d: ModelData) -> np.ndarray:
-    return months_between(d.horizon_start, d.steps) // QUARTER_MONTHS
+    return quarter_ids(d.steps, d.fiscal_year_start_month)
 
 
 def _expiry_quarters(d: ModelData) -> np.ndarray:
-    return months_between(d.horizon_start, d.options_["end"]) // QUARTER_MONTHS
+    return quarter_ids(d.options_["end"], d.fiscal_year_start_month)
 
 
 __all__ += ["Build", "Entries"]

@@ -24,10 +24,10 @@ from gpuladder.solver.demand import (LAYERS, SPLIT, TYPES, DemandArrays, build_c
                                      overhead_map, spot_cap_series)
 from gpuladder.solver.forecast import Forecast
 from gpuladder.solver.layers import sum_min
+from gpuladder.solver.quarters import inventory_upfront_by_quarter, quarter_ids
 from gpuladder.solver.simulate import DispatchRules, simulate
 from gpuladder.units import HOUR, add_months
 
-QUARTER_MONTHS = 3
 RES, SP = "reservation", "savings_plan"
 
 __all__ = ["ModelData", "ModelOptions", "PlanningProblem", "prepare", "scenario_problem", "spot_cap_series", "overhead_map",
@@ -99,14 +99,15 @@ class ModelData:
     baseline_usd: float        # expected cost of the demand with nothing covered (weights applied)
     inventory_fee_usd: float   # amortized inventory fees inside the horizon
     inv_usd_per_hour: np.ndarray  # q -> amortized inventory fees in force [$/h]
-    inv_upfront_usd: pd.Series     # quarter -> inventory upfront paid inside the horizon [$]
-    inv_expiring_usd_per_hour: pd.Series  # expiry quarter -> amortized $/h of inventory ending then
+    inv_upfront_usd: pd.Series     # quarter id -> inventory upfront paid in it (quarters the horizon touches) [$]
+    inv_expiring_usd_per_hour: pd.Series  # expiry quarter id -> amortized $/h of inventory ending then
     inv_ladder_usd_per_hour: float  # amortized $/h of inventory in force at some hour of the horizon
     resolution: str = "exact"
     compressions: tuple[str, ...] = ()
     pruned_options: int = 0
     gate_floors: bool = False
     ladder_steps: pd.DatetimeIndex | None = None   # ``steps`` without the inventory expiry dates
+    fiscal_year_start_month: int = 1   # the year whose quarters the budget and ladder rows hold on (solver/quarters.py)
 
 
 # ---------------------------------------------------------------- products
@@ -286,7 +287,7 @@ def prepare(problem: PlanningProblem) -> ModelData:
     periods = periods[periods["hours"] > 0].reset_index(drop=True)
     periods["i0"] = index.get_indexer(periods["start"])
     periods["i1"] = periods["i0"] + periods["hours"]
-    periods["quarter"] = months_between(h_start, periods["start"]) // QUARTER_MONTHS
+    periods["quarter"] = quarter_ids(periods["start"], cons.fiscal_year_start_month)
     # the utilization floor's windows: the months from the horizon's start (periods never
     # straddle them, the month starts are cuts)
     month_starts = pd.DatetimeIndex([add_months(h_start, k) for k in range(months + 1)]).as_unit(periods["start"].dt.unit)
@@ -321,20 +322,12 @@ def prepare(problem: PlanningProblem) -> ModelData:
                                    set(opts.loc[opts["kind"] == SP, "product"]))
     allowance = _floor_allowance(inv_res, inv_sp, periods, floor_window, arrays, opts, cons,
                                  problem.options.sunk_floor_shortfall, plan_use)
-    upfront_q, expiring_q, ladder_rate = _inventory_ladder(inv, h_start, h_end)
+    upfront_q, expiring_q, ladder_rate = _inventory_ladder(inv, h_start, h_end, cons.fiscal_year_start_month)
     return ModelData(families, h_start, h_end, periods, steps, arrays.paths, prices, opts, active, plans,
                      rates, comp, cells, layers, layer_use, types, inv_res, inv_sp, allowance, floor_window,
                      arrays.baseline_usd,
                      inv_fee, inv_rate, upfront_q, expiring_q, ladder_rate, resolution, notes, pruned,
-                     mo.gate_floors, ladder)
-
-
-def months_between(start: pd.Timestamp, when) -> np.ndarray:
-    """Whole calendar months from ``start`` to each timestamp of ``when``."""
-    w = pd.DatetimeIndex(when)
-    months = (w.year - start.year) * 12 + (w.month - start.month)
-    later = ((w.day < start.day) | ((w.day == start.day) & (w.hour < start.hour))).astype(int)
-    return np.asarray(months - later)
+                     mo.gate_floors, ladder, cons.fiscal_year_start_month)
 
 
 def _bound_and_prune(opts: pd.DataFrame, rates: pd.DataFrame, arrays: DemandArrays, periods: pd.DataFrame,
@@ -389,18 +382,16 @@ def _inventory_tables(inv: pd.DataFrame, periods: pd.DataFrame, families, h_star
     return res, sp, float((amort * inside).sum()), rate
 
 
-def _inventory_ladder(inv: pd.DataFrame, h_start, h_end):
-    """Inventory's upfront paid inside the horizon per quarter, its amortized $/h per expiry
-    quarter, and the amortized $/h of all inventory in force at some hour of the horizon."""
+def _inventory_ladder(inv: pd.DataFrame, h_start, h_end, fiscal_year_start_month: int):
+    """Inventory's upfront paid per quarter the horizon touches (before its start too), its
+    amortized $/h per expiry quarter, and the amortized $/h of all inventory in force at some
+    hour of the horizon. Quarters: ids on the (fiscal) year, solver/quarters.py."""
     if inv.empty:
         return pd.Series(dtype=float), pd.Series(dtype=float), 0.0
+    up = inventory_upfront_by_quarter(inv, h_start, h_end, fiscal_year_start_month)
     live = inv[(inv["end"] > h_start) & (inv["start"] < h_end)]
     amort = live["recurring_usd_per_hour"] + live["upfront_usd"] / ((live["end"] - live["start"]) / HOUR)
-    starts_inside = live["start"] >= h_start
-    up = live.loc[starts_inside, "upfront_usd"].groupby(
-        months_between(h_start, live.loc[starts_inside, "start"]) // QUARTER_MONTHS).sum()
-    exp_q = months_between(h_start, live["end"]) // QUARTER_MONTHS
-    expiring = amort.groupby(exp_q).sum()
+    expiring = amort.groupby(quarter_ids(live["end"], fiscal_year_start_month)).sum()
     return up, expiring, float(amort.sum())
 
 

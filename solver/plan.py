@@ -27,10 +27,11 @@ from gpuladder.solver.exactness import plan_is_exact
 from gpuladder.solver.lp import SolveStatus, SolverOptions
 from gpuladder.solver.model import PURCHASES, build_model
 from gpuladder.solver.model_cover import FLOOR_WAIVER
-from gpuladder.solver.modeldata import (QUARTER_MONTHS, RES, SP, ModelData, PlanningProblem, allowed_products,
+from gpuladder.solver.modeldata import (RES, SP, ModelData, PlanningProblem, allowed_products,
                                         dispatch_rules, prepare)
+from gpuladder.solver.quarters import upfront_budget_notes
 from gpuladder.solver.simulate import SimulationResult, simulate
-from gpuladder.units import AVERAGE_MONTH_HOURS, HOUR, add_months
+from gpuladder.units import AVERAGE_MONTH_HOURS, HOUR
 
 MATCH_TOLERANCE_SHARE = 1e-3
 SP_QUANTUM_USD_PER_HOUR = 0.001   # savings plans are bought in $0.001/h steps, rounded down (keeps floors met)
@@ -341,7 +342,7 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
     sim = sims[expected]
     notes = list(warnings) + _warnings(purchases, problem.catalog, report, sol.status)
     notes += _lock_in_warning(book, data.horizon_end)
-    notes += _budget_before_horizon_warning(problem, data)
+    notes += _upfront_budget_warning(problem, data)
     inter = problem.forecast.path(expected).interruptible_instances
     notes += _stale_price_warning(problem.catalog, data, inter.columns[(inter > 0).any().to_numpy()])
     prods = problem.catalog.products()
@@ -519,22 +520,11 @@ STALE_NAMED = 5
 SPOT_DATE_RE = r"spot_usd_per_hour: .*? as of (\d{4}-\d{2}-\d{2})"
 
 
-def _budget_before_horizon_warning(problem: PlanningProblem, data: ModelData) -> list[str]:
-    """``max_upfront_usd_per_quarter`` counts quarters from the horizon's start, so upfront
-    the inventory paid in the quarter before it (a monthly re-ladder's earlier purchases)
-    is not charged to the first one: say how much, so a re-ladder script can lower it."""
-    budget = problem.constraints.max_upfront_usd_per_quarter
-    start = data.horizon_start
-    recent = problem.inventory.upfront_paid(add_months(start, -QUARTER_MONTHS), start)
-    if budget is None or recent.empty:
-        return []
-    paid = float(recent.sum())
-    first = problem.inventory.items.loc[recent.index, "start"].min()
-    return [f"max_upfront_usd_per_quarter counts quarters from the horizon's start ({start:%Y-%m-%d}): the ${paid:,.0f} "
-            f"the inventory paid upfront in the {QUARTER_MONTHS} months before it ({len(recent)} commitment(s), from "
-            f"{first:%Y-%m-%d}) is not charged to this plan's first quarter. If they share a budget "
-            f"quarter, give the budget less that: --set constraints.max_upfront_usd_per_quarter="
-            f"{max(0.0, float(budget) - paid):.0f}"]
+def _upfront_budget_warning(problem: PlanningProblem, data: ModelData) -> list[str]:
+    """Why less upfront was bought: a quarter's budget reduced by the inventory bought in it
+    before the horizon's start (a monthly re-ladder's earlier purchases), or used up."""
+    return upfront_budget_notes(problem.constraints.max_upfront_usd_per_quarter, problem.inventory.items,
+                                data.inv_upfront_usd, data.horizon_start, data.fiscal_year_start_month)
 
 
 def _stale_price_warning(catalog: PriceCatalog, data: ModelData, spot_families: pd.Index) -> list[str]:

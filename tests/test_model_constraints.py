@@ -145,20 +145,25 @@ def test_infeasible_committed_rate_below_inventory_names_the_setting():
     assert "max_upfront" not in str(err.value)
 
 
-def test_infeasible_upfront_budget_below_inventory_upfront_names_the_setting():
-    """An existing all-upfront commitment that starts inside the horizon pays $3,422.4 in
-    the first quarter; a $2,000 budget cannot hold."""
-    idx, d = _flat(1, 2.0)
+def test_upfront_budget_used_up_by_inventory_buys_no_upfront_and_says_so():
+    """An existing all-upfront commitment (2 instances) that starts inside the horizon pays
+    $3,422.4 in 2026Q1, over a $2,000 budget: not infeasible (the inventory is sunk), the
+    plan buys the third instance without upfront ($2.5/h) and a warning names the quarter
+    and the amounts. With a committed $/h budget below the inventory's it is infeasible, and
+    only that setting is named."""
+    idx, d = _flat(1, 3.0)
     cat = _upfront_catalog()
     inv = _inventory(cat, "ri-all", 2.0, START, add_months(START, 1))
     cons = _cons(max_upfront_usd_per_quarter=2000.0)
-    with pytest.raises(InfeasibleError) as err:
-        plan_problem(problem(forecast(idx, d), cat, inventory=inv, constraints=cons), EXACT_SOLVE)
-    assert "constraints.max_upfront_usd_per_quarter" in str(err.value)
+    plan = plan_problem(problem(forecast(idx, d), cat, inventory=inv, constraints=cons), EXACT_SOLVE)
+    assert plan.purchases.groupby("product")["quantity"].sum().to_dict() == {"ri-none": 1.0}
+    assert [w for w in plan.warnings if w.startswith("max_upfront")] == [
+        "max_upfront_usd_per_quarter: the inventory paid $3,422 upfront in 2026Q1, over the $2,000 budget: "
+        "nothing with an upfront payment is bought in 2026Q1"]
     both = _cons(max_upfront_usd_per_quarter=2000.0, max_committed_usd_per_hour=3.0)
     with pytest.raises(InfeasibleError) as err:
         plan_problem(problem(forecast(idx, d), cat, inventory=inv, constraints=both), EXACT_SOLVE)
-    assert err.value.groups == ["constraints.max_committed_usd_per_hour", "constraints.max_upfront_usd_per_quarter"]
+    assert err.value.groups == ["constraints.max_committed_usd_per_hour"]
 
 
 # ---------------------------------------------------------------- ladder
