@@ -13,8 +13,9 @@ the scenario's inventory in force for all of them:
   says replay is re-planned with ``seasonal``, and the backtest says so) over ``[t, span
   end)``, with everything bought so far as sunk inventory, the scenario's products and
   constraints. It keeps the purchases of the plan's first ladder step (dated ``t``) and
-  moves on. ``max_upfront_usd_per_quarter`` holds per quarter of the span (counted from its
-  start): a re-plan may pay only what the earlier ones left of its quarter's budget.
+  moves on. ``max_upfront_usd_per_quarter`` holds per quarter of the (fiscal) year
+  (solver/quarters.py): a re-plan's inventory holds the earlier re-plans' purchases, so it
+  may pay only what they left of its quarter's budget.
   Planning over the rest of the span, not the scenario's horizon, puts each
   re-plan on the same footing as the score: fees count only inside the span.
   ``plan_months`` (``--plan-months``) makes each re-plan plan at least that many months
@@ -64,9 +65,10 @@ from gpuladder.scenarios.schema import Constraints, ForecastSpec, Horizon, Produ
 from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
 from gpuladder.solver.forecast import MIN_HISTORY_DAYS, DemandPath, Forecast, make_forecast, replay
 from gpuladder.solver.lp import SolverOptions
-from gpuladder.solver.modeldata import (QUARTER_MONTHS, PlanningProblem, allowed_products, dispatch_rules,
-                                        horizon_months, months_between, scenario_problem, steps_to_buy)
+from gpuladder.solver.modeldata import (PlanningProblem, allowed_products, dispatch_rules, horizon_months,
+                                        scenario_problem, steps_to_buy)
 from gpuladder.solver.plan import plan_problem
+from gpuladder.solver.quarters import quarter_ids, quarter_name
 from gpuladder.solver.simulate import SimulationResult, simulate
 from gpuladder.units import HOUR, MAX_TERM_MONTHS, add_months, hourly_index
 from gpuladder.usage.history import DemandProfile
@@ -411,9 +413,8 @@ def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp
         except DomainError as exc:
             raise DomainError(f"backtest re-plan at {t:%Y-%m-%dT%H:%MZ}: {exc}") from None
         inventory = inputs.inventory.concat(CommitmentBook(book.items.assign(origin="inventory")))
-        cons = _budget_left(inputs.scenario.constraints if constraints is None else constraints, inventory, dates[0], t)
         try:
-            plan = plan_problem(_problem(inputs, forecast, inventory, cons), inputs.solver,
+            plan = plan_problem(_problem(inputs, forecast, inventory, constraints), inputs.solver,
                                 scenario=inputs.scenario.name)
         except InfeasibleError as exc:
             if len(book) == 0:
@@ -429,20 +430,21 @@ def _receding(inputs: BacktestInputs, dates, forecast_at: Callable[[pd.Timestamp
 
 def _expiring_share_note(cons: Constraints, inventory: CommitmentBook, bought: CommitmentBook,
                          start: pd.Timestamp, end: pd.Timestamp, name: str) -> list[str]:
-    """Whether ``bought`` keeps ``max_expiring_share_per_quarter`` on quarters counted from the
-    span's start, as the model reads it (amortized $/h; the inventory's own cliff excused):
-    E_k + P_k <= s (E + P) + max(0, E_k - s E). Each re-plan counts quarters from its own date,
-    so purchases a week apart, expiring a week apart, can fall in one quarter of the span and
-    in two of the re-plan; the note says so rather than score them as kept."""
+    """Whether ``bought`` keeps ``max_expiring_share_per_quarter`` on the span, as the model
+    reads it (amortized $/h on the quarters of the (fiscal) year; the inventory's own cliff
+    excused): E_k + P_k <= s (E + P) + max(0, E_k - s E). Every re-plan holds it on the same
+    quarters, but on all of its ladder steps, and the backtest keeps only the first step's
+    purchases, so the kept ones can break it; the note says so rather than score them as kept."""
     share = cons.max_expiring_share_per_quarter
     if share is None or len(bought) == 0:
         return []
+    fy = cons.fiscal_year_start_month
     inv = inventory.items
     live = (inv["end"] > start) & (inv["start"] < end)
     inv_rate = inventory.amortized_usd_per_hour()[live]
-    inv_q = pd.Series(months_between(start, inv.loc[live, "end"]) // QUARTER_MONTHS, index=inv_rate.index)
+    inv_q = pd.Series(quarter_ids(inv.loc[live, "end"], fy), index=inv_rate.index)
     rate = bought.amortized_usd_per_hour()
-    q = pd.Series(months_between(start, bought.items["end"]) // QUARTER_MONTHS, index=rate.index)
+    q = pd.Series(quarter_ids(bought.items["end"], fy), index=rate.index)
     e_k, p_k = inv_rate.groupby(inv_q).sum(), rate.groupby(q).sum()
     e_all, total = float(inv_rate.sum()), float(inv_rate.sum() + rate.sum())
     over = [(k, (e_k.get(k, 0.0) + p) / total) for k, p in p_k.items()
@@ -450,27 +452,11 @@ def _expiring_share_note(cons: Constraints, inventory: CommitmentBook, bought: C
     if not over:
         return []
     k, worst = max(over, key=lambda kv: kv[1])
-    q_start = add_months(start, QUARTER_MONTHS * int(k))
-    return [f"{name}: {worst:.0%} of the committed $/h (inventory in force included) expires in the quarter from "
-            f"{q_start:%Y-%m-%d} (quarters counted from the span's start), above constraints."
-            f"max_expiring_share_per_quarter {share:g}: each re-plan counts quarters from its own date, so "
-            "purchases a few days apart expiring a few days apart fell in different quarters for it; "
-            "--replan-every 3M keeps every re-plan's quarters in step with the span's"]
-
-
-def _budget_left(cons: Constraints, held: CommitmentBook, span_start: pd.Timestamp, t: pd.Timestamp) -> Constraints:
-    """``cons`` with ``max_upfront_usd_per_quarter`` less the upfront ``held`` paid from the
-    start of the span's quarter holding ``t`` (quarters counted from the span's start, as the
-    hindsight plan of the whole span counts them) until ``t``. A re-plan's own quarters
-    start at ``t`` and count only what is paid inside its horizon, so without this every
-    re-plan of a quarter could spend the whole budget again. The re-plan's later quarters get
-    the reduced budget too (conservative; only the purchases dated ``t`` are kept)."""
-    budget = cons.max_upfront_usd_per_quarter
-    if budget is None or len(held) == 0:
-        return cons
-    q_start = add_months(span_start, QUARTER_MONTHS * (int(months_between(span_start, [t])[0]) // QUARTER_MONTHS))
-    spent = float(held.upfront_paid(q_start, t).sum())
-    return cons if spent <= 0 else replace(cons, max_upfront_usd_per_quarter=max(0.0, float(budget) - spent))
+    return [f"{name}: {worst:.0%} of the committed $/h (inventory in force included) expires in "
+            f"{quarter_name(k, fy)}, above constraints.max_expiring_share_per_quarter {share:g}: each re-plan "
+            "holds the share on all the ladder steps it plans (with the inventory still in force at its date), "
+            "and the backtest keeps only the first step's purchases (the later steps are re-planned), so what "
+            "it kept can exceed it"]
 
 
 def forecast_between(history: DemandProfile, spec: ForecastSpec, start: pd.Timestamp,

@@ -126,13 +126,14 @@ def test_purchases_name_a_savings_plans_scope_as_the_plan_json_does(tmp_path):
     assert rows["gcp-cud-3y"]["scope"] is None and rows["gcp-cud-3y"]["family"] == "gcp/us-central1/a3-highgpu-8g"
 
 
-def test_an_expiring_share_broken_across_replans_is_said(tmp_path):
+def test_the_expiring_share_holds_across_replans_on_calendar_quarters(tmp_path):
     """12- and 36-month reservations at the same $2.50/h, max_expiring_share_per_quarter 0.5,
-    demand 2 then 6 from 2026-01-26, weekly re-plans. gpuladder buys 1 + 1 on 01-19 (50/50),
-    then on 02-09 three 1-year and one 3-year: that re-plan counts quarters from 02-09, so the
-    1-year of 01-19 (expiring 2027-01-19, its quarter 3) and its own (2027-02-09, quarter 4)
-    are apart; from the span's start both expire in the quarter from 2027-01-19: 4 of 6 = 67%.
-    The note says so; hindsight_within_rules, one plan of the span, keeps 3 + 3 and gets none."""
+    demand 2 then 6 from 2026-01-26, weekly re-plans. gpuladder buys 1 + 1 on 01-19 (50/50).
+    When quarters counted from each re-plan's date, the re-plan of 02-09 put the 1-year of
+    01-19 (expiring 2027-01-19) and its own (2027-02-09) in two quarters and bought three
+    1-year and one 3-year: 4 of 6 expired in one quarter of the span (67%). On calendar
+    quarters both expire in 2027Q1 for every re-plan, and the span ends 3 + 3 like
+    hindsight_within_rules, and no note is needed."""
     path = write_case(tmp_path, two_then_six, "{max_expiring_share_per_quarter: 0.5}")
     (tmp_path / "cat" / "commitments.csv").write_text(
         "product,provider,kind,term_months,payment,upfront_share,family,rate_usd_per_hour,source,as_of\n"
@@ -141,8 +142,39 @@ def test_an_expiring_share_broken_across_replans_is_said(tmp_path):
     path.write_text(path.read_text().replace("terms_months: [12]", "terms_months: [12, 36]"))
     bt = backtest_scenario(load_scenario(path), BacktestOptions(replan_every="7D"))
     by_term = bt.policy("gpuladder").purchases.items.groupby("term_months")["quantity"].sum().to_dict()
-    assert by_term == {12: 4.0, 36: 2.0}
+    assert by_term == {12: 3.0, 36: 3.0}
     within = bt.policy("hindsight_within_rules").purchases.items.groupby("term_months")["quantity"].sum()
     assert within.to_dict() == {12: 3.0, 36: 3.0}
-    said = [n for n in bt.notes if "max_expiring_share_per_quarter 0.5" in n]
-    assert len(said) == 1 and said[0].startswith("gpuladder: 67% ") and "quarter from 2027-01-19" in said[0]
+    assert [n for n in bt.notes if "max_expiring_share_per_quarter" in n] == []
+
+
+def test_an_expiring_share_broken_by_the_kept_purchases_is_said(tmp_path):
+    """The note's check on books by hand ($2.50/h reservations): 1-year x2 bought 2026-01-19
+    and x2 2026-02-09 (ending 2027-01-19 and 2027-02-09, both 2027Q1) with 3-year x2 is 4 of
+    6 = 67% against 0.5, named on the calendar quarter; 1-year 1 + 2 with 3-year 1 + 2 is 50%,
+    not over."""
+    from gpuladder.pricing.catalog import load_catalog
+    from gpuladder.scenarios.schema import Constraints
+    from gpuladder.solver.backtest import _expiring_share_note
+    from gpuladder.solver.book import CommitmentBook, make_purchases
+
+    write_tiny_catalog(tmp_path)
+    (tmp_path / "commitments.csv").write_text(
+        "product,provider,kind,term_months,payment,upfront_share,family,rate_usd_per_hour,source,as_of\n"
+        f"test-ri-1y,test,reservation,12,no_upfront,0,{FAMILY},2.5,test fixture (ours),2026-01-01\n"
+        f"test-ri-3y,test,reservation,36,no_upfront,0,{FAMILY},2.5,test fixture (ours),2026-01-01\n")
+    cat = load_catalog(tmp_path)
+    feb = pd.Timestamp("2026-02-09T00:00Z")
+
+    def book(rows) -> CommitmentBook:
+        return make_purchases(cat, pd.DataFrame(rows, columns=["product", "quantity", "start"]).assign(family=FAMILY))
+
+    cons = Constraints(max_expiring_share_per_quarter=0.5)
+    end = START + pd.Timedelta(hours=1104)
+    broken = book([("test-ri-1y", 2.0, START), ("test-ri-1y", 2.0, feb), ("test-ri-3y", 2.0, feb)])
+    (note,) = _expiring_share_note(cons, CommitmentBook.empty(), broken, START, end, "gpuladder")
+    assert note.startswith("gpuladder: 67% of the committed $/h (inventory in force included) expires in 2027Q1, "
+                           "above constraints.max_expiring_share_per_quarter 0.5")
+    kept = book([("test-ri-1y", 1.0, START), ("test-ri-3y", 1.0, START), ("test-ri-1y", 2.0, feb),
+                 ("test-ri-3y", 2.0, feb)])
+    assert _expiring_share_note(cons, CommitmentBook.empty(), kept, START, end, "gpuladder") == []
