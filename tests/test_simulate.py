@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from gpuladder.errors import DomainError
@@ -363,7 +363,8 @@ amounts = st.one_of(st.just(0.0), st.integers(0, 5).map(float), st.floats(0.0, 6
 def instances(draw):
     """Plain-data description of a random instance: 1-3 families, 1-30 hours, 0-6
     commitments (reservations, a one-family and a compute-wide savings plan, terms of 1
-    or 12 months, starts before and inside the horizon), random caps and overheads."""
+    or 12 months, starts before, on the edges of and inside the horizon), random caps
+    and overheads."""
     n_fam = draw(st.integers(1, 3))
     n_hours = draw(st.integers(1, 30))
     names = [f"f{k}.x" for k in range(n_fam)]
@@ -383,9 +384,12 @@ def instances(draw):
     for name, od, _, _ in families:
         products.append(("sp-all", "savings_plan", term, pay, PAYMENTS[pay], name, draw(st.floats(0.3, 1.0)) * od))
     book = []
+    # the edges drawn often: bought on the horizon's first hour (a plan's first ladder step),
+    # a one-month term ending on it (bought 2025-12-01), bought on the hour after its end
+    edges = st.sampled_from([0, -744, n_hours])
     for _ in range(draw(st.integers(0, 6))):
         kind = draw(st.sampled_from(["ri", "sp-one", "sp-all"]))
-        start = T0 + pd.Timedelta(hours=draw(st.integers(-800, n_hours + 2)))
+        start = T0 + pd.Timedelta(hours=draw(st.one_of(edges, st.integers(-800, n_hours + 2))))
         if kind == "ri":
             name = draw(st.sampled_from(names))
             book.append((f"ri-{name}", name, draw(st.one_of(st.integers(0, 4).map(float), st.floats(0, 4))), start))
@@ -543,14 +547,55 @@ def test_empty_book_is_cheapest_spot_or_on_demand_and_never_above_on_demand(spec
 @PROPERTY
 @given(instances())
 def test_adding_a_commitment_never_raises_the_non_fee_cost(spec):
-    if not spec["book"]:
-        return
+    """Also hour by hour and family by family: one more commitment never puts more
+    instances on on-demand or on spot (each source only takes what the ones before it
+    left, and a savings plan's budget left at each piece only grows)."""
+    assume(spec["book"])
     with tempfile.TemporaryDirectory() as folder:
         catalog, book, demand, inter = build(spec, folder=folder)
-        full = simulate(book, demand, inter, catalog, spec["rules"]).kpis
+        full = simulate(book, demand, inter, catalog, spec["rules"])
         fewer = CommitmentBook(book.items.iloc[:-1].reset_index(drop=True))
-        less = simulate(fewer, demand, inter, catalog, spec["rules"]).kpis
-    assert full.spot_usd + full.on_demand_usd <= less.spot_usd + less.on_demand_usd + 1e-9
+        less = simulate(fewer, demand, inter, catalog, spec["rules"])
+    k, j = full.kpis, less.kpis
+    assert k.spot_usd + k.on_demand_usd <= j.spot_usd + j.on_demand_usd + 1e-9
+    cols = list(demand.columns)
+    for source in ("on_demand_instances", "spot_instances"):
+        more, fewer_frame = getattr(full.hourly, source)[cols], getattr(less.hourly, source)[cols]
+        assert (more.to_numpy() <= fewer_frame.to_numpy() + 1e-9).all(), source
+
+
+@PROPERTY
+@given(instances())
+def test_kpis_add_up_and_shares_stay_between_zero_and_one(spec):
+    """The KPIs are sums of their parts, recomputed here from the price list and the
+    dispatch: cost = fees + spot + on-demand, cash cost = cash fees + spot + on-demand,
+    the on-demand-equivalent = demand x on-demand price, savings = that - cost; the months
+    add up to the totals; coverage, spot share and every utilization lie in [0, 1]."""
+    with tempfile.TemporaryDirectory() as folder:
+        catalog, book, demand, inter = build(spec, folder=folder)
+        res = simulate(book, demand, inter, catalog, spec["rules"])
+    k, bc = res.kpis, res.by_commitment
+    fees = float(bc["amortized_fee_usd"].sum()) if len(bc) else 0.0
+    cash_fees = float(bc["cash_fee_usd"].sum()) if len(bc) else 0.0
+    od = catalog.families.loc[list(demand.columns), "on_demand_usd_per_hour"].to_numpy()
+    h = res.hourly
+    cols = list(demand.columns)
+    on_demand_usd = float((h.on_demand_instances[cols].to_numpy() * od).sum())
+    assert k.commitment_fees_usd == pytest.approx(fees, rel=1e-9, abs=1e-9)
+    assert k.on_demand_usd == pytest.approx(on_demand_usd, rel=1e-9, abs=1e-9)
+    assert k.cost_usd == pytest.approx(fees + k.spot_usd + on_demand_usd, rel=1e-9, abs=1e-9)
+    assert k.cash_cost_usd == pytest.approx(cash_fees + k.spot_usd + on_demand_usd, rel=1e-9, abs=1e-9)
+    ode = float((demand.to_numpy() * od).sum())
+    assert k.on_demand_equivalent_usd == pytest.approx(ode, rel=1e-9, abs=1e-9)
+    assert k.savings_usd == pytest.approx(ode - k.cost_usd, rel=1e-9, abs=1e-9)
+    assert res.monthly["cost_usd"].sum() == pytest.approx(k.cost_usd, rel=1e-9, abs=1e-9)
+    assert res.monthly["cash_cost_usd"].sum() == pytest.approx(k.cash_cost_usd, rel=1e-9, abs=1e-9)
+    for share in (k.coverage, k.spot_share, k.commitment_utilization):
+        assert -1e-12 <= share <= 1 + 1e-9
+    used = bc["utilization"].dropna().to_numpy()
+    assert ((used >= -1e-12) & (used <= 1 + 1e-9)).all()
+    assert k.waste_usd >= -1e-9 and (bc["waste_usd"].to_numpy() >= -1e-9).all()
+    assert k.spot_usd <= float((h.spot_instances[cols].to_numpy() * od).sum()) + 1e-9   # spot below on-demand
 
 
 @PROPERTY
