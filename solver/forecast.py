@@ -496,7 +496,11 @@ def _fit_level(y: np.ndarray, t: np.ndarray, how: np.ndarray, method: str) -> _L
         season[:] = yo.mean()
         note = f"only {_days_text(span_hours)} days of demand; forecast at its mean level, no trend"
     elif method == "trend":
-        slope, level = np.polyfit(to, yo, 1)
+        if span_days >= TREND_MIN_DAYS:
+            slope, level = np.polyfit(to, yo, 1)
+        else:
+            level = yo.mean()
+            note = f"only {_days_text(span_hours)} days of demand; level without trend"
         season[:] = level
     else:
         count = np.bincount(ho, minlength=WEEK_HOURS)

@@ -100,6 +100,22 @@ def test_trend_method_fits_level_and_slope_without_seasonality():
     np.testing.assert_allclose(fc.path("P50").demand_instances[FAM], np.maximum(expected, 0), atol=1e-6)
 
 
+@pytest.mark.parametrize("days", [7, 14])
+def test_trend_method_under_three_weeks_is_a_level_without_slope(days):
+    """The module's rule (TREND_MIN_DAYS) held for ``seasonal`` only: ``trend`` fitted a slope
+    on a flat weekday/weekend history too, and read the weekend at the end as a fall (P50
+    25% low at 7 days, measured). Without a slope every whole week of P50 has the history's
+    last week's mean (the anchor; the week's shape is replayed): 58/7 here (five days of 10,
+    two of 4; the sine averages out over each day), on one week of history or two."""
+    idx = hours(days)
+    fc = make_forecast(profile({FAM: weekly_pattern(idx)}, idx), spec("trend"), Horizon(None, 1))
+    p50 = fc.path("P50").demand_instances[FAM]
+    weeks = p50.iloc[: len(p50) // 168 * 168].to_numpy().reshape(-1, 168).mean(axis=1)
+    assert len(weeks) == 4
+    np.testing.assert_allclose(weeks, 58 / 7, rtol=1e-9)
+    assert any("level without trend" in n for n in fc.notes)
+
+
 @pytest.mark.parametrize("slope", [0.05, -0.02])
 def test_damped_trend_saturates_at_the_trend_over_the_fit(slope):
     """28 days of pattern + 40 + slope x t: P50 never moves further from the history's end
