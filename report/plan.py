@@ -87,7 +87,8 @@ def plan_document(plan: Plan) -> dict:
         "expiring": expiring,
         "mix": mix,
         "kpis": kpi_dict(plan),
-        "forecast": {"method": plan.forecast_method,
+        "forecast": {"method": plan.forecast_method, "expected": plan.expected_path,
+                     "conservative": plan.conservative_path,
                      "paths": [{"name": n, "weight": json_value(float(r.weight)),
                                 "objective_weight": json_value(float(r.objective_weight)),
                                 "cost_usd": json_value(float(r.cost_usd), 2)}

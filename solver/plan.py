@@ -70,6 +70,8 @@ class Plan:
     solver: SolverReport
     warnings: tuple[str, ...]
     estimated_products: frozenset[str] = frozenset()  # bought products whose rates are estimates
+    expected_path: str = "P50"            # the path the KPIs, mix and monthly floor are on
+    conservative_path: str | None = None  # where the floor must also hold (forecast.conservative_quantile)
 
     @property
     def expected_cost_usd(self) -> float:
@@ -350,7 +352,8 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
     return Plan(scenario, problem.forecast.method, data.horizon_start, data.horizon_end,
                 horizon_months or int(round(len(problem.forecast.index) / AVERAGE_MONTH_HOURS)),
                 _purchase_table(book), _expiring(problem.inventory, book, data), _mix(sim),
-                book, sim, path_costs.rename_axis("path"), report, tuple(notes), estimated)
+                book, sim, path_costs.rename_axis("path"), report, tuple(notes), estimated,
+                expected, problem.forecast.conservative)
 
 
 def _best_cover_at(built, x: np.ndarray, solver: SolverOptions) -> np.ndarray | None:
