@@ -6,13 +6,16 @@ gap; "never raises" allows 1e-7 relative for the tie-break nudge."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from model_instances import EXACT_SOLVE, family, random_instance
+from gpuladder.pricing.catalog import catalog_from_frames
 from gpuladder.scenarios.schema import Constraints, ProductFilter
 from gpuladder.solver.book import make_purchases
 from gpuladder.solver.layers import build_layers, build_layers_paths, sum_min
@@ -50,10 +53,23 @@ def test_plan_cost_never_above_all_on_demand(seed, plans):
     assert k.cost_usd <= k.on_demand_equivalent_usd * (1 + 1e-9)
 
 
+def _with_all_upfront_copies(prob: PlanningProblem) -> PlanningProblem:
+    """Each product also sold all upfront, 5% cheaper (the random instances sell no upfront
+    products, so an upfront budget had nothing to limit)."""
+    cat = prob.catalog
+    com = cat.commitments
+    copies = com.assign(product=com["product"] + "-au", payment="all_upfront", upfront_share=1.0,
+                        rate_usd_per_hour=com["rate_usd_per_hour"] * 0.95)
+    both = catalog_from_frames(cat.families.reset_index(), pd.concat([com, copies], ignore_index=True), origin="test")
+    return _replace(prob, catalog=both)
+
+
 @PROPERTY
 @given(SEEDS, st.sampled_from(["floor", "spot_cap", "committed", "upfront", "expiring", "bought"]))
 def test_relaxing_a_limit_never_raises_cost(seed, which):
     inst = random_instance(seed, plans="one", max_demand=2, floors=True)
+    if which == "upfront":
+        inst = replace(inst, problem=_with_all_upfront_copies(inst.problem))
     c = inst.problem.constraints
     tight, loose = {
         "floor": ({"min_utilization": 0.95}, {"min_utilization": 0.7}),
@@ -66,6 +82,23 @@ def test_relaxing_a_limit_never_raises_cost(seed, which):
     a = _cost(_replace(inst.problem, constraints=_constraints(c, **tight)))
     b = _cost(_replace(inst.problem, constraints=_constraints(c, **loose)))
     assert b <= a * (1 + TOL)
+
+
+@PROPERTY
+@given(SEEDS)
+def test_a_zero_upfront_budget_pays_nothing_upfront(seed):
+    """Every product also sold all upfront 5% cheaper: without a budget the plan buys
+    upfront wherever it buys; with max_upfront_usd_per_quarter 0 it pays nothing upfront,
+    and costs more whenever it commits."""
+    prob = _with_all_upfront_copies(random_instance(seed, plans="one", max_demand=2).problem)
+    c = prob.constraints
+    free = plan_problem(_replace(prob, constraints=_constraints(c, max_upfront_usd_per_quarter=None)), EXACT_SOLVE)
+    none = plan_problem(_replace(prob, constraints=_constraints(c, max_upfront_usd_per_quarter=0.0)), EXACT_SOLVE)
+    assert none.book.items["upfront_usd"].sum() == 0.0
+    assert not none.purchases["product"].str.endswith("-au").any()
+    assert free.purchases["product"].str.endswith("-au").all()
+    if len(none.purchases):   # the same purchases upfront would cost 5% less in fees
+        assert none.solver.simulated_objective_usd > free.solver.simulated_objective_usd
 
 
 @PROPERTY
@@ -128,18 +161,20 @@ def test_adding_an_allowed_product_never_raises_cost(seed):
 
 
 @PROPERTY
-@given(SEEDS, st.integers(0, 1))
-def test_an_existing_commitment_is_never_duplicated_by_a_same_day_purchase(seed, step):
+@given(SEEDS)
+def test_an_existing_commitment_is_never_duplicated_by_a_same_day_purchase(seed):
     """Precisely: when reservations in the inventory cover family f's peak demand (every
     path) throughout the month after ladder step s, the plan buys no reservation of f at
     s. (Such a purchase is unused that month; buying it one step later is never worse, and
-    the tie-break prefers later purchases.)"""
-    inst = random_instance(seed, months=3, plans="one")
-    prob = inst.problem
-    start = add_months(prob.forecast.index[0], step)
+    the tie-break prefers later purchases.) f and s are those of a reservation the plan
+    buys without that inventory, so a plan blind to the inventory would buy there."""
+    prob = random_instance(seed, months=3, plans="one").problem
+    plain = plan_problem(prob, EXACT_SOLVE).purchases
+    reserved = plain[plain["kind"] == "reservation"]
+    assume(len(reserved))
+    f, start = reserved["family"].iloc[seed % len(reserved)], reserved["date"].iloc[seed % len(reserved)]
     end = add_months(start, 1)
     window = (prob.forecast.index >= start) & (prob.forecast.index < end)
-    f = family(0)
     peak = max(float(p.demand_instances[f].to_numpy()[window].max()) for p in prob.forecast.paths)
     product = prob.catalog.commitments.loc[(prob.catalog.commitments["kind"] == "reservation")
                                            & (prob.catalog.commitments["family"] == f), "product"].iloc[0]
