@@ -38,7 +38,21 @@ def test_every_bundled_scenario_is_listed_and_small():
 
 
 def test_default_runs_on_a_short_horizon():
-    plan("default", "--set", "horizon.months=2")
+    """Two months of the default: the figures of the JSON hold together (the cost is the
+    parts' sum and the P50 path's, the expected cost the weighted paths', the model within
+    0.1% of the simulator) and the plan beats all on-demand (no inventory)."""
+    doc = plan("default", "--set", "horizon.months=2")
+    assert doc["horizon"] == {"start": "2026-12-01T00:00Z", "months": 2, "end": "2027-02-01T00:00Z"}
+    k = doc["kpis"]
+    assert k["cost_usd"] == pytest.approx(k["commitment_fees_usd"] + k["spot_usd"] + k["on_demand_usd"], abs=0.05)
+    assert k["savings_usd"] == pytest.approx(k["on_demand_equivalent_usd"] - k["cost_usd"], abs=0.05)
+    paths = {p["name"]: p for p in doc["forecast"]["paths"]}
+    assert paths["P50"]["cost_usd"] == pytest.approx(k["cost_usd"], abs=0.05)
+    assert k["expected_cost_usd"] == pytest.approx(sum(p["weight"] * p["cost_usd"] for p in paths.values()), abs=0.05)
+    assert doc["solver"]["simulated_objective_usd"] == pytest.approx(k["expected_cost_usd"], abs=0.05)
+    assert abs(doc["solver"]["difference_share"]) <= 1e-3
+    assert doc["purchases"] and all("2026-12-01" <= p["date"] < "2027-02-01" for p in doc["purchases"])
+    assert k["cost_usd"] < k["on_demand_equivalent_usd"]
 
 
 def test_steady_inference_commits_heavily():

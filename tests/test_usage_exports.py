@@ -250,8 +250,9 @@ def test_malformed_files(tmp_path, content, match):
 def test_truncated_gzip(tmp_path):
     data = gzip.compress((OURS / "cur_legacy_ours.csv").read_bytes() * 50)
     (tmp_path / "t.gz").write_bytes(data[: len(data) // 2])
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match=r"t\.gz: not a readable file \(Compressed file ended") as err:
         summarize_usage(tmp_path / "t.gz")
+    assert "re-exporting" in str(err.value)
 
 
 def test_wrong_field_count_rows_counted(tmp_path):
