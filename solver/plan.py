@@ -435,48 +435,58 @@ def _purchase_table(book: CommitmentBook) -> pd.DataFrame:
 
 
 def _expiring(inventory: CommitmentBook, book: CommitmentBook, data: ModelData) -> pd.DataFrame:
-    """Existing commitments that end inside the horizon. ``renewed_quantity``: how much of the
-    commitment the plan replaces, on its expiry date or up to the first ladder step after
-    it. The commitments that can replace it: reservations of its family; savings plans
-    whose scope holds every family its plan covers (a p5 plan does not replace a g6e plan,
-    a compute-wide one does). Those expiring up to the same ladder step form a group: the
-    capacity in force at the step, less what stays of the capacity in force before the
-    group's first expiry, between 0 and what the group lets expire, is shared out among
-    them in expiry and id order; ``renew`` when a commitment is replaced whole."""
+    """Existing commitments that end in the horizon, ``[start, end)`` (one that ends on its
+    end is the next plan's to renew). ``renewed_quantity``: how much of one the plan's
+    purchases replace, from its expiry day up to the first ladder step from then on, in its
+    own unit (instances, or $/h of its plan). What can replace it: reservations of its
+    family; savings plans whose scope holds every family with demand its plan covers (a p5
+    plan does not replace a g6e plan, a compute-wide one does), their $/h counted in its
+    plan's $ by the ratio of the rates. Those expiring up to the same step form a group:
+    what starts from the group's first expiry day to the step and stays after it replaces
+    up to what the group lets expire, inventory starting then (renewed already) first; the
+    plan's part is shared out in expiry and id order. ``renew`` when one is replaced whole
+    (savings plans: within the $0.001/h they are bought in)."""
     inv = inventory.items
-    ends = inv[(inv["end"] > data.horizon_start) & (inv["end"] <= data.horizon_end)].sort_values(["end", "id"])
+    ends = inv[(inv["end"] >= data.horizon_start) & (inv["end"] < data.horizon_end)].sort_values(["end", "id"])
     steps = data.ladder_steps if data.ladder_steps is not None else data.steps
-    at = steps.searchsorted(pd.DatetimeIndex(ends["end"]).as_unit(steps.unit), side="left")
+    at = steps.searchsorted(pd.DatetimeIndex(ends["end"].dt.floor("D")).as_unit(steps.unit), side="left")
     ends = ends.assign(renew_at=[steps[i] if i < len(steps) else e for i, e in zip(at, ends["end"])])
     it = book.items
     scope = data.plan_rates.groupby("product")["family"].agg(frozenset)
+    rate = data.plan_rates.set_index(["product", "family"])["rate_usd_per_hour"]
     rows = []
-    left: dict = {}   # capacity the plan replaces at a step, shared out among the expiries it renews
+    left: dict = {}   # what the plan's purchases replace at a step, shared out among the expiries there
     for _, r in ends.iterrows():
+        tolerance = 1e-9
         if r["kind"] == "reservation":
             key = r["family"]
             can = (it["kind"] == "reservation") & (it["family"] == key)
             peers = ends[(ends["kind"] == "reservation") & (ends["family"] == key)]
+            unit = pd.Series(1.0, index=it.index)
         else:
             key = r["product"]
             need = scope.get(key, frozenset())
-            covers = {j for j, fams in scope.items() if need <= fams} | {key}
+            covers = {j for j, fams in scope.items() if need and need <= fams} | {key}
             can = (it["kind"] == "savings_plan") & it["product"].isin(covers)
             peers = ends[(ends["kind"] == "savings_plan") & ends["product"].isin(covers)]
-        same = it[can]
+            worth = {j: float(np.mean([rate[key, f] / rate[j, f] for f in need])) if need else 1.0 for j in covers}
+            unit = it["product"].map(worth)
+            tolerance += SP_QUANTUM_USD_PER_HOUR * max(worth.values())
+        same = it[can].assign(quantity=it.loc[can, "quantity"] * unit[can])
         t1 = r["renew_at"]
         group = (r["kind"], key, t1)
         if group not in left:
             t0 = peers.loc[peers["renew_at"] == t1, "end"].min().floor("D")   # replacements start that day
-            before = same.loc[(same["start"] < t0) & (same["end"] >= t0), "quantity"].sum()
-            after = same.loc[(same["start"] <= t1) & (same["end"] > t1), "quantity"].sum()
-            expiring = same.loc[(same["start"] < t0) & (same["end"] >= t0) & (same["end"] <= t1), "quantity"].sum()
-            left[group] = float(np.clip(after - (before - expiring), 0.0, expiring))
+            ending = (same["start"] < t0) & (same["end"] >= t0) & (same["end"].dt.floor("D") <= t1)
+            expiring = same.loc[ending, "quantity"].sum()
+            new = same[(same["start"] >= t0) & (same["start"] <= t1) & (same["end"] > t1)]
+            queued = new.loc[new["origin"] == "inventory", "quantity"].sum()
+            left[group] = float(min(new["quantity"].sum(), expiring) - min(queued, expiring))
         renewed = min(left[group], float(r["quantity"]))
         left[group] -= renewed
         rows.append({"id": r["id"], "product": r["product"], "family": r["family"] or None,
-                     "quantity": r["quantity"], "expires": r["end"], "renew": bool(renewed >= r["quantity"] - 1e-9),
-                     "renewed_quantity": renewed})
+                     "quantity": r["quantity"], "expires": r["end"],
+                     "renew": bool(0 < renewed >= r["quantity"] - tolerance), "renewed_quantity": renewed})
     return pd.DataFrame(rows, columns=["id", "product", "family", "quantity", "expires", "renew", "renewed_quantity"])
 
 
