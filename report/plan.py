@@ -136,9 +136,9 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]], list[bo
                                 "upfront $", "monthly $", "expires"], ladder,
             [False] * 6 + [True] * 3 + [False])]
     if len(plan.expiring):
-        rows = [[r.id, r.product, r.family if isinstance(r.family, str) else "(plan)", qty(r.quantity),
-                 iso_hour(r.expires),
-                 _expiry_decision(r)] for r in plan.expiring.itertuples(index=False)]
+        rows = [[r.id, r.product, r.family if isinstance(r.family, str) else "(plan)",
+                 _expiring_amount(r, r.quantity), iso_hour(r.expires), _expiry_decision(r)]
+                for r in plan.expiring.itertuples(index=False)]
         out.append(("Existing commitments expiring in the horizon", ["id", "product", "family", "quantity",
                                                                      "expires", "decision"], rows,
                     [False, False, False, True, False, False]))
@@ -175,12 +175,18 @@ def _path_section(costs: pd.DataFrame, expected_usd: float):
     return ("Cost per forecast path (simulated)", header, rows, [False] + [True] * (len(header) - 1))
 
 
+def _expiring_amount(r, amount: float) -> str:
+    """Instances of a reservation; $/h of commitment of a savings plan (``family`` empty)."""
+    return qty(amount) if isinstance(r.family, str) else f"${amount:,.3f}/h"
+
+
 def _expiry_decision(r) -> str:
     if r.renew:
         return "renew"
     if r.renewed_quantity <= 1e-9:
         return "let expire"
-    return f"renew {qty(r.renewed_quantity)}, let {qty(r.quantity - r.renewed_quantity)} expire"
+    return (f"renew {_expiring_amount(r, r.renewed_quantity)}, "
+            f"let {_expiring_amount(r, r.quantity - r.renewed_quantity)} expire")
 
 
 def _headline(plan: Plan) -> str:
