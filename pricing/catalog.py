@@ -25,6 +25,7 @@ FAMILY_COLUMNS = [
     "family", "provider", "region", "instance_type", "gpu_model", "gpus_per_instance",
     "on_demand_usd_per_hour", "spot_usd_per_hour", "interruption_bucket", "source", "as_of",
 ]
+SCOPE_FAMILIES = "scope_families"   # set by PriceCatalog.subset
 COMMITMENT_COLUMNS = [
     "product", "provider", "kind", "term_months", "payment", "upfront_share", "family",
     "rate_usd_per_hour", "source", "as_of",
@@ -61,10 +62,22 @@ class PriceCatalog:
         return out
 
     def subset(self, families) -> "PriceCatalog":
-        """The catalog restricted to ``families`` (commitment rows of other families dropped)."""
+        """The catalog restricted to ``families`` (commitment rows of other families dropped).
+        Each commitment row keeps, in ``scope_families``, how many families its product
+        covers in the whole catalog: savings plans apply narrowest scope first (DESIGN.md
+        section 4), and cut to one family a Compute and an EC2 Instance plan look alike."""
         fam = self.families.loc[sorted(set(families))]
-        com = self.commitments[self.commitments["family"].isin(fam.index)]
+        com = self.commitments.assign(scope_families=self.commitments["product"].map(self.scope_family_counts()))
+        com = com[com["family"].isin(fam.index)]
         return PriceCatalog(fam, com.reset_index(drop=True), self.origin)
+
+    def scope_family_counts(self) -> pd.Series:
+        """product -> the number of families it covers (in the whole catalog this one was
+        cut from by ``subset``)."""
+        com = self.commitments
+        if SCOPE_FAMILIES in com.columns:
+            return com.groupby("product")[SCOPE_FAMILIES].first().astype(int)
+        return com.groupby("product")["family"].nunique()
 
     def effective_spot_usd_per_hour(self, overhead_by_bucket: dict[str, float]) -> pd.Series:
         """Spot price x (1 + rework overhead of the family's interruption bucket), capped at

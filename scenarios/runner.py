@@ -56,9 +56,20 @@ def load_inputs(scenario: Scenario) -> PlanInputs:
     notes = tuple(str(w.message) for w in caught)
     profile = apply_interruptible_share(profile, scenario.usage)
     fams = set(profile.families) | set(inventory.items["family"]) - {""}
+    fams |= _held_plan_families(inventory, catalog, fams)
     notes += (scenario_catalog_notes(scenario, catalog, fams) + spot_price_notes(profile, catalog)
               + covered_notes(profile, inventory))
     return PlanInputs(scenario, catalog.subset(fams) if fams else catalog, profile, inventory, notes)
+
+
+def _held_plan_families(inventory: CommitmentBook, catalog: PriceCatalog, families: set[str]) -> set[str]:
+    """A family of each savings plan held whose families have no usage (the first of its
+    scope): the catalog cut to the run's families would otherwise lose the product, and
+    the plan could not be billed (it covers nothing here: all of it is unused)."""
+    held = inventory.items.loc[inventory.items["kind"].eq("savings_plan"), "product"].unique()
+    com = catalog.commitments[catalog.commitments["product"].isin(held)]
+    unseen = com.groupby("product")["family"].agg(lambda f: set(f).isdisjoint(families))
+    return {com.loc[com["product"].eq(p), "family"].min() for p in unseen.index[unseen.to_numpy(bool)]}
 
 
 def scenario_catalog_notes(scenario: Scenario, catalog: PriceCatalog, families) -> tuple[str, ...]:

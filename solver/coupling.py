@@ -33,7 +33,7 @@ def plan_table(catalog: PriceCatalog, products, families_with_demand: pd.Index,
         return pd.DataFrame(columns=cols, index=pd.Index([], name="product"))
     com = catalog.commitments
     com = com[com["product"].isin(products)]
-    n_cat = com.groupby("product")["family"].nunique().reindex(products).fillna(0).astype(int)
+    n_cat = catalog.scope_family_counts().reindex(products).fillna(0).astype(int)
     mine = com[com["family"].isin(families_with_demand)]
     ratio = mine["rate_usd_per_hour"].to_numpy(float) / od_usd_per_hour.reindex(mine["family"]).to_numpy(float)
     mine = mine.assign(ratio=ratio)

@@ -329,7 +329,7 @@ def _plan_order(items: pd.DataFrame, catalog: PriceCatalog) -> list[int]:
     rows = np.flatnonzero(items["kind"].eq("savings_plan").to_numpy())
     if len(rows) == 0:
         return []
-    scope = catalog.commitments.groupby("product")["family"].nunique()
+    scope = catalog.scope_family_counts()
     products = items["product"].to_numpy()
     for i in rows:
         if products[i] not in scope.index:
