@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from cli_cases import write_flat_case
 from gpuladder.cli import main
 from gpuladder.pricing.catalog import embedded_catalog
 from gpuladder.solver.book import make_purchases
@@ -60,17 +61,13 @@ def test_a_held_plan_for_families_without_usage_is_billed_not_refused(tmp_path):
     cut to the run's families lost the p5 product and `plan` stopped ("not in the catalog",
     exit 1) where `validate` said all was well. It is idle: 100 x 1,416 h (January and
     February 2027) of waste, and the plan lets it expire."""
-    idx = pd.date_range("2026-12-01", periods=31 * 24, freq="h", tz="UTC")
-    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": G5, "instances": 10.0}).to_csv(
-        tmp_path / "usage.csv", index=False)
-    (tmp_path / "inv.csv").write_text("id,product,family,quantity,start,end\n"
-                                      f"sp-p5,{P5SP},,100,2026-03-01T00:00:00Z,2027-03-01T00:00:00Z\n")
-    (tmp_path / "s.yaml").write_text(
+    scenario = write_flat_case(
+        tmp_path, G5, 10.0, "2026-12-01", 31, [f"sp-p5,{P5SP},,100,2026-03-01T00:00:00Z,2027-03-01T00:00:00Z"],
         "name: t\ncatalog: embedded\nusage: usage.csv\ninventory: inv.csv\n"
         "horizon: {start: '2027-01-01', months: 6}\nforecast: {method: replay}\n"
         "products: {providers: [aws], terms_months: [12], payments: [no_upfront], kinds: [reservation]}\n"
         "constraints: {spot_cap: 0.0}\n")
-    res = CliRunner().invoke(main, ["plan", str(tmp_path / "s.yaml"), "--format", "json"])
+    res = CliRunner().invoke(main, ["plan", str(scenario), "--format", "json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     (row,) = doc["expiring"]

@@ -163,3 +163,22 @@ def test_lock_in_past_the_horizon_is_warned_about(case):
     assert said.endswith("--set horizon.months=12")
     res = run(["plan", str(case / "s.yaml"), "--set", "horizon.months=12", "--format", "json"])
     assert res.exit_code == 0 and not [w for w in json.loads(res.stdout)["warnings"] if "fall after" in w]
+
+
+@pytest.mark.parametrize("sets, expected, conservative, paths", [
+    (("forecast.method=seasonal",), "P50", "P10", ["P10", "P50", "P90"]),
+    (("forecast.method=seasonal", "forecast.conservative_quantile=null"), "P50", None, ["P10", "P50", "P90"]),
+    (("forecast.method=seasonal", "forecast.conservative_quantile=0.25"), "P50", "P25", ["P10", "P50", "P90", "P25"]),
+    ((), "replay", None, ["replay"]),
+])
+def test_forecast_block_names_the_expected_and_the_conservative_path(case, sets, expected, conservative, paths):
+    """A script could not tell from the path list whether P10 bound the plan or there was no
+    conservative path at all (helper 24's review). Seasonal plans February on January."""
+    args = ["plan", str(case / "s.yaml"), "--format", "json", "--set", "horizon.start=2026-02-01"]
+    for s in sets:
+        args += ["--set", s]
+    res = run(args)
+    assert res.exit_code == 0, res.output
+    fc = json.loads(res.stdout)["forecast"]
+    assert (fc["expected"], fc["conservative"]) == (expected, conservative)
+    assert [p["name"] for p in fc["paths"]] == paths

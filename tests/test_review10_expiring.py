@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from cli_cases import write_flat_case
 from model_instances import EXACT_SOLVE, Product, START, catalog, family, forecast, horizon, problem
 from gpuladder.cli import main
 from gpuladder.report.plan import render_plan
@@ -147,15 +148,10 @@ def test_the_monthly_reladder_renews_an_expiry_on_the_month_boundary(tmp_path):
     January plan does not list it (it ends on its horizon's end); February's lists it as
     renewed on 02-01 by the 10 it buys then. Before, January's plan said "let expire"
     and February's did not list it: no plan ever said to renew it."""
-    idx = pd.date_range("2026-12-01", periods=24 * 14, freq="h", tz="UTC")
-    pd.DataFrame({"timestamp": idx.strftime("%Y-%m-%dT%H:%M:%SZ"), "family": G5, "instances": 10.0}).to_csv(
-        tmp_path / "usage.csv", index=False)
-    (tmp_path / "inv.csv").write_text("id,product,family,quantity,start,end\n"
-                                      f"m1-1,{RI},{G5},10,2026-02-01,2027-02-01\n")
-    (tmp_path / "s.yaml").write_text(
-        "usage: usage.csv\ninventory: inv.csv\nhorizon: {start: '2027-01-01', months: 1}\n"
-        "forecast: {method: replay}\nproducts: {providers: [aws], terms_months: [12], payments: [no_upfront], "
-        "kinds: [reservation]}\nconstraints: {spot_cap: 0}\n")
+    write_flat_case(tmp_path, G5, 10.0, "2026-12-01", 14, [f"m1-1,{RI},{G5},10,2026-02-01,2027-02-01"],
+                    "usage: usage.csv\ninventory: inv.csv\nhorizon: {start: '2027-01-01', months: 1}\n"
+                    "forecast: {method: replay}\nproducts: {providers: [aws], terms_months: [12], "
+                    "payments: [no_upfront], kinds: [reservation]}\nconstraints: {spot_cap: 0}\n")
     docs = []
     for start in ("2027-01-01", "2027-02-01"):
         res = CliRunner().invoke(main, ["plan", str(tmp_path / "s.yaml"), "--format", "json",
