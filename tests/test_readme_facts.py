@@ -44,3 +44,47 @@ def test_plan_csv_that_buys_nothing_is_the_header_alone(tmp_path):
     out = _plan_csv(tmp_path, [4.0, 0.0, 0.0, 0.0])
     assert out.splitlines() == [out.splitlines()[0]] and out.startswith("date,provider,product,")
 
+
+
+def test_readme_simulator_snippet_runs_from_the_checkout_root(monkeypatch):
+    """The README's Python block runs as written from the checkout's root, on the bundled usage
+    whose missing hours its comment counts; with gaps="mask" the simulator refuses the NaN hours."""
+    from gpuladder.errors import DomainError
+    from gpuladder.pricing.catalog import embedded_catalog
+    from gpuladder.solver.book import CommitmentBook
+    from gpuladder.solver.simulate import DispatchRules, simulate
+    from gpuladder.usage.history import load_usage_csv
+
+    root = Path(__file__).resolve().parents[1]
+    block = re.search(r"```python\n(.*?)```", README, re.S)
+    assert block, "README no longer has the simulator's Python block"
+    monkeypatch.chdir(root)
+    names: dict = {}
+    exec(compile(block.group(1), "README.md", "exec"), names)
+    kpis = names["result"].kpis
+    assert 0 < kpis.cost_usd < kpis.on_demand_equivalent_usd and 0 < kpis.effective_savings_rate < 1
+
+    usage_path = re.search(r'load_usage_csv\("([^"]+)"', block.group(1)).group(1)
+    stamps = pd.read_csv(root / usage_path, usecols=["timestamp"])["timestamp"].unique()
+    span_hours = len(names["profile"].demand_instances.index)
+    quoted = int(re.search(r"its (\d+) missing hours", block.group(1)).group(1))
+    assert span_hours - len(stamps) == quoted
+    masked = load_usage_csv(root / usage_path, gaps="mask")
+    try:
+        simulate(CommitmentBook.empty(), masked.demand_instances, masked.interruptible_instances,
+                 embedded_catalog(), DispatchRules(spot_cap=0.6, rework_overhead={}))
+    except DomainError as exc:
+        assert "NaN" in str(exc)
+    else:
+        raise AssertionError("the simulator accepted masked (NaN) hours the README says it refuses")
+
+
+def test_usage_shorthand_keeps_the_base_gaps(tmp_path):
+    """README: `usage: FILE` is short for `usage: {path: FILE}`, so it keeps the base's usage.gaps."""
+    from gpuladder.scenarios.loader import load_scenario
+
+    assert "`usage: FILE` is short for `usage: {path: FILE}`, so it keeps the base's `usage.gaps`" in README
+    (tmp_path / "base.yaml").write_text("name: base\nusage: {path: a.csv, gaps: mask}\n")
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\nusage: b.csv\n")
+    usage = load_scenario(str(tmp_path / "child.yaml")).usage
+    assert usage.gaps == "mask" and Path(usage.path) == tmp_path / "b.csv"
