@@ -66,9 +66,9 @@ def plan_document(plan: Plan) -> dict:
         "estimate": bool(r.estimate),
     } for r in _purchases_with_estimates(plan).itertuples(index=False)]
     expiring = [{"id": r.id, "product": r.product, "family": json_value(r.family),
-                 "quantity": json_value(float(r.quantity), 3),
+                 "quantity": json_value(float(r.quantity)),
                  "expires": iso_hour(r.expires), "renew": bool(r.renew),
-                 "renewed_quantity": json_value(float(r.renewed_quantity), 3)}
+                 "renewed_quantity": json_value(float(r.renewed_quantity))}
                 for r in plan.expiring.itertuples(index=False)]
     mix = [{"family": fam, "committed_instances": json_value(float(r.committed_instances), 3),
             "reserved_share": json_value(float(r.reserved_share)),

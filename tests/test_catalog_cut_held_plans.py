@@ -57,12 +57,13 @@ def test_the_narrower_plan_applies_first_on_the_cut_catalog_too(emb, cut):
 
 
 def test_a_held_plan_for_families_without_usage_is_billed_not_refused(tmp_path):
-    """A p5 savings plan held ($100/h to 2027-03-01) while the usage is g5 only: the catalog
-    cut to the run's families lost the p5 product and `plan` stopped ("not in the catalog",
-    exit 1) where `validate` said all was well. It is idle: 100 x 1,416 h (January and
-    February 2027) of waste, and the plan lets it expire."""
+    """A p5 savings plan held ($100.0004/h to 2027-03-01) while the usage is g5 only: the
+    catalog cut to the run's families lost the p5 product and `plan` stopped ("not in the
+    catalog", exit 1) where `validate` said all was well. It is idle: 100.0004 x 1,416 h
+    (January and February 2027) of waste, and the plan lets it expire. The expiring row
+    gives the inventory's quantity as held (it was rounded to 3 decimals: 100.0)."""
     scenario = write_flat_case(
-        tmp_path, G5, 10.0, "2026-12-01", 31, [f"sp-p5,{P5SP},,100,2026-03-01T00:00:00Z,2027-03-01T00:00:00Z"],
+        tmp_path, G5, 10.0, "2026-12-01", 31, [f"sp-p5,{P5SP},,100.0004,2026-03-01T00:00:00Z,2027-03-01T00:00:00Z"],
         "name: t\ncatalog: embedded\nusage: usage.csv\ninventory: inv.csv\n"
         "horizon: {start: '2027-01-01', months: 6}\nforecast: {method: replay}\n"
         "products: {providers: [aws], terms_months: [12], payments: [no_upfront], kinds: [reservation]}\n"
@@ -71,5 +72,5 @@ def test_a_held_plan_for_families_without_usage_is_billed_not_refused(tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     (row,) = doc["expiring"]
-    assert (row["id"], row["renew"], row["renewed_quantity"]) == ("sp-p5", False, 0.0)
-    assert doc["kpis"]["waste_usd"] == pytest.approx(100 * 1416)
+    assert (row["id"], row["quantity"], row["renew"], row["renewed_quantity"]) == ("sp-p5", 100.0004, False, 0.0)
+    assert doc["kpis"]["waste_usd"] == pytest.approx(100.0004 * 1416)
