@@ -31,6 +31,26 @@ def test_pipe_into_head_has_no_internal_error():
     assert "internal error" not in done.stderr and "Exception ignored" not in done.stderr
 
 
+def test_a_reader_leaving_mid_output_is_a_closed_pipe_not_a_success():
+    """The catalog table (about 270 KB) is more than a pipe holds (64 KB): the reader takes a
+    line and leaves while gpuladder is still writing. Python's stdout took the short write as
+    done, dropped the rest and exited 0 (a script could not tell a cut output from a whole
+    one); now the next write fails and the exit is 141."""
+    proc = subprocess.Popen(CLI + ["catalog", "show"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith(b"family")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert "internal error" not in err and "Exception ignored" not in err
+
+
+def test_the_whole_output_reaches_a_reader_that_stays():
+    done = subprocess.run(CLI + ["catalog", "show", "--format", "csv"], capture_output=True, timeout=120)
+    assert done.returncode == 0
+    assert done.stdout.count(b"\n") == 2220 + 1   # the embedded catalog's families and the header
+
+
 @pytest.mark.parametrize("args", [["validate"], ["catalog", "show", "--format", "csv"]])
 def test_full_device_is_an_input_error_not_a_bug(args):
     with open("/dev/full", "w") as full:
