@@ -264,6 +264,10 @@ def main() -> None:
     parser.add_argument("--lookback", type=int, default=28)
     parser.add_argument("--seeds", type=int, default=200, help="seeds of the synthetic table")
     args = parser.parse_args()
+    missing = [f for f in TRACES.values() if not (args.traces / f).is_file()]
+    if missing:
+        parser.error(f"{args.traces} lacks {', '.join(missing)}: give the traces' folder with --traces DIR "
+                     "(the shared data's traces/, see its README; they are not in this repository)")
     print("\n".join(rolling_tables(args.traces, args.lookback)))
     print()
     print("\n".join(horizon_table(args.traces, args.lookback)))

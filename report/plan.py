@@ -208,12 +208,16 @@ def _table(plan: Plan) -> str:
         lines.append(title)
         lines += text_table(header, rows, right) if rows else ["(none)"]
         lines.append("")
-    if plan.estimated_products:
-        lines.append("* estimated rate, not a published one (see pricing/data/README.md)")
+    lines += _estimate_legend(plan)
     lines.append(_solver_line(plan))
     for w in plan.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines) + "\n"
+
+
+def _estimate_legend(plan: Plan) -> list[str]:
+    """What the ``*`` beside a product in the ladder means, when one is there."""
+    return ["* estimated rate, not a published one (see pricing/data/README.md)"] if plan.estimated_products else []
 
 
 def _markdown(plan: Plan) -> str:
@@ -222,6 +226,7 @@ def _markdown(plan: Plan) -> str:
         lines += [f"## {title}", ""]
         lines += markdown_table(header, rows, right) if rows else ["(none)"]
         lines.append("")
+    lines += [f"\\{line}" for line in _estimate_legend(plan)]
     lines.append(_solver_line(plan))
     lines += [f"- warning: {w}" for w in plan.warnings]
     return "\n".join(lines) + "\n"
@@ -239,6 +244,7 @@ def _html(plan: Plan) -> str:
         elif title.startswith("Mix per family"):
             parts.append("<h2>Mix per family by month (simulated on the expected forecast)</h2>")
             parts += mix_charts(plan.simulation)
+    parts += [f"<p>{e(line)}</p>" for line in _estimate_legend(plan)]
     parts.append(f"<p>{e(_solver_line(plan))}</p>")
     parts += [f"<p><b>warning:</b> {e(w)}</p>" for w in plan.warnings]
     parts.append("</body></html>")

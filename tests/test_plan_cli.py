@@ -182,3 +182,22 @@ def test_forecast_block_names_the_expected_and_the_conservative_path(case, sets,
     fc = json.loads(res.stdout)["forecast"]
     assert (fc["expected"], fc["conservative"]) == (expected, conservative)
     assert [p["name"] for p in fc["paths"]] == paths
+
+
+@pytest.mark.parametrize("fmt, legend", [
+    ("table", "* estimated rate, not a published one"),
+    ("md", "\\* estimated rate, not a published one"),
+    ("html", "<p>* estimated rate, not a published one"),
+])
+def test_every_human_format_says_what_the_star_means(case, fmt, legend):
+    """The all-upfront rate of the tiny catalog marked as an estimate: the ladder stars the
+    product it buys (2 reserved, as in the JSON contract above) in every human format, and
+    each says what the star means (md and html said nothing: helper 27's walk)."""
+    com = case / "cat" / "commitments.csv"
+    com.write_text(com.read_text().replace("2.4,test fixture (ours)", "2.4,estimate: test fixture (ours)"))
+    res = run(["plan", str(case / "s.yaml"), "--format", fmt])
+    assert res.exit_code == 0, res.output
+    assert "test-ri-1y-all*" in res.stdout
+    assert res.stdout.count(legend) == 1
+    plain = run(["plan", str(case / "s.yaml"), "--format", fmt, "--set", "products.payments=[no_upfront]"])
+    assert "estimated rate" not in plain.stdout
