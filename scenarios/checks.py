@@ -139,6 +139,11 @@ class _Checker:
             hint = "writing shares as numbers from 0 to 1 (60% is 0.6)."
         elif isinstance(value, str) and expected != "text" and "terms_months" in path:
             hint = "writing the term in months (12 for one year, 36 for three)."
+        elif isinstance(value, str) and expected != "text" and raw is not None and re.fullmatch(r"[-+]?0[0-9_]+", raw):
+            return self.error(path, f"expected {expected}, but YAML 1.1 reads the unquoted {raw} as text (a leading "
+                                    "zero makes an octal number, and 8 and 9 are not octal digits)",
+                              hint=f"writing {'-' if raw.startswith('-') else ''}"
+                                   f"{raw.lstrip('+-').replace('_', '').lstrip('0') or '0'} without the leading zero.")
         elif isinstance(value, str) and expected != "text" and raw is not None:
             hint = "writing the number alone, without a unit or other text."
         elif isinstance(value, str) and expected != "text":

@@ -42,6 +42,21 @@ def test_set_number_traps_are_refused(tmp_path, item, read_as):
     assert f"YAML 1.1 reads the unquoted {item.partition('=')[2].strip('[]')} as {read_as}" in msg
 
 
+@pytest.mark.parametrize("body, item, fix", [
+    ("constraints: {fiscal_year_start_month: 08}\n", None, "writing 8 without the leading zero"),
+    ("horizon:\n  months: 09\n", None, "writing 9 without the leading zero"),
+    ("name: t\n", "horizon.months=018", "writing 18 without the leading zero"),
+    ("name: t\n", "forecast.growth_per_month=-09", "writing -9 without the leading zero"),
+])
+def test_a_leading_zero_before_8_or_9_reads_as_text(tmp_path, body, item, fix):
+    """08 and 09 are not octal numbers, so YAML 1.1 reads them as text: the message said
+    "without a unit or other text", which fits '12 months', not 08."""
+    msg = _error(tmp_path, "name: t\n" + body if item is None else body, [item] if item else [])
+    raw = (item.partition("=")[2] if item else body.split(":")[-1].strip(" }\n"))
+    assert f"YAML 1.1 reads the unquoted {raw} as text (a leading zero makes an octal number" in msg
+    assert fix in msg and "without a unit" not in msg
+
+
 def test_cli_exit_code_is_1_for_a_number_trap():
     res = CliRunner().invoke(main, ["validate", "--set", "solver.time_limit_s=1:30"])
     assert res.exit_code == 1
