@@ -29,6 +29,7 @@ LADDER_LAYERS = {"inventory": ("existing inventory", "#9e9e9e"), "purchase": ("t
 MIX_LAYERS = {"reserved": ("reserved", "#2f6db5"), "savings_plan": ("savings plan", "#6fa8dc"),
               "spot": ("spot", "#e69138"), "on_demand": ("on-demand", "#cc4125")}
 MAX_MIX_CHARTS = 8   # families charted, the costliest first
+LABEL_WIDTH = 45     # px an axis label 'YYYY-MM' at font-size 10 takes, with a gap
 
 
 def committed_by_month(book: CommitmentBook, start: pd.Timestamp) -> pd.DataFrame:
@@ -83,7 +84,8 @@ def stacked_bars_svg(frame: pd.DataFrame, layers: dict[str, tuple[str, str]], ti
                      marker: tuple[pd.Timestamp, str] | None = None) -> str:
     """Monthly stacked bars of ``frame`` (index: month starts; columns: ``layers``' keys,
     stacked in that order) as an inline SVG element; ``marker`` draws a dashed line at the
-    left edge of that month's bar."""
+    left edge of that month's bar. The first bar and each January are labelled, a January
+    too close to the label before it left out (a chart starting in December)."""
     e = html.escape
     total = frame[list(layers)].sum(axis=1).to_numpy()
     top = float(total.max()) if len(total) and total.max() > 0 else 1.0
@@ -94,6 +96,7 @@ def stacked_bars_svg(frame: pd.DataFrame, layers: dict[str, tuple[str, str]], ti
     def y(v: float) -> float:
         return TOP + plot_h * (1 - v / top)
 
+    label_free_x = float(LEFT)
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' class='chart' width='{WIDTH}' height='{HEIGHT}' "
              f"viewBox='0 0 {WIDTH} {HEIGHT}' role='img' aria-label='{e(title)}'>",
              f"<text x='{LEFT}' y='18' font-size='13'>{e(title)}</text>",
@@ -113,8 +116,9 @@ def stacked_bars_svg(frame: pd.DataFrame, layers: dict[str, tuple[str, str]], ti
                              f"height='{y(base) - y(base + value):.1f}' fill='{color}'/>")
                 base += value
         parts.append("</g>")
-        if when.month == 1 or k == 0:
+        if (when.month == 1 or k == 0) and x >= label_free_x:
             parts.append(f"<text x='{x:.1f}' y='{TOP + plot_h + 14}' font-size='10'>{when:%Y-%m}</text>")
+            label_free_x = x + LABEL_WIDTH
     if marker is not None and len(frame) and frame.index[0] < marker[0] <= frame.index[-1]:
         x = LEFT + bar * float(np.searchsorted(frame.index, marker[0]))
         parts.append(f"<line class='marker' x1='{x:.1f}' y1='{TOP}' x2='{x:.1f}' y2='{TOP + plot_h}' "

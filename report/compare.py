@@ -13,8 +13,8 @@ from collections import Counter
 import pandas as pd
 
 from gpuladder.report.chart import committed_by_month, ladder_svg
-from gpuladder.report.text import (html_page_head, html_table, iso_hour, json_value, markdown_table, pct, plural,
-                                   text_table, usd)
+from gpuladder.report.text import (html_page_head, html_table, iso_hour, json_value, markdown_table,
+                                   markdown_text, pct, plural, text_table, usd)
 from gpuladder.scenarios.compare import COMPARE_SCHEMA, CompareFigures, Comparison, ScenarioOutcome
 
 COMPARE_FORMATS = ("table", "json", "csv", "md", "html")
@@ -171,7 +171,7 @@ def _html(cmp: Comparison) -> str:
 def _human(cmp: Comparison, *, markdown: bool) -> str:
     header, rows, right, title, below = _grid(cmp)
     if markdown:
-        lines = [f"# {title}", ""] + markdown_table(header, rows, right) + [""]
+        lines = [f"# {markdown_text(title)}", ""] + markdown_table(header, rows, right) + [""]
         lines += [f"- {f}" for f in below]
     else:
         lines = [title, ""] + text_table(header, rows, right) + [""]

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from gpuladder.report.chart import committed_by_month, ladder_svg, mix_charts
-from gpuladder.report.text import (html_page_head, html_table, iso_date, iso_hour, json_value, markdown_table, pct,
-                                   plural, qty, text_table, usd)
+from gpuladder.report.text import (html_page_head, html_table, iso_date, iso_hour, json_value, markdown_table,
+                                   markdown_text, pct, plural, qty, text_table, usd)
 from gpuladder.solver.plan import Plan
 from gpuladder.units import AVERAGE_MONTH_HOURS
 
@@ -129,7 +129,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]], list[bo
     p = _purchases_with_estimates(plan)
     ladder = [[iso_date(r.date), r.provider, r.product + ("*" if r.estimate else ""),
                r.family if isinstance(r.family, str) else f"(plan) {r.scope}",
-               f"{r.term_months}m", r.payment, qty(r.quantity), usd(r.upfront_usd),
+               f"{r.term_months}m", r.payment, _amount(r, r.quantity), usd(r.upfront_usd),
                usd(r.recurring_usd_per_hour * AVERAGE_MONTH_HOURS), iso_date(r.expires)]
               for r in p.itertuples(index=False)]
     out = [("Purchase ladder", ["date", "provider", "product", "family / scope", "term", "payment", "quantity",
@@ -137,7 +137,7 @@ def _sections(plan: Plan) -> list[tuple[str, list[str], list[list[str]], list[bo
             [False] * 6 + [True] * 3 + [False])]
     if len(plan.expiring):
         rows = [[r.id, r.product, r.family if isinstance(r.family, str) else "(plan)",
-                 _expiring_amount(r, r.quantity), iso_hour(r.expires), _expiry_decision(r)]
+                 _amount(r, r.quantity), iso_hour(r.expires), _expiry_decision(r)]
                 for r in plan.expiring.itertuples(index=False)]
         out.append(("Existing commitments expiring in the horizon", ["id", "product", "family", "quantity",
                                                                      "expires", "decision"], rows,
@@ -175,7 +175,7 @@ def _path_section(costs: pd.DataFrame, expected_usd: float):
     return ("Cost per forecast path (simulated)", header, rows, [False] + [True] * (len(header) - 1))
 
 
-def _expiring_amount(r, amount: float) -> str:
+def _amount(r, amount: float) -> str:
     """Instances of a reservation; $/h of commitment of a savings plan (``family`` empty)."""
     return qty(amount) if isinstance(r.family, str) else f"${amount:,.3f}/h"
 
@@ -185,8 +185,8 @@ def _expiry_decision(r) -> str:
         return "renew"
     if r.renewed_quantity <= 1e-9:
         return "let expire"
-    return (f"renew {_expiring_amount(r, r.renewed_quantity)}, "
-            f"let {_expiring_amount(r, r.quantity - r.renewed_quantity)} expire")
+    return (f"renew {_amount(r, r.renewed_quantity)}, "
+            f"let {_amount(r, r.quantity - r.renewed_quantity)} expire")
 
 
 def _headline(plan: Plan) -> str:
@@ -196,10 +196,16 @@ def _headline(plan: Plan) -> str:
 
 def _solver_line(plan: Plan) -> str:
     s = plan.solver
-    gap = f", gap {s.gap:.3%}" if s.gap is not None else ""
+    gap = f", gap {_no_minus_zero(s.gap, 5):.3%}" if s.gap is not None else ""
     return (f"solver {s.backend}: {s.status}{gap}, solve {s.seconds:.2f} s, build {s.build_seconds:.2f} s, "
             f"{s.n_variables} variables ({s.n_integer} integer), {s.n_constraints} constraints; "
-            f"model vs simulator {s.difference_share:+.4%} ({'exact' if s.exact else 'compressed'})")
+            f"model vs simulator {_no_minus_zero(s.difference_share, 6):+.4%} "
+            f"({'exact' if s.exact else 'compressed'})")
+
+
+def _no_minus_zero(value: float, decimals: int) -> float:
+    """``value`` rounded to ``decimals``, a rounded zero without its sign ('-0.0000%')."""
+    return round(value, decimals) + 0.0
 
 
 def _table(plan: Plan) -> str:
@@ -221,7 +227,7 @@ def _estimate_legend(plan: Plan) -> list[str]:
 
 
 def _markdown(plan: Plan) -> str:
-    lines = [f"# {_headline(plan)}", ""]
+    lines = [f"# {markdown_text(_headline(plan))}", ""]
     for title, header, rows, right in _sections(plan):
         lines += [f"## {title}", ""]
         lines += markdown_table(header, rows, right) if rows else ["(none)"]
@@ -237,7 +243,7 @@ def _html(plan: Plan) -> str:
     parts = html_page_head(_headline(plan))
     for title, header, rows, right in _sections(plan):
         parts.append(f"<h2>{e(title)}</h2>")
-        parts += html_table(header, rows, right)
+        parts += html_table(header, rows, right) if rows else ["<p>(none)</p>"]
         if title == "Purchase ladder":
             parts.append("<h2>Commitments in force by month</h2>")
             parts.append(ladder_svg(committed_by_month(plan.book, plan.horizon_start), plan.horizon_end))

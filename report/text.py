@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -33,9 +34,15 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequ
     return [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 
+def markdown_text(text: str) -> str:
+    """Text for a Markdown heading or cell that a renderer shows as written: < > & escaped,
+    so a name such as 'g6e<b>' does not become HTML (or '&amp;' an ampersand)."""
+    return re.sub(r"([<>&])", r"\\\1", text)
+
+
 def _markdown_cell(text: str) -> str:
     """A cell that cannot end its row or table early: | escaped, line breaks as <br>."""
-    return text.replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
+    return markdown_text(text).replace("|", "\\|").replace("\r\n", "\n").replace("\n", "<br>")
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
