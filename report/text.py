@@ -59,11 +59,17 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
 
 
 def usd(value: float, decimals: int = 0) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.{decimals}f}"
+    """'1,234' ('-' for no value); an amount that rounds to zero reads '0', not '-0'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{round(value, decimals) + 0.0:,.{decimals}f}"
 
 
 def pct(share: float, decimals: int = 1) -> str:
-    return "-" if share is None or (isinstance(share, float) and math.isnan(share)) else f"{100 * share:.{decimals}f}%"
+    """'12.3%' of a 0-1 share ('-' for no value); a share that rounds to zero reads '0.0%'."""
+    if share is None or (isinstance(share, float) and math.isnan(share)):
+        return "-"
+    return f"{round(100 * share, decimals) + 0.0:.{decimals}f}%"
 
 
 def qty(value: float) -> str:

@@ -18,7 +18,7 @@ import pytest
 
 from gpuladder.report.chart import ladder_svg
 from gpuladder.report.plan import render_plan
-from gpuladder.report.text import markdown_table
+from gpuladder.report.text import markdown_table, pct, usd
 from gpuladder.scenarios.loader import load_scenario
 from gpuladder.scenarios.runner import run_scenario
 from tiny_catalog import FAMILY, write_tiny_case
@@ -146,3 +146,10 @@ def test_markdown_cells_and_heading_do_not_turn_names_into_markup(sp_plan):
     assert line == "| g6e\\<b\\>\\&amp;\\|x |"
     md = render_plan(dataclasses.replace(sp_plan, scenario="a<i>b"), "md")
     assert md.startswith("# gpuladder plan: scenario 'a\\<i\\>b'")
+
+
+def test_amounts_and_shares_that_round_to_zero_read_without_a_minus():
+    """Float dust below zero (savings of -1e-9 on a plan that buys nothing) read '-0'."""
+    assert [usd(-1e-9), usd(-0.3), usd(-0.6), usd(-0.004, 2), usd(1234.5)] == ["0", "0", "-1", "0.00", "1,234"]
+    assert [pct(-1e-12), pct(-0.0004), pct(-0.0006), pct(0.278856), pct(float("nan"))] == \
+        ["0.0%", "0.0%", "-0.1%", "27.9%", "-"]
