@@ -595,5 +595,5 @@ def _warnings(purchases: pd.DataFrame, catalog: PriceCatalog, report: SolverRepo
         out.append(f"the solver stopped on its time limit: best plan found, gap {gap}")
     if not report.exact:
         out.append(f"model compression in play (layers: {report.resolution}; savings plans split per period): "
-                   f"model objective differs from the simulated cost by {report.difference_share:+.3%}")
+                   f"model objective differs from the simulated cost by {round(report.difference_share, 5) + 0.0:+.3%}")
     return out

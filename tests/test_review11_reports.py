@@ -153,3 +153,18 @@ def test_amounts_and_shares_that_round_to_zero_read_without_a_minus():
     assert [usd(-1e-9), usd(-0.3), usd(-0.6), usd(-0.004, 2), usd(1234.5)] == ["0", "0", "-1", "0.00", "1,234"]
     assert [pct(-1e-12), pct(-0.0004), pct(-0.0006), pct(0.278856), pct(float("nan"))] == \
         ["0.0%", "0.0%", "-0.1%", "27.9%", "-"]
+
+
+@pytest.mark.parametrize("share, shown", [(-1e-9, "+0.000%"), (1e-9, "+0.000%"), (-0.00062, "-0.062%"),
+                                          (0.0008, "+0.080%")])
+def test_the_compression_warning_never_reads_minus_zero(share, shown):
+    """bursty-training's model and simulator differ by -1e-9: the plan warned '-0.000%'
+    (helper 28's review), in the table, compare's notes and the JSON warnings."""
+    from gpuladder.pricing.catalog import embedded_catalog
+    from gpuladder.solver.lp import SolveStatus
+    from gpuladder.solver.plan import SolverReport, _warnings
+
+    report = SolverReport("highs", "optimal", 0.0, 1.0, 1.0, 100.0, 100.0, share, False, "coarse", 10, 2, 5)
+    purchases = pd.DataFrame({"product": pd.Series(dtype=str)})
+    (line,) = _warnings(purchases, embedded_catalog(), report, SolveStatus.OPTIMAL)
+    assert line.endswith(f"differs from the simulated cost by {shown}")
