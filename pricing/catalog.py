@@ -58,7 +58,7 @@ class PriceCatalog:
         g = c.groupby("product", sort=True)
         out = g[PRODUCT_COLUMNS].first()
         out["n_families"] = g["family"].nunique()
-        out["estimate"] = g["source"].agg(lambda s: bool(s.str.startswith(ESTIMATE_PREFIX).any()))
+        out["estimate"] = c["source"].str.startswith(ESTIMATE_PREFIX).groupby(c["product"], sort=True).any()
         return out
 
     def subset(self, families) -> "PriceCatalog":

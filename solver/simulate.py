@@ -180,8 +180,9 @@ def simulate(book: CommitmentBook, demand_instances: pd.DataFrame, interruptible
     first, stop = _in_force_slices(items, hours)
     n_hours, n_fam = demand.shape
     capacity = np.zeros((n_hours, n_fam))
+    fam_of, qty = items["family"].to_numpy(), items["quantity"].to_numpy(dtype=float)
     for i in np.flatnonzero(res_rows):
-        capacity[first[i]:stop[i], col[items.at[i, "family"]]] += float(items.at[i, "quantity"])
+        capacity[first[i]:stop[i], col[fam_of[i]]] += qty[i]
     res_firm = np.minimum(capacity, firm)
     res_elig = np.minimum(capacity - res_firm, eligible)
     firm_left = firm - res_firm
@@ -330,12 +331,13 @@ def _plan_order(items: pd.DataFrame, catalog: PriceCatalog) -> list[int]:
     if len(rows) == 0:
         return []
     scope = catalog.scope_family_counts()
-    products = items["product"].to_numpy()
+    products, ids = items["product"].to_numpy(), items["id"].to_numpy()
     for i in rows:
         if products[i] not in scope.index:
-            raise DomainError(f"savings plan '{items.at[i, 'id']}' names product '{products[i]}', "
+            raise DomainError(f"savings plan '{ids[i]}' names product '{products[i]}', "
                               f"which is not in the catalog.{did_you_mean(str(products[i]), scope.index)}")
-    key = [(int(scope[products[i]]), str(products[i]), str(items.at[i, "id"]), int(i)) for i in rows]
+    width = scope.reindex(products[rows]).to_numpy()
+    key = [(int(w), str(products[i]), str(ids[i]), int(i)) for w, i in zip(width, rows)]
     return [k[-1] for k in sorted(key)]
 
 
@@ -360,12 +362,17 @@ def _apply_savings_plans(items, catalog, prices, col, first, stop, firm_left, el
     covered_inst = np.zeros_like(firm_left)
     consumed: dict[int, float] = {}
     per_family: dict[int, np.ndarray] = {}
+    products, quantity = items["product"].to_numpy(), items["quantity"].to_numpy(dtype=float)
+    pieces_of: dict[str, list[tuple[int, bool, float]]] = {}
     for i in _plan_order(items, catalog):
-        pieces = _plan_pieces(str(items.at[i, "product"]), catalog, prices, col)
+        product = str(products[i])
+        if product not in pieces_of:
+            pieces_of[product] = _plan_pieces(product, catalog, prices, col)
+        pieces = pieces_of[product]
         consumed[i] = 0.0
         per_family[i] = np.zeros(firm_left.shape[1])
         a, b = first[i], stop[i]
-        budget = float(items.at[i, "quantity"])
+        budget = float(quantity[i])
         if not pieces or a >= b or budget <= 0:
             continue
         cols = np.array([j for j, _, _ in pieces])
@@ -392,9 +399,9 @@ def _reservation_use(items, res_rows, col, first, stop, reserved, capacity) -> d
     reserved instances in proportion to their quantity (they are interchangeable)."""
     use: dict[int, float] = {}
     share = np.divide(reserved, capacity, out=np.zeros_like(reserved), where=capacity > 0)
+    fam_of, qty = items["family"].to_numpy(), items["quantity"].to_numpy(dtype=float)
     for i in np.flatnonzero(res_rows):
-        j = col[items.at[i, "family"]]
-        use[i] = float(items.at[i, "quantity"]) * float(share[first[i]:stop[i], j].sum())
+        use[i] = float(qty[i]) * float(share[first[i]:stop[i], col[fam_of[i]]].sum())
     return use
 
 
@@ -464,13 +471,14 @@ def _family_table(hourly: HourlyDispatch, prices, items, by_commitment, family_c
     unallocated = 0.0
     col = {f: j for j, f in enumerate(fams)}
     fee = by_commitment["amortized_fee_usd"].to_numpy() if len(items) else np.zeros(0)
+    kind, fam_of, products = (items[c].to_numpy() for c in ("kind", "family", "product"))
     for i in range(len(items)):
-        if items.at[i, "kind"] == "reservation":
-            fees[col[items.at[i, "family"]]] += fee[i]
+        if kind[i] == "reservation":
+            fees[col[fam_of[i]]] += fee[i]
             continue
         weights = family_consumed_usd.get(i, np.zeros(len(fams)))
         if weights.sum() <= 0:
-            covered = scopes.get(items.at[i, "product"], frozenset())
+            covered = scopes.get(products[i], frozenset())
             weights = np.where([f in covered for f in fams], ode, 0.0)
         if weights.sum() > 0:
             fees += fee[i] * weights / weights.sum()

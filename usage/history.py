@@ -149,10 +149,8 @@ def _runs(flags: np.ndarray, index: pd.DatetimeIndex, kind: str) -> list[Gap]:
     f = np.concatenate([[False], flags, [False]]).astype(int)
     d = np.diff(f)
     starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    out = []
-    for s, e in zip(starts, ends):
-        out.append(Gap(index[s], index[s] + (e - s) * HOUR, kind))
-    return out
+    first = index[starts]
+    return [Gap(s, e, kind) for s, e in zip(first, first + (ends - starts) * HOUR)]
 
 
 _TIME_THEN_ZONE = r"[T ][\d:.,]+"  # a zone designator only counts after a time (2026-01-01 ends in -01)
@@ -166,7 +164,11 @@ def parse_utc_timestamps(raw: pd.Series, *, file: str, column: str = "timestamp"
     not on the hour or outside ``units.DATE_RANGE_TEXT``. ``dates``: a plain date
     (2026-01-01) is also accepted, as 00:00 UTC."""
     rows = raw.index if rows is None else rows
-    shown = raw.astype(str).str.strip()
+    # each distinct text is checked once (a usage file repeats every hour once per family);
+    # uniques keep the order of first appearance, so the first bad one is the first bad row
+    codes, uniques = pd.factorize(raw.astype(str), use_na_sentinel=False)
+    rows = _FirstRow(codes, rows)
+    shown = pd.Series(uniques).str.strip()
     is_date = shown.str.fullmatch(r"\d{4}-\d\d-\d\d") if dates else pd.Series(False, index=shown.index)
     text = shown.where(~is_date, shown + "T00:00:00Z")
     parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
@@ -203,7 +205,20 @@ def parse_utc_timestamps(raw: pd.Series, *, file: str, column: str = "timestamp"
                              hint="aggregating the usage to hours (instance-hours per hour) first.")
         raise InputError(f"'{text.iloc[i]}' is not on the hour", file=file, row=int(rows[i]), column=column,
                          hint="rounding it to the whole hour (commitments are billed by the hour).")
-    return parsed
+    out = parsed.take(codes).set_axis(raw.index)
+    out.name = raw.name
+    return out
+
+
+@dataclass(frozen=True)
+class _FirstRow:
+    """``rows[i]`` for the i-th distinct value: the row label of its first occurrence."""
+
+    codes: np.ndarray
+    labels: pd.Index
+
+    def __getitem__(self, i: int):
+        return self.labels[int(np.argmax(self.codes == i))]
 
 
 def load_usage_csv(path, families=None, *, gaps: str = "error") -> DemandProfile:

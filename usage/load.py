@@ -224,12 +224,13 @@ def summarize_usage(path, *, families=None, format: str | None = None) -> UsageS
     if fmt == "canonical":
         profile = load_usage_csv(path, None, gaps="mask")
         d = profile.demand_instances
+        gpu = np.array([is_gpu_instance_type(f.rsplit("/", 1)[-1]) for f in d.columns], dtype=bool)
         long = pd.DataFrame({"timestamp": np.repeat(d.index, d.shape[1]),
                              "family": np.tile(d.columns.to_numpy(), len(d)),
                              "instances": d.to_numpy().ravel(),
                              "interruptible_instances": profile.interruptible_instances.to_numpy().ravel(),
                              "covered_instances": profile.covered_instances.to_numpy().ravel()}).fillna(0.0)
-        long["gpu"] = [is_gpu_instance_type(f.rsplit("/", 1)[-1]) for f in long["family"]]
+        long["gpu"] = np.tile(gpu, len(d))
         rows, skipped = len(long), ()
     else:
         read = read_focus(export) if fmt == "focus" else read_cur(export, fmt)
