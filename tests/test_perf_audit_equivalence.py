@@ -3,8 +3,8 @@ gives the results of the code before it on fixed inputs.
 
 - the simulator on a book of many reservations and savings plans (several rows of one
   product, plans of two widths): figures recorded from the code before the change;
-- ``parse_utc_timestamps`` (now checks each distinct text once) against the pre-audit
-  implementation kept below as the oracle: same values, or the same error naming the same row;
+- ``parse_utc_timestamps`` (now checks each distinct text once) against parsing each row
+  alone: the same values, or the error of the first row failing the earliest check;
 - ``summarize_usage`` of a canonical CSV (GPU flag per family, not per row), ``_runs`` and
   ``PriceCatalog.products()['estimate']`` against their per-element definitions.
 """
@@ -19,7 +19,7 @@ from gpuladder.errors import InputError
 from gpuladder.pricing.catalog import ESTIMATE_PREFIX, catalog_from_frames, embedded_catalog
 from gpuladder.solver.book import make_purchases
 from gpuladder.solver.simulate import DispatchRules, simulate
-from gpuladder.units import DATE_RANGE_TEXT, HOUR, out_of_range
+from gpuladder.units import HOUR
 from gpuladder.usage.history import Gap, _runs, parse_utc_timestamps
 from gpuladder.usage.load import summarize_usage
 
@@ -92,48 +92,21 @@ EXPECTED_BEFORE_AUDIT = {"cost": 4370653.110231273, "cash": 6752217.952931272, "
 
 # ------------------------------------------------------------------ timestamps
 
-_TIME_THEN_ZONE = r"[T ][\d:.,]+"
+# the checks parse_utc_timestamps makes, in its order: the whole column is checked for
+# the first, then the second ..., so an error names the first row failing the earliest check
+STAGES = ("is not an ISO 8601 timestamp", "is outside the supported dates", "has no time zone",
+          "is not in UTC", "is not on the hour")
 
 
-def _reference_parse(raw: pd.Series, *, file: str, column: str = "timestamp", dates: bool = False):
-    """usage/history.py's parse_utc_timestamps before the audit (every row checked)."""
-    rows = raw.index
-    shown = raw.astype(str).str.strip()
-    is_date = shown.str.fullmatch(r"\d{4}-\d\d-\d\d") if dates else pd.Series(False, index=shown.index)
-    text = shown.where(~is_date, shown + "T00:00:00Z")
-    parsed = pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
-    bad = parsed.isna()
-    if bad.any():
-        i = int(np.argmax(bad.to_numpy()))
-        raise InputError(f"'{shown.iloc[i]}' is not an ISO 8601 timestamp", file=file, row=int(rows[i]),
-                         column=column, hint="writing timestamps like 2026-01-01T00:00:00Z"
-                         + (" or dates like 2026-01-01." if dates else "."))
-    far = out_of_range(parsed)
-    if far.any():
-        i = int(np.argmax(far))
-        raise InputError(f"'{shown.iloc[i]}' is outside the supported dates ({DATE_RANGE_TEXT})", file=file,
-                         row=int(rows[i]), column=column, hint="checking the year.")
-    has_zone = text.str.contains(_TIME_THEN_ZONE + r"(?:Z|[+-]\d\d(?::?\d\d)?)$", regex=True)
-    if not has_zone.all():
-        i = int(np.argmax(~has_zone.to_numpy()))
-        raise InputError(f"timestamp '{text.iloc[i]}' has no time zone (naive)", file=file, row=int(rows[i]),
-                         column=column, hint="writing it in UTC with a Z suffix, e.g. 2026-01-01T00:00:00Z "
-                                             "(convert local times to UTC first).")
-    non_utc = text.str.contains(_TIME_THEN_ZONE + r"[+-](?!00(?::?00)?$)\d\d(?::?\d\d)?$", regex=True)
-    if non_utc.any():
-        i = int(np.argmax(non_utc.to_numpy()))
-        raise InputError(f"timestamp '{text.iloc[i]}' is not in UTC", file=file, row=int(rows[i]),
-                         column=column, hint="converting it to UTC and writing it with a Z suffix.")
-    off_hour = parsed != parsed.dt.floor("h")
-    if off_hour.any():
-        i = int(np.argmax(off_hour.to_numpy()))
-        if column == "timestamp":
-            raise InputError(f"timestamp '{text.iloc[i]}' is not on the hour (the usage must be hourly)",
-                             file=file, row=int(rows[i]), column=column,
-                             hint="aggregating the usage to hours (instance-hours per hour) first.")
-        raise InputError(f"'{text.iloc[i]}' is not on the hour", file=file, row=int(rows[i]), column=column,
-                         hint="rounding it to the whole hour (commitments are billed by the hour).")
-    return parsed
+def _per_row_reference(raw: pd.Series, **kw):
+    """What parsing ``raw`` must give, from parsing each row alone: every value, or the
+    error of the row that fails the earliest check (the first such row)."""
+    outs = [_outcome(parse_utc_timestamps, raw.iloc[[k]], **kw) for k in range(len(raw))]
+    errors = [(next(n for n, stage in enumerate(STAGES) if stage in o[1]), k) for k, o in enumerate(outs)
+              if o[0] == "error"]
+    if errors:
+        return outs[min(errors)[1]]
+    return ("ok", raw.name, list(raw.index), [o[3][0] for o in outs])
 
 
 GOOD = ["2026-03-01T04:00:00Z", "2026-03-01T05:00:00+00:00", " 2026-03-01T06:00:00+0000", "2026-03-01 07:00+00",
@@ -147,7 +120,8 @@ def _outcome(fn, raw, **kw):
         out = fn(raw, file="u.csv", **kw)
     except InputError as exc:
         return ("error", str(exc), exc.row, exc.column)
-    return ("ok", out.dtype, out.name, list(out.index), list(out))
+    assert str(out.dtype).startswith("datetime64[") and str(out.dtype).endswith(", UTC]")
+    return ("ok", out.name, list(out.index), list(out))
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -163,7 +137,7 @@ def test_timestamps_match_the_reference_on_repeated_values(seed):
     column = "timestamp" if seed % 2 else "start"
     for dates in (False, True):
         assert _outcome(parse_utc_timestamps, raw, column=column, dates=dates) == \
-            _outcome(_reference_parse, raw, column=column, dates=dates)
+            _per_row_reference(raw, column=column, dates=dates)
 
 
 def test_timestamps_keep_a_sparse_index_and_name_the_first_bad_row():
