@@ -162,9 +162,10 @@ def test_the_compression_warning_never_reads_minus_zero(share, shown):
     (helper 28's review), in the table, compare's notes and the JSON warnings."""
     from gpuladder.pricing.catalog import embedded_catalog
     from gpuladder.solver.lp import SolveStatus
-    from gpuladder.solver.plan import SolverReport, _warnings
+    from gpuladder.solver.plan import SolverReport
+    from gpuladder.solver.plan_warnings import solver_warnings
 
     report = SolverReport("highs", "optimal", 0.0, 1.0, 1.0, 100.0, 100.0, share, False, "coarse", 10, 2, 5)
     purchases = pd.DataFrame({"product": pd.Series(dtype=str)})
-    (line,) = _warnings(purchases, embedded_catalog(), report, SolveStatus.OPTIMAL)
+    (line,) = solver_warnings(purchases, embedded_catalog(), report, SolveStatus.OPTIMAL)
     assert line.endswith(f"differs from the simulated cost by {shown}")
