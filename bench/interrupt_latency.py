@@ -19,7 +19,9 @@ from pathlib import Path
 
 WAIT_S = 3.0
 CHILD = textwrap.dedent("""
+    import signal
     import sys
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # as in a terminal (see the tests)
     sys.path.insert(0, sys.argv[1])
     from model_instances import market_split
     from gpuladder.cli_io import handle_errors

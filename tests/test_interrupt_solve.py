@@ -19,7 +19,11 @@ from gpuladder.solver.backends import highs
 # market_split (tests/model_instances.py): tiny to build, and branch and bound needs far
 # longer than this test waits for it: a solve that only ends on its time limit.
 CHILD = textwrap.dedent("""
+    import signal
     import sys
+    # as in a terminal: a shell without job control starts background jobs with SIGINT
+    # ignored, and a test run from one would see no Ctrl-C at all
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.path.insert(0, sys.argv[2])
     from model_instances import market_split
     from gpuladder.cli_io import handle_errors
