@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 
-from gpuladder.report.text import iso_date, iso_hour, json_value, pct, plural, qty, text_table, usd
+from gpuladder.report.text import iso_date, iso_hour, json_value, no_minus_zero, pct, plural, qty, text_table, usd
 from gpuladder.solver.backtest import Backtest, PolicyResult
 
 BACKTEST_SCHEMA = "gpuladder.backtest/1"
@@ -30,11 +30,6 @@ def render_backtest(bt: Backtest, fmt: str) -> str:
     if fmt == "table":
         return _table(bt)
     raise ValueError(f"unknown format {fmt!r}")
-
-
-def _clean(value: float) -> float:
-    """No "-0" in a table: round away float dust, then drop the sign of zero."""
-    return round(value, 6) + 0.0
 
 
 def _utilization(p: PolicyResult) -> float | None:
@@ -66,14 +61,14 @@ def backtest_document(bt: Backtest) -> dict:
             "notes": list(bt.notes)}
     policies = [{
         "name": p.name,
-        "cost_usd": json_value(_clean(p.kpis.cost_usd), 2),
-        "savings_usd": json_value(_clean(p.kpis.savings_usd), 2),
-        "effective_savings_rate": json_value(None if _savings_rate(p) is None else _clean(_savings_rate(p))),
+        "cost_usd": json_value(no_minus_zero(p.kpis.cost_usd), 2),
+        "savings_usd": json_value(no_minus_zero(p.kpis.savings_usd), 2),
+        "effective_savings_rate": json_value(None if _savings_rate(p) is None else no_minus_zero(_savings_rate(p))),
         "commitment_utilization": json_value(_utilization(p)),
-        "waste_usd": json_value(_clean(p.kpis.waste_usd), 2),
-        "capture": None if p.capture is None else json_value(_clean(p.capture)),
-        "capture_within_rules": None if p.capture_within_rules is None else json_value(_clean(p.capture_within_rules)),
-        "fees_after_span_usd": json_value(_clean(p.fees_after_span_usd), 2),
+        "waste_usd": json_value(no_minus_zero(p.kpis.waste_usd), 2),
+        "capture": None if p.capture is None else json_value(no_minus_zero(p.capture)),
+        "capture_within_rules": None if p.capture_within_rules is None else json_value(no_minus_zero(p.capture_within_rules)),
+        "fees_after_span_usd": json_value(no_minus_zero(p.fees_after_span_usd), 2),
         "purchases": purchase_list(p),
     } for p in bt.policies]
     return {"schema": BACKTEST_SCHEMA, "span": span, "policies": policies}
@@ -97,11 +92,11 @@ def _table(bt: Backtest) -> str:
         u = _utilization(p)
         k = p.kpis
         rate = _savings_rate(p)
-        rows.append([p.name, usd(_clean(k.cost_usd)), usd(_clean(k.savings_usd)), "-" if rate is None else pct(_clean(rate)),
-                     "-" if u is None else pct(u), usd(_clean(k.waste_usd)),
-                     "-" if p.capture is None else pct(_clean(p.capture)),
-                     "-" if p.capture_within_rules is None else pct(_clean(p.capture_within_rules)),
-                     usd(_clean(p.fees_after_span_usd)), str(len(it)), bought])
+        rows.append([p.name, usd(k.cost_usd), usd(k.savings_usd), "-" if rate is None else pct(rate),
+                     "-" if u is None else pct(u), usd(k.waste_usd),
+                     "-" if p.capture is None else pct(p.capture),
+                     "-" if p.capture_within_rules is None else pct(p.capture_within_rules),
+                     usd(p.fees_after_span_usd), str(len(it)), bought])
     lines = [head, ""] + text_table(header, rows, [False] + [True] * 10) + [""]
     lines += ["capture = savings / hindsight savings (the limit: the future known, no utilization floor, budget or",
               "  ladder limit); capture (rules) = savings / hindsight_within_rules savings (the same, under the",

@@ -12,7 +12,7 @@ import pandas as pd
 
 from gpuladder.report.chart import committed_by_month, ladder_svg, mix_charts
 from gpuladder.report.text import (html_page_head, html_table, iso_date, iso_hour, json_value, markdown_table,
-                                   markdown_text, pct, plural, qty, text_table, usd)
+                                   markdown_text, no_minus_zero, pct, plural, qty, text_table, usd)
 from gpuladder.solver.plan import Plan
 from gpuladder.units import AVERAGE_MONTH_HOURS
 
@@ -196,16 +196,11 @@ def _headline(plan: Plan) -> str:
 
 def _solver_line(plan: Plan) -> str:
     s = plan.solver
-    gap = f", gap {_no_minus_zero(s.gap, 5):.3%}" if s.gap is not None else ""
+    gap = f", gap {no_minus_zero(s.gap, 5):.3%}" if s.gap is not None else ""
     return (f"solver {s.backend}: {s.status}{gap}, solve {s.seconds:.2f} s, build {s.build_seconds:.2f} s, "
             f"{s.n_variables} variables ({s.n_integer} integer), {s.n_constraints} constraints; "
-            f"model vs simulator {_no_minus_zero(s.difference_share, 6):+.4%} "
+            f"model vs simulator {no_minus_zero(s.difference_share, 6):+.4%} "
             f"({'exact' if s.exact else 'compressed'})")
-
-
-def _no_minus_zero(value: float, decimals: int) -> float:
-    """``value`` rounded to ``decimals``, a rounded zero without its sign ('-0.0000%')."""
-    return round(value, decimals) + 0.0
 
 
 def _table(plan: Plan) -> str:

@@ -58,18 +58,23 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
     return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
 
 
+def no_minus_zero(value: float, decimals: int = 6) -> float:
+    """``value`` rounded to ``decimals``, a rounded zero without its sign (no '-0')."""
+    return round(value, decimals) + 0.0
+
+
 def usd(value: float, decimals: int = 0) -> str:
     """'1,234' ('-' for no value); an amount that rounds to zero reads '0', not '-0'."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    return f"{round(value, decimals) + 0.0:,.{decimals}f}"
+    return f"{no_minus_zero(value, decimals):,.{decimals}f}"
 
 
 def pct(share: float, decimals: int = 1) -> str:
     """'12.3%' of a 0-1 share ('-' for no value); a share that rounds to zero reads '0.0%'."""
     if share is None or (isinstance(share, float) and math.isnan(share)):
         return "-"
-    return f"{round(100 * share, decimals) + 0.0:.{decimals}f}%"
+    return f"{no_minus_zero(100 * share, decimals):.{decimals}f}%"
 
 
 def qty(value: float) -> str:

@@ -54,7 +54,7 @@ SPOT_DATE_RE = r"spot_usd_per_hour: .*? as of (\d{4}-\d{2}-\d{2})"
 def upfront_budget_warning(problem: PlanningProblem, data: ModelData) -> list[str]:
     """Why less upfront was bought: a quarter's budget reduced by the inventory bought in it
     before the horizon's start (a monthly re-ladder's earlier purchases), or used up."""
-    return upfront_budget_notes(problem.constraints.max_upfront_usd_per_quarter, problem.inventory.items,
+    return upfront_budget_notes(problem.constraints.max_upfront_usd_per_quarter, problem.inventory,
                                 data.inv_upfront_usd, data.horizon_start, data.fiscal_year_start_month)
 
 

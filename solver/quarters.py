@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from gpuladder.solver.book import CommitmentBook
+
 QUARTER_MONTHS = 3
 YEAR_MONTHS = 12
 QUARTERS_PER_YEAR = YEAR_MONTHS // QUARTER_MONTHS
@@ -67,7 +69,7 @@ def inventory_upfront_by_quarter(items: pd.DataFrame, h_start: pd.Timestamp, h_e
     return paid["upfront_usd"][inside].groupby(q[inside]).sum().astype(float)
 
 
-def upfront_budget_notes(budget_usd: float | None, items: pd.DataFrame, by_quarter: pd.Series,
+def upfront_budget_notes(budget_usd: float | None, inventory: CommitmentBook, by_quarter: pd.Series,
                          h_start: pd.Timestamp, fiscal_year_start_month: int) -> list[str]:
     """One line per quarter whose upfront budget the inventory reduced before the horizon's
     start (how much, by what), or used up on its own (then nothing with an upfront payment
@@ -77,11 +79,12 @@ def upfront_budget_notes(budget_usd: float | None, items: pd.DataFrame, by_quart
     budget = float(budget_usd)
     first = int(quarter_ids([h_start], fiscal_year_start_month)[0])
     q_from = quarter_start(first, fiscal_year_start_month)
-    before = items[(items["upfront_usd"] > 0) & (items["start"] >= q_from) & (items["start"] < h_start)]
+    paid_before = inventory.upfront_paid(q_from, h_start)
+    starts = inventory.items.loc[paid_before.index, "start"]
     out = []
     for k, paid in by_quarter.items():
         name = quarter_name(k, fiscal_year_start_month)
-        earlier = float(before["upfront_usd"].sum()) if k == first else 0.0
+        earlier = float(paid_before.sum()) if k == first else 0.0
         if paid > budget * (1 + 1e-9):
             what = (f"the inventory paid ${paid:,.0f} upfront in {name}"
                     + (f" (${earlier:,.0f} of it before the horizon's start, {h_start:%Y-%m-%d})" if earlier else ""))
@@ -90,6 +93,6 @@ def upfront_budget_notes(budget_usd: float | None, items: pd.DataFrame, by_quart
         elif earlier > 0:
             out.append(f"max_upfront_usd_per_quarter: {name} has ${budget - paid:,.0f} of its ${budget:,.0f} budget "
                        f"left for this plan: the inventory paid ${earlier:,.0f} upfront in it before the horizon's "
-                       f"start ({len(before)} commitment(s) from {before['start'].min():%Y-%m-%d})"
+                       f"start ({len(paid_before)} commitment(s) from {starts.min():%Y-%m-%d})"
                        + (f" and ${paid - earlier:,.0f} after" if paid - earlier > 0 else ""))
     return out
