@@ -152,13 +152,13 @@ from gpuladder.usage.history import DemandProfile
 
 PATH_QUANTILES = (("P10", 0.10, 0.3), ("P50", 0.50, 0.4), ("P90", 0.90, 0.3))  # name, quantile, weight
 MIN_HISTORY_DAYS = 7
-NEW_FAMILY_NOTE = ("under a week of its own demand: the paths below the median are zero and those above it twice "
-                   "its mean level (it may stop or double), so nothing is committed to it on the conservative path")
-NEW_FAMILY_UNGUARDED_NOTE = (
-    "under a week of its own demand: the paths below the median are zero and those above it twice its mean level "
-    "(it may stop or double), but forecast.conservative_quantile is {cq}, so the utilization floor holds on P50 "
-    "alone and the plan may commit to its mean level for a whole term; with --set forecast.conservative_quantile=0.1 "
-    "the floor commits nothing to it")
+NEW_FAMILY_PATHS = ("under a week of its own demand: the paths below the median are zero and those above it twice "
+                    "its mean level (it may stop or double)")
+NEW_FAMILY_NOTE = NEW_FAMILY_PATHS + ", so nothing is committed to it on the conservative path"
+NEW_FAMILY_UNGUARDED_NOTE = NEW_FAMILY_PATHS + (
+    ", but forecast.conservative_quantile is {cq}, so the utilization floor holds on P50 alone and the plan may "
+    "commit to its mean level for a whole term; with --set forecast.conservative_quantile=0.1 the floor commits "
+    "nothing to it")
 TREND_MIN_DAYS = 21
 SHORT_LOOKBACK_DAYS = 28   # a lookback under four weeks, with older history left out, is noted
 VANISHED_AFTER_DAYS = 7
