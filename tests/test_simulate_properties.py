@@ -82,6 +82,15 @@ def build(spec, scale=1.0, folder=None):
     return catalog, book, demand, inter
 
 
+
+def simulated(spec, book=None):
+    """(catalog, book, demand, interruptible, the simulation) of a spec; ``book`` instead of
+    the spec's own when given."""
+    with tempfile.TemporaryDirectory() as folder:
+        catalog, own, demand, inter = build(spec, folder=folder)
+    book = own if book is None else book
+    return catalog, book, demand, inter, simulate(book, demand, inter, catalog, spec["rules"])
+
 def naive(catalog, book, demand, inter, rules):
     """The rules of DESIGN.md section 4 applied hour by hour with plain Python loops."""
     fams = list(demand.columns)
@@ -152,10 +161,8 @@ PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 @PROPERTY
 @given(instances())
 def test_vectorized_equals_naive_per_hour_oracle(spec):
-    with tempfile.TemporaryDirectory() as folder:
-        catalog, book, demand, inter = build(spec, folder=folder)
-        res = simulate(book, demand, inter, catalog, spec["rules"])
-        out, cost, cash, consumed = naive(catalog, book, demand, inter, spec["rules"])
+    catalog, book, demand, inter, res = simulated(spec)
+    out, cost, cash, consumed = naive(catalog, book, demand, inter, spec["rules"])
     assert res.kpis.cost_usd == pytest.approx(cost, rel=1e-9, abs=1e-9)
     assert res.kpis.cash_cost_usd == pytest.approx(cash, rel=1e-9, abs=1e-9)
     for source, expected in out.items():
@@ -170,9 +177,7 @@ def test_vectorized_equals_naive_per_hour_oracle(spec):
 @PROPERTY
 @given(instances())
 def test_conservation_and_spot_only_on_eligible_demand(spec):
-    with tempfile.TemporaryDirectory() as folder:
-        catalog, book, demand, inter = build(spec, folder=folder)
-        res = simulate(book, demand, inter, catalog, spec["rules"])
+    catalog, book, demand, inter, res = simulated(spec)
     h = res.hourly
     cols = list(demand.columns)
     parts = [getattr(h, f"{s}_instances")[cols].to_numpy() for s in ("reserved", "savings_plan", "spot", "on_demand")]
@@ -192,9 +197,7 @@ def test_conservation_and_spot_only_on_eligible_demand(spec):
 def test_empty_book_is_cheapest_spot_or_on_demand_and_never_above_on_demand(spec):
     """Without commitments each eligible instance pays min(effective spot, on-demand) and
     each firm one on-demand; the cost never exceeds the on-demand-equivalent."""
-    with tempfile.TemporaryDirectory() as folder:
-        catalog, _, demand, inter = build(spec, folder=folder)
-        res = simulate(CommitmentBook.empty(), demand, inter, catalog, spec["rules"])
+    catalog, _, demand, inter, res = simulated(spec, CommitmentBook.empty())
     elig = res.hourly.eligible_instances[list(demand.columns)].to_numpy()
     F = catalog.families.loc[list(demand.columns)]
     od = F["on_demand_usd_per_hour"].to_numpy()
@@ -216,11 +219,9 @@ def test_adding_a_commitment_never_raises_the_non_fee_cost(spec):
     instances on on-demand or on spot (each source only takes what the ones before it
     left, and a savings plan's budget left at each piece only grows)."""
     assume(spec["book"])
-    with tempfile.TemporaryDirectory() as folder:
-        catalog, book, demand, inter = build(spec, folder=folder)
-        full = simulate(book, demand, inter, catalog, spec["rules"])
-        fewer = CommitmentBook(book.items.iloc[:-1].reset_index(drop=True))
-        less = simulate(fewer, demand, inter, catalog, spec["rules"])
+    catalog, book, demand, inter, full = simulated(spec)
+    fewer = CommitmentBook(book.items.iloc[:-1].reset_index(drop=True))
+    less = simulate(fewer, demand, inter, catalog, spec["rules"])
     k, j = full.kpis, less.kpis
     assert k.spot_usd + k.on_demand_usd <= j.spot_usd + j.on_demand_usd + 1e-9
     cols = list(demand.columns)
@@ -236,9 +237,7 @@ def test_kpis_add_up_and_shares_stay_between_zero_and_one(spec):
     dispatch: cost = fees + spot + on-demand, cash cost = cash fees + spot + on-demand,
     the on-demand-equivalent = demand x on-demand price, savings = that - cost; the months
     add up to the totals; coverage, spot share and every utilization lie in [0, 1]."""
-    with tempfile.TemporaryDirectory() as folder:
-        catalog, book, demand, inter = build(spec, folder=folder)
-        res = simulate(book, demand, inter, catalog, spec["rules"])
+    catalog, book, demand, inter, res = simulated(spec)
     k, bc = res.kpis, res.by_commitment
     fees = float(bc["amortized_fee_usd"].sum()) if len(bc) else 0.0
     cash_fees = float(bc["cash_fee_usd"].sum()) if len(bc) else 0.0
@@ -280,11 +279,9 @@ def test_scaling_all_prices_scales_the_cost(spec, factor):
 @PROPERTY
 @given(instances())
 def test_permuting_family_columns_changes_nothing(spec):
-    with tempfile.TemporaryDirectory() as folder:
-        catalog, book, demand, inter = build(spec, folder=folder)
-        res = simulate(book, demand, inter, catalog, spec["rules"])
-        cols = list(demand.columns)[::-1]
-        rev = simulate(book, demand[cols], inter[cols], catalog, spec["rules"])
+    catalog, book, demand, inter, res = simulated(spec)
+    cols = list(demand.columns)[::-1]
+    rev = simulate(book, demand[cols], inter[cols], catalog, spec["rules"])
     assert res.kpis == rev.kpis
     pd.testing.assert_frame_equal(res.by_family, rev.by_family)
     pd.testing.assert_frame_equal(res.hourly.by_source(), rev.hourly.by_source())
