@@ -59,6 +59,7 @@ import pandas as pd
 from gpuladder.errors import DomainError, did_you_mean
 from gpuladder.pricing.catalog import INTERRUPTION_BUCKETS, PriceCatalog
 from gpuladder.solver.book import CommitmentBook
+from gpuladder.solver.quarters import QUARTER_MONTHS, YEAR_MONTHS, quarter_ids
 from gpuladder.units import HOUR
 
 SOURCES = ("reserved", "savings_plan", "spot", "on_demand")
@@ -155,9 +156,11 @@ class SimulationResult:
     def horizon_end(self) -> pd.Timestamp:
         return self.hours[-1] + HOUR
 
-    def cash_flow(self, period: str = "month") -> pd.DataFrame:
-        """Money per calendar month or quarter (index = period start, UTC)."""
-        return _by_period(self.hourly.cost, period)
+    def cash_flow(self, period: str = "month", fiscal_year_start_month: int = 1) -> pd.DataFrame:
+        """Money per calendar month, or per quarter of the year starting in month
+        ``fiscal_year_start_month`` (1: calendar quarters; the budget's quarters,
+        solver/quarters.py), index = period start, UTC."""
+        return _by_period(self.hourly.cost, period, fiscal_year_start_month)
 
 
 # ---------------------------------------------------------------- the simulation
@@ -526,13 +529,19 @@ def _kpis(hourly: HourlyDispatch, by_family: pd.DataFrame, by_commitment: pd.Dat
     )
 
 
-def _by_period(cost: pd.DataFrame, period: str) -> pd.DataFrame:
-    freq = {"month": "M", "quarter": "Q"}.get(period)
-    if freq is None:
+def _by_period(cost: pd.DataFrame, period: str, fiscal_year_start_month: int = 1) -> pd.DataFrame:
+    if period not in ("month", "quarter"):
         raise DomainError(f"period must be 'month' or 'quarter', got {period!r}")
+    if isinstance(fiscal_year_start_month, bool) or fiscal_year_start_month not in range(1, 13):
+        raise DomainError(f"fiscal_year_start_month must be a month number 1-12, got {fiscal_year_start_month!r}")
     naive = cost.index.tz_convert("UTC").tz_localize(None)
-    starts = naive.to_period(freq).to_timestamp().tz_localize("UTC")
-    out = cost.groupby(starts).sum()
+    months = naive.year.to_numpy(np.int64) * YEAR_MONTHS + naive.month.to_numpy(np.int64) - 1
+    if period == "quarter":
+        months = quarter_ids(naive, fiscal_year_start_month) * QUARTER_MONTHS + fiscal_year_start_month - 1
+    first, which = np.unique(months, return_inverse=True)
+    starts = pd.DatetimeIndex([pd.Timestamp(year=m // YEAR_MONTHS, month=m % YEAR_MONTHS + 1, day=1, tz="UTC")
+                               for m in first.tolist()])
+    out = cost.groupby(starts[which]).sum()
     out.index.name = f"{period}_start"
     return out
 

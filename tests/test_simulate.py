@@ -203,6 +203,35 @@ def test_cash_and_amortized_views_differ_by_upfront_timing(quarter):
     assert old.kpis.upfront_usd == 0.0
 
 
+@pytest.mark.parametrize("start_month, starts, cash", [
+    (1, ["2026-01-01"], [5400.0]),
+    (2, ["2025-11-01", "2026-02-01"], [744 * 2.5, 1416 * 2.5]),   # Nov-Jan holds January
+    (3, ["2025-12-01", "2026-03-01"], [1416 * 2.5, 744 * 2.5]),   # Dec-Feb holds Jan, Feb
+    (4, ["2026-01-01"], [5400.0]),
+])
+def test_cash_flow_by_fiscal_quarter(quarter, start_month, starts, cash):
+    """No demand in Q1 2026 (Jan 744 h, Feb 672 h, Mar 744 h); a no-upfront reservation at
+    2.5/h from 2026-01-01 costs 2.5 every hour. Quarters of a year starting in February
+    begin in Nov, Feb, May, Aug; of one starting in March in Dec, Mar, Jun, Sep: the plan's
+    budget quarters (solver/quarters.py), which the cash view now shares."""
+    cat, demand = quarter
+    res = run(cat, buy(cat, [("ri", "a.x", 1, "2026-01-01T00:00Z")]), demand)
+    flow = res.cash_flow("quarter", fiscal_year_start_month=start_month)
+    assert [t.strftime("%Y-%m-%d") for t in flow.index] == starts
+    assert str(flow.index.tz) == "UTC" and flow.index.name == "quarter_start"
+    assert flow["cash_cost_usd"].tolist() == pytest.approx(cash)
+    assert res.cash_flow("month", fiscal_year_start_month=start_month)["cash_cost_usd"].tolist() == pytest.approx(
+        [744 * 2.5, 672 * 2.5, 744 * 2.5])
+
+
+@pytest.mark.parametrize("period, month", [("week", 1), ("quarter", 0), ("quarter", 13), ("quarter", True)])
+def test_cash_flow_refuses_bad_periods(quarter, period, month):
+    cat, demand = quarter
+    res = run(cat, buy(cat, [("ri", "a.x", 1, "2026-01-01T00:00Z")]), demand)
+    with pytest.raises(DomainError, match="period must be|month number 1-12"):
+        res.cash_flow(period, fiscal_year_start_month=month)
+
+
 # ---------------------------------------------------------------- rules in combination
 
 def test_reservation_and_savings_plan_on_same_family(one):
