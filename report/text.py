@@ -82,7 +82,8 @@ def qty(value: float) -> str:
 
 
 def json_value(value, decimals: int = 6):
-    """A JSON-safe scalar: numpy scalars unwrapped, NaN -> None, floats rounded."""
+    """A JSON-safe scalar: numpy scalars unwrapped, NaN -> None, floats rounded (a rounded
+    zero without its sign: scripts comparing text see 0.0, never -0.0)."""
     if value is None:
         return None
     if isinstance(value, (np.generic,)):
@@ -92,7 +93,7 @@ def json_value(value, decimals: int = 6):
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return None
-        return round(value, decimals)
+        return no_minus_zero(value, decimals)
     return value
 
 

@@ -169,3 +169,20 @@ def test_the_compression_warning_never_reads_minus_zero(share, shown):
     purchases = pd.DataFrame({"product": pd.Series(dtype=str)})
     (line,) = solver_warnings(purchases, embedded_catalog(), report, SolveStatus.OPTIMAL)
     assert line.endswith(f"differs from the simulated cost by {shown}")
+
+
+def test_json_numbers_that_round_to_zero_have_no_sign(sp_plan):
+    """bursty-training's plan JSON said "difference_share": -0.0 (the model and the simulator
+    differ by -1e-9); scripts comparing the text, or dividing by it, met a negative zero."""
+    import json
+    import math
+
+    from gpuladder.report.text import json_value
+
+    assert [math.copysign(1.0, json_value(v, 8)) for v in (-1e-12, -0.0, 0.0)] == [1.0, 1.0, 1.0]
+    assert json_value(-0.004, 2) == 0.0 and json_value(-0.006, 2) == -0.01 and json_value(-1e-9, 8) == 0.0
+    solver = dataclasses.replace(sp_plan.solver, difference_share=-1e-12, gap=-0.0)
+    text = render_plan(dataclasses.replace(sp_plan, solver=solver), "json")
+    assert not re.search(r"-0\.0(?![0-9])", text)
+    doc = json.loads(text)["solver"]
+    assert math.copysign(1.0, doc["difference_share"]) == 1.0 and math.copysign(1.0, doc["gap"]) == 1.0
