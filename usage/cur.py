@@ -31,7 +31,7 @@ from gpuladder.usage.arrow_columns import (as_float, as_string, as_utc, clean_st
 from gpuladder.usage.export import (Classified, ExportFile, ExportRead, require_columns, resolve_columns, scan,
                                     span_hours, with_reason)
 
-from gpuladder.usage.instance_hours import ec2_instance_ids
+from gpuladder.usage.instance_hours import vm_instance_ids
 from gpuladder.usage.shape import refuse_daily_without_end
 from gpuladder.usage.instance_types import (AWS_DEFAULT_REGION, AWS_LOCATION_NAMES, AWS_REGION_PREFIXES,
                                             map_values, region_from_zone)
@@ -145,7 +145,7 @@ def classify_cur(table: pa.Table, cols: dict[str, str]) -> Classified:
         interruptible=pc.equal(ut["kind"], "SpotUsage"),
         covered=pc.is_in(line_type, value_set=pa.array(COVERED_LINE_ITEMS)),
         reason=reason, detail=detail,
-        instance_id=ec2_instance_ids(column(table, cols, "resource")) if "resource" in cols else None)
+        instance_id=vm_instance_ids(column(table, cols, "resource")) if "resource" in cols else None)
 
 
 def read_cur(export: ExportFile, fmt: str) -> ExportRead:

@@ -276,7 +276,7 @@ class Classified:
     ``reason`` (null = demand; otherwise why the row is not demand), ``detail``
     (short text for examples), ``gpu_hint`` (true where the export itself says the
     instance has GPUs, e.g. FOCUS SkuPriceDetails GpuCount > 0) and ``instance_id`` (the
-    EC2 instance id of the row's resource, null when unknown; see ``instance_hours.ec2_instance_ids``)."""
+    VM of the row's resource, null when unknown; see ``instance_hours.vm_instance_ids``)."""
 
     start: pa.Array
     span_hours: pa.Array

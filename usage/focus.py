@@ -27,7 +27,7 @@ from gpuladder.usage.arrow_columns import (as_float, as_string, as_utc, clean_st
                                            null_strings, per_unique)
 from gpuladder.usage.export import (Classified, ExportFile, ExportRead, require_columns, resolve_columns, scan,
                                     span_hours, with_reason)
-from gpuladder.usage.instance_hours import ec2_instance_ids
+from gpuladder.usage.instance_hours import vm_instance_ids
 from gpuladder.usage.shape import refuse_daily_without_end
 from gpuladder.usage.instance_types import (map_values, provider_key, provider_of_instance_type,
                                             region_from_zone)
@@ -139,7 +139,7 @@ def classify_focus(table: pa.Table, cols: dict[str, str]) -> Classified:
     return Classified(start=start, span_hours=spans, provider=provider, region=region, instance_type=itype,
                       amount_hours=as_float(column(table, cols, "quantity")), interruptible=spot,
                       covered=covered, reason=reason, detail=detail, gpu_hint=gpu_hint,
-                      instance_id=ec2_instance_ids(column(table, cols, "resource")) if "resource" in cols else None)
+                      instance_id=vm_instance_ids(column(table, cols, "resource")) if "resource" in cols else None)
 
 
 def _refuse_focus_0_5(export: ExportFile, cols: dict[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""The same usage twice in a billing export: an EC2 instance runs at most one hour an hour.
+"""The same usage twice in a billing export: a VM runs at most one hour an hour.
 
 Rows are repeated when exports that overlap are joined (two downloads of one month, or an
 AWS CUR's earlier delivery of a month kept beside its latest); read as they are, they
@@ -20,21 +20,32 @@ import pyarrow.compute as pc
 from gpuladder.errors import InputError
 
 _EC2_INSTANCE_RE = r"^\s*(?:arn:aws:ec2:[^/]*:instance/)?(?P<i>i-[0-9A-Za-z]{8,17})\s*$"
+# Azure resource ids are case-insensitive (FOCUS exports lower-case them); a scale set's VMs
+# ("/virtualMachineScaleSets/NAME/virtualMachines/N") are billed on the scale set's row
+_AZURE_VM_RE = (r"^\s*(?P<i>/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.compute/"
+                r"virtualmachines/[^/\s]+)\s*$")
+# Compute Engine's resource name, with or without the "//compute.googleapis.com/" service
+_GCE_INSTANCE_RE = r"^\s*(?://compute\.googleapis\.com/)?(?P<i>projects/[^/]+/zones/[^/]+/instances/[^/\s]+)\s*$"
 TOLERANCE_SHARE = 1e-6
 MAX_SUSPECTS = 1000      # keys whose rows the second pass collects (the message names one)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def ec2_instance_ids(arr: pa.Array) -> pa.Array:
-    """The EC2 instance id of each resource id (``i-...`` or its ARN), null for any other
-    resource: only an instance is sure to run at most one hour an hour (an Azure scale
-    set's row holds all its VMs)."""
+def vm_instance_ids(arr: pa.Array) -> pa.Array:
+    """The VM of each resource id, null for any other resource: an EC2 instance (``i-...``
+    or its ARN), an Azure virtual machine (its resource id, lower-cased) or a Compute Engine
+    instance (``projects/P/zones/Z/instances/N``). Only a single VM is sure to run at most
+    one hour an hour (an Azure scale set's row holds all its VMs, a load balancer is not a
+    machine)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if not pa.types.is_string(arr.type):
         arr = pc.cast(arr, pa.string())
     enc = pc.dictionary_encode(pc.fill_null(arr, ""))
-    ids = pc.struct_field(pc.extract_regex(enc.dictionary, _EC2_INSTANCE_RE), "i")
+    names = enc.dictionary
+    ids = pc.coalesce(pc.struct_field(pc.extract_regex(names, _EC2_INSTANCE_RE), "i"),
+                      pc.struct_field(pc.extract_regex(pc.utf8_lower(names), _AZURE_VM_RE), "i"),
+                      pc.struct_field(pc.extract_regex(names, _GCE_INSTANCE_RE), "i"))
     return pc.take(ids, enc.indices)
 
 
