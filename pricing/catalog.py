@@ -215,8 +215,8 @@ def atomic_write_text(target: Path, text: str) -> None:
     """Write ``text`` to ``target`` through a temporary file in the same folder + rename. A
     symlink's target is replaced (not the link); a device or pipe (``-o /dev/stdout``, a
     FIFO) is written in place, since a rename would put a regular file where it was. An
-    existing file keeps its permission bits; a new one gets 0666 less the umask, as
-    ``open(target, "w")`` would give it."""
+    existing file keeps its permission bits, and its owner and group where the process may
+    set them; a new one gets 0666 less the umask, as ``open(target, "w")`` would give it."""
     target = Path(target)
     try:
         special = not stat.S_ISREG(os.stat(target).st_mode)
@@ -240,6 +240,7 @@ def atomic_write_text(target: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             os.fchmod(fh.fileno(), _mode_for(target))
+            _keep_owner(fh.fileno(), target)
             fh.write(text)
         os.replace(tmp, target)
     except BaseException as exc:
@@ -248,6 +249,26 @@ def atomic_write_text(target: Path, text: str) -> None:
         if isinstance(exc, OSError):
             raise _unwritable(target, exc) from None
         raise
+
+
+def _keep_owner(fd: int, target: Path) -> None:
+    """Give the new file the replaced one's owner and group where the process may (root may;
+    others only to a group of their own): a root cron job rewriting a team's inventory.csv
+    would otherwise leave it root's, read-only to the team."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        return
+    mine = os.fstat(fd)
+    if (st.st_uid, st.st_gid) == (mine.st_uid, mine.st_gid):
+        return
+    try:
+        os.fchown(fd, st.st_uid, st.st_gid)
+    except OSError:
+        try:
+            os.fchown(fd, -1, st.st_gid)
+        except OSError:
+            pass
 
 
 def _mode_for(target: Path) -> int:
