@@ -227,12 +227,14 @@ def usage_convert(file, output, usage_format, gaps, catalog_specs):
 @main.group()
 def inventory():
     """Existing commitments: from a billing export or from the AWS account, as the
-    canonical inventory CSV (id,product,family,quantity,start,end).
+    canonical inventory CSV (id,product,family,quantity,start,end); a plan's purchases
+    recorded in it once bought.
 
     \b
     Example:
       gpuladder inventory fetch aws --region us-east-1 -o inventory.csv
       gpuladder inventory from-export cur-2026-01.parquet -o inventory.csv
+      gpuladder inventory record plan.json --inventory inventory.csv -o inventory.csv
     """
 
 
@@ -311,6 +313,42 @@ def inventory_fetch(provider, regions, output, catalog_specs, skip_unmatched):
     match = build_inventory(fetched.commitments, open_catalog(catalog_specs or None), source="aws account",
                             allow_unmatched=skip_unmatched)
     _emit_inventory(match, fetched.notes, output)
+
+
+@inventory.command("record")
+@click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
+@click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), default=None,
+              help="Inventory CSV to add to (kept as it is, rows appended); default: start a new one.")
+@click.option("--through", metavar="DATE",
+              help="Record the purchases dated up to DATE (included); default: the plan's first purchase date.")
+@click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), callback=writable_file,
+              help="Inventory CSV to write (atomically; may be the --inventory file); default stdout.")
+@handle_errors
+def inventory_record(plan_file, inventory_path, through, output):
+    """Record the purchases of a plan (gpuladder plan --format json) that you bought as
+    inventory rows, so the next plan holds them. Each row keeps the purchase's id; a
+    purchase recorded already (the same plan twice) is refused.
+
+    \b
+    Example (monthly re-ladder):
+      gpuladder plan my.yaml --inventory inv.csv --format json -o plan.json
+      gpuladder inventory record plan.json --inventory inv.csv -o inv.csv
+    Python: gpuladder.usage.inventory_record.record_purchases(plan_path, inventory_path)
+    """
+    from gpuladder.report.text import plural
+    from gpuladder.usage.inventory_record import record_purchases
+
+    rec = record_purchases(plan_file, inventory_path, through)
+    emit(rec.text, output)
+    if rec.through is None:
+        click.echo("recorded nothing: the plan buys nothing", err=True)
+        return
+    day = f"{rec.through:%Y-%m-%d}" if through is None else through
+    click.echo(f"recorded {plural(len(rec.added_ids), 'purchase')} dated up to {day}"
+               + (": " + ", ".join(rec.added_ids) if rec.added_ids else ""), err=True)
+    if rec.later_purchases:
+        click.echo(f"not recorded: {plural(rec.later_purchases, 'later purchase')} (from "
+                   f"{rec.next_date:%Y-%m-%d}); the next plan decides them again", err=True)
 
 
 # ---------------------------------------------------------------- plan / validate

@@ -58,7 +58,7 @@ def kpi_dict(plan: Plan) -> dict:
 def plan_document(plan: Plan) -> dict:
     """The JSON object scripts rely on (schema gpuladder.plan/1; extra keys are additive)."""
     purchases = [{
-        "date": iso_date(r.date), "provider": r.provider, "product": r.product, "kind": r.kind,
+        "id": r.id, "date": iso_date(r.date), "provider": r.provider, "product": r.product, "kind": r.kind,
         "family": json_value(r.family), "scope": json_value(r.scope), "term_months": int(r.term_months),
         "payment": r.payment,
         "quantity": json_value(float(r.quantity), 3), "upfront_usd": json_value(float(r.upfront_usd), 2),
@@ -68,7 +68,7 @@ def plan_document(plan: Plan) -> dict:
     expiring = [{"id": r.id, "product": r.product, "family": json_value(r.family),
                  "quantity": json_value(float(r.quantity)),
                  "expires": iso_hour(r.expires), "renew": bool(r.renew),
-                 "renewed_quantity": json_value(float(r.renewed_quantity))}
+                 "renewed_quantity": json_value(float(r.renewed_quantity)), "renewed_by": list(r.renewed_by)}
                 for r in plan.expiring.itertuples(index=False)]
     mix = [{"family": fam, "committed_instances": json_value(float(r.committed_instances), 3),
             "reserved_share": json_value(float(r.reserved_share)),
@@ -111,7 +111,8 @@ def _purchases_with_estimates(plan: Plan) -> pd.DataFrame:
 
 
 def ladder_frame(plan: Plan) -> pd.DataFrame:
-    """The purchase ladder as a flat table (CSV output)."""
+    """The purchase ladder as a flat table (CSV output); ``id`` last, so columns read by
+    position before it was added stay where they were."""
     p = _purchases_with_estimates(plan)
     return pd.DataFrame({
         "date": [iso_date(d) for d in p["date"]], "provider": p["provider"], "product": p["product"],
@@ -120,6 +121,7 @@ def ladder_frame(plan: Plan) -> pd.DataFrame:
         "quantity": [f"{q:.3f}" for q in p["quantity"]], "upfront_usd": [f"{v:.2f}" for v in p["upfront_usd"]],
         "recurring_usd_per_hour": [f"{v:.4f}" for v in p["recurring_usd_per_hour"]],
         "expires": [iso_date(d) for d in p["expires"]], "estimate": p["estimate"].map({True: "true", False: "false"}),
+        "id": p["id"],
     })
 
 

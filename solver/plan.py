@@ -62,8 +62,8 @@ class Plan:
     horizon_start: pd.Timestamp
     horizon_end: pd.Timestamp
     horizon_months: int
-    purchases: pd.DataFrame   # date, provider, product, kind, family, scope, term_months, payment, quantity, ...
-    expiring: pd.DataFrame    # id, product, family, quantity, expires, renew, renewed_quantity
+    purchases: pd.DataFrame   # date, provider, product, kind, family, scope, term_months, payment, quantity, ..., id
+    expiring: pd.DataFrame    # id, product, family, quantity, expires, renew, renewed_quantity, renewed_by
     mix: pd.DataFrame         # family -> committed_instances, spot_share, on_demand_share, ...
     book: CommitmentBook      # inventory + purchases
     simulation: SimulationResult  # on the expected (P50) path
@@ -422,6 +422,43 @@ def _is_exact(data: ModelData, book: CommitmentBook, catalog: PriceCatalog) -> b
     return plan_is_exact(data, book)
 
 
+PURCHASE_ID_PREFIX = "gl"
+
+
+def purchase_ids(book: CommitmentBook) -> pd.Series:
+    """Stable ids of the book's purchases (index: their rows), from the purchase itself:
+    ``gl-<date>-<product>[-<region>-<instance type>]`` (``2027-02-01``, or
+    ``2027-02-01T0600Z`` off midnight; the family's part for reservations only), so a re-run
+    of the same plan gives the same ids and a recorded purchase keeps its id in the
+    inventory (usage/inventory_record.py). Characters outside ``A-Za-z0-9._-`` read ``_``.
+    A plan buys one purchase per date, product and family; an id the inventory already
+    holds, or one repeated after that substitution, takes ``-2``, ``-3`` ... in ladder
+    order."""
+    items = book.items
+    it = items[items["origin"] == "purchase"].sort_values(["start", "provider", "product", "family"])
+    if it.empty:
+        return pd.Series([], index=it.index, dtype=object)
+    start = it["start"]
+    midnight = (start == start.dt.floor("D")).to_numpy()
+    date = np.where(midnight, start.dt.strftime("%Y-%m-%d"), start.dt.strftime("%Y-%m-%dT%H%MZ"))
+    family = it["family"].fillna("").astype(str).str.split("/", n=1).str[-1].str.replace("/", "-")
+    tail = np.where(it["kind"].to_numpy() == "reservation", "-" + family, "")
+    base = pd.Series(PURCHASE_ID_PREFIX + "-" + date + "-" + it["product"].astype(str).to_numpy() + tail,
+                     index=it.index).str.replace(r"[^A-Za-z0-9._-]", "_", regex=True)
+    taken = set(items.loc[items["origin"] != "purchase", "id"].astype(str))
+    if not (base.duplicated().any() or base.isin(taken).any()):
+        return base
+    ids = []
+    for b in base:   # rare: the loop runs over purchases, only when an id repeats
+        n, candidate = 1, b
+        while candidate in taken:
+            n += 1
+            candidate = f"{b}-{n}"
+        taken.add(candidate)
+        ids.append(candidate)
+    return pd.Series(ids, index=base.index, dtype=object)
+
+
 def _purchase_table(book: CommitmentBook) -> pd.DataFrame:
     it = book.items[book.items["origin"] == "purchase"]
     out = pd.DataFrame({
@@ -431,7 +468,7 @@ def _purchase_table(book: CommitmentBook) -> pd.DataFrame:
                            index=it.index, dtype=object),
         "term_months": it["term_months"], "payment": it["payment"], "quantity": it["quantity"],
         "upfront_usd": it["upfront_usd"], "recurring_usd_per_hour": it["recurring_usd_per_hour"],
-        "expires": it["end"], "id": it["id"]})
+        "expires": it["end"], "id": purchase_ids(book).reindex(it.index)})
     return out.sort_values(["date", "provider", "product", "family"], na_position="first").reset_index(drop=True)
 
 
@@ -446,17 +483,23 @@ def _expiring(inventory: CommitmentBook, book: CommitmentBook, data: ModelData) 
     what starts from the group's first expiry day to the step and stays after it replaces
     up to what the group lets expire, inventory starting then (renewed already) first; the
     plan's part is shared out in expiry and id order. ``renew`` when one is replaced whole
-    (savings plans: within the $0.001/h they are bought in)."""
+    (savings plans: within the $0.001/h they are bought in). ``renewed_by``: the ids
+    (``purchase_ids``) of the purchases that replace it, the plan's part of a group taken
+    from its purchases in date and id order as it is shared out; empty exactly when
+    ``renewed_quantity`` is 0 (an amount under RENEWED_MIN reads 0)."""
     inv = inventory.items
     ends = inv[(inv["end"] >= data.horizon_start) & (inv["end"] < data.horizon_end)].sort_values(["end", "id"])
     steps = data.ladder_steps if data.ladder_steps is not None else data.steps
     at = steps.searchsorted(pd.DatetimeIndex(ends["end"].dt.floor("D")).as_unit(steps.unit), side="left")
     ends = ends.assign(renew_at=[steps[i] if i < len(steps) else e for i, e in zip(at, ends["end"])])
-    it = book.items
+    it = book.items.copy()
+    ids = purchase_ids(book)
+    it.loc[ids.index, "id"] = ids
     scope = data.plan_rates.groupby("product")["family"].agg(frozenset)
     rate = data.plan_rates.set_index(["product", "family"])["rate_usd_per_hour"]
     rows = []
     left: dict = {}   # what the plan's purchases replace at a step, shared out among the expiries there
+    queue: dict = {}  # the same, per purchase: [id, amount not yet given to an expiry]
     for _, r in ends.iterrows():
         tolerance = 1e-9
         if r["kind"] == "reservation":
@@ -483,12 +526,47 @@ def _expiring(inventory: CommitmentBook, book: CommitmentBook, data: ModelData) 
             new = same[(same["start"] >= t0) & (same["start"] <= t1) & (same["end"] > t1)]
             queued = new.loc[new["origin"] == "inventory", "quantity"].sum()
             left[group] = float(min(new["quantity"].sum(), expiring) - min(queued, expiring))
+            queue[group] = _plan_part(new[new["origin"] == "purchase"], left[group])
         renewed = min(left[group], float(r["quantity"]))
+        renewed = renewed if renewed >= RENEWED_MIN else 0.0
         left[group] -= renewed
         rows.append({"id": r["id"], "product": r["product"], "family": r["family"] or None,
                      "quantity": r["quantity"], "expires": r["end"],
-                     "renew": bool(0 < renewed >= r["quantity"] - tolerance), "renewed_quantity": renewed})
-    return pd.DataFrame(rows, columns=["id", "product", "family", "quantity", "expires", "renew", "renewed_quantity"])
+                     "renew": bool(0 < renewed >= r["quantity"] - tolerance), "renewed_quantity": renewed,
+                     "renewed_by": _take(queue[group], renewed)})
+    return pd.DataFrame(rows, columns=["id", "product", "family", "quantity", "expires", "renew", "renewed_quantity",
+                                       "renewed_by"])
+
+
+RENEWED_MIN = 1e-6   # a renewed amount below this reads 0 (the JSON shows 6 decimals)
+FLOAT_DUST = 1e-9    # what sums of the purchases' amounts may leave over
+
+
+def _plan_part(bought: pd.DataFrame, total: float) -> list[list]:
+    """[id, amount] of the purchases ``bought`` (quantities in the expiring unit) that make up
+    ``total``, in date and id order: what is beyond ``total`` replaces nothing that expires."""
+    part, rest = [], total
+    for pid, q in bought.sort_values(["start", "id"])[["id", "quantity"]].itertuples(index=False):
+        if rest <= FLOAT_DUST:
+            break
+        part.append([pid, min(float(q), rest)])
+        rest -= part[-1][1]
+    return part
+
+
+def _take(part: list[list], amount: float) -> tuple[str, ...]:
+    """The ids ``amount`` is taken from, front first, consuming ``part``."""
+    taken = []
+    while amount > FLOAT_DUST and part:
+        pid, have = part[0]
+        use = min(have, amount)
+        if use > FLOAT_DUST:
+            taken.append(pid)
+        amount -= use
+        part[0][1] -= use
+        if part[0][1] <= FLOAT_DUST:
+            part.pop(0)
+    return tuple(taken)
 
 
 def _mix(sim: SimulationResult) -> pd.DataFrame:

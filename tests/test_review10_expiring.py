@@ -119,7 +119,8 @@ def test_a_savings_plan_replaced_by_another_plan_product_is_counted_in_its_own_d
     doc = json.loads(render_plan(plan, "json"))
     assert doc["expiring"] == [{"id": "wide", "product": "sp-wide", "family": None, "quantity": 7.8,
                                 "expires": "2026-01-11T00:00Z", "renew": later == 3.0,
-                                "renewed_quantity": pytest.approx(2.6 * later)}]
+                                "renewed_quantity": pytest.approx(2.6 * later),
+                                "renewed_by": ["gl-2026-01-11-sp-f0"]}]
     hours_after = (add_months(START, 2) - EXPIRY) / pd.Timedelta(hours=1)
     assert plan.simulation.kpis.cost_usd == pytest.approx(7.8 * 240 + 2.4 * later * hours_after)
 
@@ -162,4 +163,5 @@ def test_the_monthly_reladder_renews_an_expiry_on_the_month_boundary(tmp_path):
     assert jan["purchases"] == [] and jan["expiring"] == []
     assert [(p["date"], p["quantity"]) for p in feb["purchases"]] == [("2027-02-01", 10.0)]
     assert feb["expiring"] == [{"id": "m1-1", "product": RI, "family": G5, "quantity": 10.0,
-                                "expires": "2027-02-01T00:00Z", "renew": True, "renewed_quantity": 10.0}]
+                                "expires": "2027-02-01T00:00Z", "renew": True, "renewed_quantity": 10.0,
+                                "renewed_by": [f"gl-2027-02-01-{RI}-us-east-1-g5.12xlarge"]}]
