@@ -370,6 +370,7 @@ _USAGE = {
     "format": _nullable(lambda ck, p, v: ck.choice(p, v, USAGE_FORMATS)),
     "gaps": lambda ck, p, v: ck.choice(p, v, GAP_POLICIES),
     "interruptible_share": _nullable(_share_or_family_map),
+    "until": _nullable(lambda ck, p, v: ck.timestamp(p, v)),
 }
 _HORIZON = {
     "start": _nullable(lambda ck, p, v: ck.timestamp(p, v)),

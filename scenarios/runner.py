@@ -22,7 +22,7 @@ from gpuladder.solver.lp import SolverOptions
 from gpuladder.solver.modeldata import PlanningProblem, allowed_products, scenario_problem, steps_to_buy
 from gpuladder.solver.plan import Plan, plan_problem
 from gpuladder.solver.quarters import quarter_ids
-from gpuladder.units import MAX_INSTANCES, add_months
+from gpuladder.units import HOUR, MAX_INSTANCES, add_months
 from gpuladder.usage.history import DemandProfile
 from gpuladder.usage.inventory import load_inventory
 from gpuladder.usage.load import load_usage
@@ -54,6 +54,8 @@ def load_inputs(scenario: Scenario) -> PlanInputs:
         inventory = (load_inventory(scenario.resolve(scenario.inventory), catalog)
                      if scenario.inventory else CommitmentBook.empty())
     notes = tuple(str(w.message) for w in caught)
+    profile, cut = usage_until(profile, scenario)
+    notes += cut
     profile = apply_interruptible_share(profile, scenario.usage)
     fams = set(profile.families) | set(inventory.items["family"]) - {""}
     fams |= _held_plan_families(inventory, catalog, fams)
@@ -105,6 +107,35 @@ def scenario_catalog_notes(scenario: Scenario, catalog: PriceCatalog, families) 
                 notes.append(f"{key} names {fam}, which is not among the families of the usage or the "
                              f"inventory; it has no effect.{did_you_mean(fam, sorted(families))}")
     return tuple(notes)
+
+
+def usage_until(profile: DemandProfile, scenario: Scenario) -> tuple[DemandProfile, tuple[str, ...]]:
+    """The history before ``usage.until`` (plan as of that hour: a what-if on an earlier date,
+    or an export whose last days are still incomplete), and the note that says what was left
+    out. An ``until`` at or before the first usage hour leaves nothing: an error."""
+    until = scenario.usage.until
+    if until is None or profile.demand_instances.empty:
+        return profile, ()
+    first, last = profile.index[0], profile.index[-1]
+    if until <= first:
+        raise InputError(f"usage.until {until:%Y-%m-%dT%H:%MZ} is not after the usage's first hour "
+                         f"{first:%Y-%m-%dT%H:%MZ}: no history would be left", file=scenario.source,
+                         column="usage.until",
+                         hint=f"giving a time between {first + HOUR:%Y-%m-%dT%H:%MZ} and "
+                              f"{last + HOUR:%Y-%m-%dT%H:%MZ}, or null to use the whole history.")
+    if until == last + HOUR:
+        return profile, ()
+    if until > last:
+        return profile, (f"usage.until {until:%Y-%m-%dT%H:%MZ} is after the last usage hour "
+                         f"{last:%Y-%m-%dT%H:%MZ}: the whole history is used",)
+    cut = profile.window(first, until)
+    dropped = int((profile.index >= until).sum())
+    return cut, (f"usage.until {until:%Y-%m-%dT%H:%MZ}: the history ends {until - HOUR:%Y-%m-%dT%H:%MZ}; "
+                 f"the {dropped} hour(s) after it ({_hours_span(dropped)}) are left out",)
+
+
+def _hours_span(hours: int) -> str:
+    return f"{hours / 24:.1f} days" if hours >= 24 else f"{hours} h"
 
 
 def spot_price_notes(profile: DemandProfile, catalog: PriceCatalog) -> tuple[str, ...]:

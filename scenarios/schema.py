@@ -113,6 +113,7 @@ class UsageSpec:
     path: str | None = None
     format: str | None = None  # None: detected
     gaps: str = "error"        # error | zero | mask
+    until: pd.Timestamp | None = None  # the history ends before this hour; later rows are left out
     interruptible_share: float | Mapping[str, float] | None = None  # overrides the history's split
 
     def interruptible_share_for(self, family: str) -> float | None:
