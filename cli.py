@@ -349,6 +349,8 @@ def inventory_record(plan_file, inventory_path, through, output):
     if rec.later_purchases:
         click.echo(f"not recorded: {plural(rec.later_purchases, 'later purchase')} (from "
                    f"{rec.next_date:%Y-%m-%d}); the next plan decides them again", err=True)
+    for note in rec.notes:
+        click.echo(f"note: {note}", err=True)
 
 
 # ---------------------------------------------------------------- plan / validate

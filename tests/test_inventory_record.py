@@ -119,6 +119,26 @@ def test_one_expiry_renewed_by_two_purchases_names_both():
         ("x", True, 5.0, ["gl-2026-01-11-ri-r1-f0", "gl-2026-02-01-ri-r1-f0"])]
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_renewed_by_agrees_with_renewed_quantity(seed):
+    """Random held reservations ending in a 3-month horizon, random demand per 10 days:
+    ``renewed_by`` is empty exactly when ``renewed_quantity`` is 0, names only the plan's
+    purchases, dated from the first expiry of its group's day to the renewal's step."""
+    rng = np.random.default_rng(seed)
+    cat = _ri_catalog()
+    rows = [(f"h{i}", "ri", F0, float(rng.integers(1, 5)), e - YEAR, e)
+            for i, e in enumerate(START + pd.to_timedelta(rng.integers(0, 80, size=rng.integers(2, 5)), unit="D"))]
+    levels = rng.integers(0, 12, size=10).astype(float)
+    plan = _plan(cat, lambda idx: levels[np.minimum((idx - START).days // 10, 9)], _held(cat, rows), months=3)
+    doc = json.loads(render_plan(plan, "json"))
+    dates = {p["id"]: pd.Timestamp(p["date"], tz="UTC") for p in doc["purchases"]}
+    assert len(dates) == len(doc["purchases"])
+    for e in doc["expiring"]:
+        assert bool(e["renewed_by"]) == (e["renewed_quantity"] > 0), e
+        assert set(e["renewed_by"]) <= set(dates)
+        assert all(dates[i] >= pd.Timestamp(e["expires"]).floor("D") - pd.DateOffset(months=1) for i in e["renewed_by"])
+
+
 def test_an_id_the_inventory_holds_takes_a_suffix():
     """The held reservation that ends on 01-11 happens to carry the id its renewal would get:
     the renewal reads ``-2`` (an inventory id is never reused, so it can be recorded)."""
@@ -176,6 +196,23 @@ def test_through_selects_the_steps_recorded(tmp_path):
     assert both.text == HEADER + ("gl-2026-01-01-ri-r1-f0,ri,t/r1/f0,3,2026-01-01,2027-01-01\n"
                                   "gl-2026-02-01-ri-r1-f0,ri,t/r1/f0,2,2026-02-01,2027-02-01\n")
     assert record_purchases(path, None, "2026-01-31T23:00:00Z").added_ids == ("gl-2026-01-01-ri-r1-f0",)
+    assert first.notes == () and both.notes == ()
+
+
+def test_a_first_purchase_months_after_the_start_is_recorded_with_a_note(tmp_path):
+    """The plan starts 2026-01-01 and buys first on 2026-06-01: recorded (the default is the
+    first purchase date), with a note that it is recorded as bought now."""
+    doc = _plan_doc(id="gl-2026-06-01-ri-r1-f0", date="2026-06-01", expires="2027-06-01")
+    doc["horizon"] = {"start": "2026-01-01T00:00Z", "months": 12, "end": "2027-01-01T00:00Z"}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc))
+    res = CliRunner().invoke(main, ["inventory", "record", str(path)])
+    assert res.exit_code == 0 and res.stdout == HEADER + "gl-2026-06-01-ri-r1-f0,ri,t/r1/f0,3,2026-06-01,2027-06-01\n"
+    assert ("note: the first purchase recorded starts 2026-06-01, a month or more after the plan's start (2026-01-01): "
+            "it is recorded as bought now, queued to start then") in res.stderr
+    doc["horizon"]["start"] = "2026-05-15T00:00Z"
+    path.write_text(json.dumps(doc))
+    assert record_purchases(path).notes == ()
 
 
 def test_the_existing_file_is_kept_byte_for_byte(tmp_path):
@@ -273,6 +310,8 @@ def test_other_refusals(tmp_path):
         record_purchases(tmp_path / "nope.json")
     with pytest.raises(InputError, match="--through '2026-02-30' is not an ISO 8601 date"):
         record_purchases(path, None, "2026-02-30")
+    with pytest.raises(InputError, match="--through '' is not an ISO 8601 date"):
+        record_purchases(path, None, "")
     (tmp_path / "inv.csv").write_text("id,product,quantity\n")
     with pytest.raises(InputError, match="missing column 'family'"):
         record_purchases(path, tmp_path / "inv.csv")

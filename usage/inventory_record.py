@@ -24,6 +24,7 @@ import pandas as pd
 
 from gpuladder.errors import InputError
 from gpuladder.textcsv import read_text_csv
+from gpuladder.units import add_months
 from gpuladder.usage.inventory import INVENTORY_COLUMNS
 
 PLAN_SCHEMA = "gpuladder.plan/1"
@@ -39,6 +40,7 @@ class RecordedPurchases:
     through: pd.Timestamp | None    # the last date recorded (inclusive); None when the plan buys nothing
     later_purchases: int            # purchases of the plan dated after ``through``, not recorded
     next_date: pd.Timestamp | None  # the first of those
+    notes: tuple[str, ...] = ()     # what a script should know about what was recorded
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def record_purchases(plan_path, inventory_path=None, through: str | None = None)
     at ``plan_path`` dated up to ``through`` (a date, inclusive, or an ISO timestamp; default:
     the plan's first purchase date, the step a monthly script buys) appended."""
     plan_file = str(plan_path)
-    purchases = _read_plan(plan_path)
+    purchases, horizon_start = _read_plan(plan_path)
     if not purchases:
         text, _ = _inventory_text(inventory_path)
         return RecordedPurchases(text, (), None, 0, None)
@@ -81,12 +83,27 @@ def record_purchases(plan_path, inventory_path=None, through: str | None = None)
     if rows and text and not text.endswith(("\n", "\r")):
         text += newline
     text += "".join(r + newline for r in rows)
-    return RecordedPurchases(text, tuple(p.id for p in chosen), last, len(later), later[0] if later else None)
+    return RecordedPurchases(text, tuple(p.id for p in chosen), last, len(later), later[0] if later else None,
+                             _queued_note(chosen, horizon_start))
+
+
+def _queued_note(chosen: list[_Purchase], horizon_start: pd.Timestamp | None) -> tuple[str, ...]:
+    """A purchase recorded a month or more after the plan's start is a commitment queued now
+    to start then; a script that buys only what starts this month must not record it yet."""
+    if not chosen or horizon_start is None:
+        return ()
+    first = min(p.start for p in chosen)
+    if first < add_months(horizon_start, 1):
+        return ()
+    return (f"the first purchase recorded starts {first:%Y-%m-%d}, a month or more after the plan's start "
+            f"({horizon_start:%Y-%m-%d}): it is recorded as bought now, queued to start then; if you buy it "
+            "only then, leave it to a later plan (--through a date before it)",)
 
 
 # ---------------------------------------------------------------- the plan JSON
 
-def _read_plan(path) -> list[_Purchase]:
+def _read_plan(path) -> tuple[list[_Purchase], pd.Timestamp | None]:
+    """The plan's purchases and its horizon's start (None when it gives none that parses)."""
     file = str(path)
     if Path(path).is_dir():
         raise InputError("is a folder, not a plan file", file=file, hint=_PLAN_HINT)
@@ -117,7 +134,12 @@ def _read_plan(path) -> list[_Purchase]:
             raise InputError(f"purchases {seen[p.id]} and {p.number} have the same id '{p.id}'", file=file,
                              hint="writing the plan again with `gpuladder plan` (its ids are unique).")
         seen[p.id] = p.number
-    return out
+    horizon = doc.get("horizon")
+    start = horizon.get("start") if isinstance(horizon, dict) else None
+    try:
+        return out, _timestamp(start, ValueError) if isinstance(start, str) else None
+    except ValueError:
+        return out, None
 
 
 def _purchase(item, n: int, file: str) -> _Purchase:
@@ -153,6 +175,8 @@ def _timestamp(text: str, bad) -> pd.Timestamp:
         ts = pd.Timestamp(text)
     except ValueError:
         raise bad(f"'{text}' is not an ISO 8601 date") from None
+    if ts is pd.NaT:
+        raise bad(f"'{text}' is not an ISO 8601 date")
     if ts.tzinfo is None:
         if ts != ts.normalize() or "T" in text:
             raise bad(f"'{text}' has no time zone (the plan JSON writes UTC with Z)")
