@@ -320,7 +320,8 @@ def inventory_fetch(provider, regions, output, catalog_specs, skip_unmatched):
 @click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), default=None,
               help="Inventory CSV to add to (kept as it is, rows appended); default: start a new one.")
 @click.option("--through", metavar="DATE",
-              help="Record the purchases dated up to DATE (included); default: the plan's first purchase date.")
+              help="Record the purchases dated up to DATE (included); default: those dated before the plan's "
+                   "next ladder step (horizon.next_step), the step a monthly script buys.")
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), callback=writable_file,
               help="Inventory CSV to write (atomically; may be the --inventory file); default stdout.")
 @handle_errors
@@ -343,8 +344,9 @@ def inventory_record(plan_file, inventory_path, through, output):
     if rec.through is None:
         click.echo("recorded nothing: the plan buys nothing", err=True)
         return
-    day = f"{rec.through:%Y-%m-%d}" if through is None else through
-    click.echo(f"recorded {plural(len(rec.added_ids), 'purchase')} dated up to {day}"
+    day = (f"before {rec.before_step:%Y-%m-%d}, the plan's next ladder step" if rec.before_step is not None
+           else f"up to {rec.through:%Y-%m-%d}" if through is None else f"up to {through}")
+    click.echo(f"recorded {plural(len(rec.added_ids), 'purchase')} dated {day}"
                + (": " + ", ".join(rec.added_ids) if rec.added_ids else ""), err=True)
     if rec.later_purchases:
         click.echo(f"not recorded: {plural(rec.later_purchases, 'later purchase')} (from "

@@ -73,6 +73,7 @@ class Plan:
     estimated_products: frozenset[str] = frozenset()  # bought products whose rates are estimates
     expected_path: str = "P50"            # the path the KPIs, mix and monthly floor are on
     conservative_path: str | None = None  # where the floor must also hold (forecast.conservative_quantile)
+    next_step: pd.Timestamp | None = None  # the second ladder step (horizon end if one): the first step is before it
 
     @property
     def expected_cost_usd(self) -> float:
@@ -354,7 +355,15 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
                 horizon_months or int(round(len(problem.forecast.index) / AVERAGE_MONTH_HOURS)),
                 _purchase_table(book), _expiring(problem.inventory, book, data), _mix(sim),
                 book, sim, path_costs.rename_axis("path"), report, tuple(notes), estimated,
-                expected, problem.forecast.conservative)
+                expected, problem.forecast.conservative, _next_step(data))
+
+
+def _next_step(data: ModelData) -> pd.Timestamp:
+    """The ladder's second step: what a monthly script buys now is what the plan dates before
+    it (renewals on an inventory expiry day inside the first step too)."""
+    steps = data.ladder_steps if data.ladder_steps is not None else data.steps
+    later = steps[steps > data.horizon_start]
+    return later[0] if len(later) else data.horizon_end
 
 
 def _best_cover_at(built, x: np.ndarray, solver: SolverOptions) -> np.ndarray | None:

@@ -42,7 +42,8 @@ def test_default_runs_on_a_short_horizon():
     parts' sum and the P50 path's, the expected cost the weighted paths', the model within
     0.1% of the simulator) and the plan beats all on-demand (no inventory)."""
     doc = plan("default", "--set", "horizon.months=2")
-    assert doc["horizon"] == {"start": "2026-12-01T00:00Z", "months": 2, "end": "2027-02-01T00:00Z"}
+    assert doc["horizon"] == {"start": "2026-12-01T00:00Z", "months": 2, "end": "2027-02-01T00:00Z",
+                              "next_step": "2027-01-01T00:00Z"}
     k = doc["kpis"]
     assert k["cost_usd"] == pytest.approx(k["commitment_fees_usd"] + k["spot_usd"] + k["on_demand_usd"], abs=0.05)
     assert k["savings_usd"] == pytest.approx(k["on_demand_equivalent_usd"] - k["cost_usd"], abs=0.05)

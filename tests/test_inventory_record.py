@@ -196,19 +196,58 @@ def test_through_selects_the_steps_recorded(tmp_path):
     assert both.text == HEADER + ("gl-2026-01-01-ri-r1-f0,ri,t/r1/f0,3,2026-01-01,2027-01-01\n"
                                   "gl-2026-02-01-ri-r1-f0,ri,t/r1/f0,2,2026-02-01,2027-02-01\n")
     assert record_purchases(path, None, "2026-01-31T23:00:00Z").added_ids == ("gl-2026-01-01-ri-r1-f0",)
-    assert first.notes == () and both.notes == ()
+    assert first.notes == ()
+    assert both.notes == ("a purchase recorded starts 2026-02-01, on or after the plan's next ladder step "
+                          "(2026-02-01): it is recorded as bought now, queued to start then; if you buy it only "
+                          "then, leave it to a later plan (--through a date before it)",)
+
+
+def test_the_default_records_the_first_step_with_its_mid_step_renewal(tmp_path):
+    """3 reserved until 01-11, demand 3/h in January and 5/h from February: the plan renews 3 on
+    01-11 and adds 2 on 02-01, its next ladder step (horizon.next_step). A monthly script run on
+    01-01 buys what the plan dates before 02-01, the renewal included (it used to record only
+    the first date's purchases, so the renewal was never bought and 01-11 to 02-01 ran on
+    demand); the February purchase is the next plan's to decide."""
+    cat = _ri_catalog()
+    inv = _held(cat, [("old", "ri", F0, 3.0, EXPIRY - YEAR, EXPIRY)])
+    plan = _plan(cat, lambda idx: np.where(idx < START + pd.DateOffset(months=1), 3.0, 5.0), inv)
+    path = _write_json(plan, tmp_path / "plan.json")
+    doc = json.loads(path.read_text())
+    assert doc["horizon"]["next_step"] == "2026-02-01T00:00Z"
+    assert [(p["id"], p["quantity"]) for p in doc["purchases"]] == [("gl-2026-01-11-ri-r1-f0", 3.0),
+                                                                   ("gl-2026-02-01-ri-r1-f0", 2.0)]
+    rec = record_purchases(path)
+    assert rec.added_ids == ("gl-2026-01-11-ri-r1-f0",) and rec.later_purchases == 1 and rec.notes == ()
+    assert rec.through == pd.Timestamp("2026-01-31T23:59:59", tz="UTC")
+    res = CliRunner().invoke(main, ["inventory", "record", str(path)])
+    assert res.exit_code == 0, res.output
+    assert ("recorded 1 purchase dated before 2026-02-01, the plan's next ladder step: gl-2026-01-11-ri-r1-f0"
+            in res.stderr)
+    assert "not recorded: 1 later purchase (from 2026-02-01)" in res.stderr
+
+
+def test_a_plan_whose_first_purchase_is_in_a_later_step_records_nothing_now(tmp_path):
+    """Nothing bought before the next step: a monthly script has nothing to buy this month."""
+    doc = _plan_doc(id="gl-2026-06-01-ri-r1-f0", date="2026-06-01", expires="2027-06-01")
+    doc["horizon"] = {"start": "2026-01-01T00:00Z", "months": 12, "end": "2027-01-01T00:00Z",
+                      "next_step": "2026-02-01T00:00Z"}
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(doc))
+    rec = record_purchases(path)
+    assert rec.added_ids == () and rec.text == HEADER and rec.later_purchases == 1
 
 
 def test_a_first_purchase_months_after_the_start_is_recorded_with_a_note(tmp_path):
-    """The plan starts 2026-01-01 and buys first on 2026-06-01: recorded (the default is the
-    first purchase date), with a note that it is recorded as bought now."""
+    """A plan JSON without horizon.next_step (written by hand) starts 2026-01-01 and buys first
+    on 2026-06-01: recorded (the default is then the first purchase date), with a note that it
+    is recorded as bought now."""
     doc = _plan_doc(id="gl-2026-06-01-ri-r1-f0", date="2026-06-01", expires="2027-06-01")
     doc["horizon"] = {"start": "2026-01-01T00:00Z", "months": 12, "end": "2027-01-01T00:00Z"}
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(doc))
     res = CliRunner().invoke(main, ["inventory", "record", str(path)])
     assert res.exit_code == 0 and res.stdout == HEADER + "gl-2026-06-01-ri-r1-f0,ri,t/r1/f0,3,2026-06-01,2027-06-01\n"
-    assert ("note: the first purchase recorded starts 2026-06-01, a month or more after the plan's start (2026-01-01): "
+    assert ("note: a purchase recorded starts 2026-06-01, a month or more after the plan's start (2026-01-01): "
             "it is recorded as bought now, queued to start then") in res.stderr
     doc["horizon"]["start"] = "2026-05-15T00:00Z"
     path.write_text(json.dumps(doc))
@@ -228,7 +267,8 @@ def test_the_existing_file_is_kept_byte_for_byte(tmp_path):
     new = inv.read_bytes()
     assert new == old + b"\r\ngl-2026-01-01-ri-r1-f0,ri,t/r1/f0,,3,2026-01-01,2027-01-01\r\n"
     assert load_inventory(inv, cat).items["id"].tolist() == ["held-1", "gl-2026-01-01-ri-r1-f0"]
-    assert "recorded 1 purchase dated up to 2026-01-01: gl-2026-01-01-ri-r1-f0" in res.stderr
+    assert ("recorded 1 purchase dated before 2026-02-01, the plan's next ladder step: gl-2026-01-01-ri-r1-f0"
+            in res.stderr)
     assert "not recorded: 1 later purchase (from 2026-02-01)" in res.stderr
 
 
@@ -334,30 +374,63 @@ RENEWAL = f"gl-2027-02-01-{RI}-us-east-1-g5.12xlarge"
 
 
 def test_the_monthly_loop_plan_record_plan(tmp_path):
-    """10 g5 held until 2027-02-01, replay of 10/h, 13-month horizons. January's plan renews
-    them with 10 bought on 02-01 (renewed_by names it); recorded, February's plan holds it
-    (buys nothing then), lists it as expiring on 2028-02-01, renewed by the purchase of that
-    day; validate accepts the inventory; recording January again is refused."""
+    """10 g5 held until 2027-02-01, replay of 10/h, 13-month horizons, a run on each 1st.
+    January's plan renews them with 10 bought on 02-01, its next ladder step: nothing to buy
+    in January, so nothing recorded. February's plan buys the same purchase (same id) in its
+    first step, renewed_by names it; recorded. March's plan holds it (buys nothing before
+    2028-02-01) and lists it as expiring then, renewed by the purchase of that day; validate
+    accepts the inventory; recording February again is refused."""
     write_flat_case(tmp_path, G5, 10.0, "2026-12-01", 14, [f"m1-1,{RI},{G5},10,2026-02-01,2027-02-01"],
                     "usage: usage.csv\ninventory: inv.csv\nhorizon: {start: '2027-01-01', months: 13}\n"
                     "forecast: {method: replay}\nproducts: {providers: [aws], terms_months: [12], "
                     "payments: [no_upfront], kinds: [reservation]}\nconstraints: {spot_cap: 0}\n")
     run = CliRunner().invoke
-    scenario, inv, jan = str(tmp_path / "s.yaml"), str(tmp_path / "inv.csv"), str(tmp_path / "jan.json")
-    assert run(main, ["plan", scenario, "--format", "json", "-o", jan]).exit_code == 0
-    doc = json.loads(open(jan).read())
-    assert [p["id"] for p in doc["purchases"]] == [RENEWAL]
-    assert doc["expiring"][0]["renewed_by"] == [RENEWAL]
-    res = run(main, ["inventory", "record", jan, "--inventory", inv, "-o", inv])
-    assert res.exit_code == 0, res.output
-    assert open(inv).read().splitlines()[-1] == f"{RENEWAL},{RI},{G5},10,2027-02-01,2028-02-01"
-    assert run(main, ["validate", scenario]).exit_code == 0
-    res = run(main, ["plan", scenario, "--set", "horizon.start=2027-02-01", "--format", "json"])
-    assert res.exit_code == 0, res.output
-    feb = json.loads(res.stdout)
+    scenario, inv = str(tmp_path / "s.yaml"), str(tmp_path / "inv.csv")
+    held = open(inv).read()
+
+    def month(start):
+        out = str(tmp_path / f"{start}.json")
+        res = run(main, ["plan", scenario, "--set", f"horizon.start={start}", "--format", "json", "-o", out])
+        assert res.exit_code == 0, res.output
+        rec = run(main, ["inventory", "record", out, "--inventory", inv, "-o", inv])
+        assert rec.exit_code == 0, rec.output
+        return json.loads(open(out).read()), rec.stderr, out
+
+    jan, said, _ = month("2027-01-01")
+    assert [p["id"] for p in jan["purchases"]] == [RENEWAL] and jan["horizon"]["next_step"] == "2027-02-01T00:00Z"
+    assert "recorded 0 purchases dated before 2027-02-01" in said and open(inv).read() == held
+    feb, said, feb_json = month("2027-02-01")
     nxt = f"gl-2028-02-01-{RI}-us-east-1-g5.12xlarge"
-    assert [(p["id"], p["quantity"]) for p in feb["purchases"]] == [(nxt, 10.0)]
-    assert [(e["id"], e["expires"], e["renew"], e["renewed_by"]) for e in feb["expiring"]] == [
-        ("m1-1", "2027-02-01T00:00Z", False, []), (RENEWAL, "2028-02-01T00:00Z", True, [nxt])]
-    again = run(main, ["inventory", "record", jan, "--inventory", inv, "-o", inv])
+    assert [p["id"] for p in feb["purchases"]] == [RENEWAL, nxt]    # its horizon reaches 2028-03-01
+    assert f"dated before 2027-03-01, the plan's next ladder step: {RENEWAL}" in said
+    assert "not recorded: 1 later purchase (from 2028-02-01)" in said
+    assert [(e["id"], e["renew"], e["renewed_by"]) for e in feb["expiring"]] == [("m1-1", True, [RENEWAL])]
+    assert open(inv).read() == held + f"{RENEWAL},{RI},{G5},10,2027-02-01,2028-02-01\n"
+    assert run(main, ["validate", scenario]).exit_code == 0
+    mar, said, _ = month("2027-03-01")
+    assert [(p["id"], p["quantity"]) for p in mar["purchases"]] == [(nxt, 10.0)]
+    assert [(e["id"], e["expires"], e["renew"], e["renewed_by"]) for e in mar["expiring"]] == [
+        (RENEWAL, "2028-02-01T00:00Z", True, [nxt])]
+    assert "recorded 0 purchases" in said
+    again = run(main, ["inventory", "record", feb_json, "--inventory", inv, "-o", inv])
     assert again.exit_code == 1 and "recording the same plan twice" in again.stderr
+
+def test_a_quarterly_ladder_records_the_quarter_with_its_renewal(tmp_path):
+    """The same fleet on a quarterly ladder from 2027-01-01: the next step is 2027-04-01, so the
+    renewal on 02-01 (the held commitment's expiry day, inside the first step) is this run's to
+    buy and record."""
+    write_flat_case(tmp_path, G5, 10.0, "2026-12-01", 14, [f"m1-1,{RI},{G5},10,2026-02-01,2027-02-01"],
+                    "usage: usage.csv\ninventory: inv.csv\nhorizon: {start: '2027-01-01', months: 12}\n"
+                    "forecast: {method: replay}\nproducts: {providers: [aws], terms_months: [12], "
+                    "payments: [no_upfront], kinds: [reservation]}\n"
+                    "constraints: {spot_cap: 0, ladder_step_months: 3}\n")
+    out, inv = str(tmp_path / "q.json"), str(tmp_path / "inv.csv")
+    run = CliRunner().invoke
+    assert run(main, ["plan", str(tmp_path / "s.yaml"), "--format", "json", "-o", out]).exit_code == 0
+    doc = json.loads(open(out).read())
+    assert doc["horizon"]["next_step"] == "2027-04-01T00:00Z"
+    assert [(p["id"], p["date"]) for p in doc["purchases"]] == [(RENEWAL, "2027-02-01")]
+    res = run(main, ["inventory", "record", out, "--inventory", inv, "-o", inv])
+    assert res.exit_code == 0, res.output
+    assert f"recorded 1 purchase dated before 2027-04-01, the plan's next ladder step: {RENEWAL}" in res.stderr
+    assert open(inv).read().splitlines()[-1] == f"{RENEWAL},{RI},{G5},10,2027-02-01,2028-02-01"

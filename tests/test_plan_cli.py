@@ -37,7 +37,8 @@ def test_json_contract(case):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert set(doc) >= {"schema", "scenario", "horizon", "purchases", "expiring", "mix", "kpis", "solver"}
-    assert doc["horizon"] == {"start": "2026-01-01T00:00Z", "months": 1, "end": "2026-02-01T00:00Z"}
+    assert doc["horizon"] == {"start": "2026-01-01T00:00Z", "months": 1, "end": "2026-02-01T00:00Z",
+                              "next_step": "2026-02-01T00:00Z"}   # one step: the horizon's end
     # 3,3,2,1 at $4 vs $2.40 all-upfront: 1st unit 100% used, 2nd 75% (>60%), 3rd 50% (<60%) -> reserve 2
     (p,) = doc["purchases"]
     assert (p["product"], p["quantity"], p["kind"], p["family"], p["payment"]) == (

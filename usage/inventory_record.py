@@ -41,6 +41,7 @@ class RecordedPurchases:
     later_purchases: int            # purchases of the plan dated after ``through``, not recorded
     next_date: pd.Timestamp | None  # the first of those
     notes: tuple[str, ...] = ()     # what a script should know about what was recorded
+    before_step: pd.Timestamp | None = None  # the plan's next ladder step, when the default chose by it
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,20 @@ class _Purchase:
 def record_purchases(plan_path, inventory_path=None, through: str | None = None) -> RecordedPurchases:
     """The inventory (``inventory_path``, or a new one when None) with the purchases of the plan
     at ``plan_path`` dated up to ``through`` (a date, inclusive, or an ISO timestamp; default:
-    the plan's first purchase date, the step a monthly script buys) appended."""
+    every purchase dated before the plan's next ladder step, ``horizon.next_step``: the step a
+    monthly script buys, renewals on an expiry day inside it included; a plan JSON without
+    that key: its first purchase date) appended."""
     plan_file = str(plan_path)
-    purchases, horizon_start = _read_plan(plan_path)
+    purchases, horizon_start, next_step = _read_plan(plan_path)
     if not purchases:
         text, _ = _inventory_text(inventory_path)
         return RecordedPurchases(text, (), None, 0, None)
-    last = _through(through) if through is not None else min(p.start for p in purchases)
+    if through is not None:
+        last = _through(through)
+    elif next_step is not None:
+        last = next_step - pd.Timedelta(seconds=1)
+    else:
+        last = min(p.start for p in purchases)
     chosen = [p for p in purchases if p.start <= last]
     later = sorted(p.start for p in purchases if p.start > last)
     for p in chosen:
@@ -84,26 +92,33 @@ def record_purchases(plan_path, inventory_path=None, through: str | None = None)
         text += newline
     text += "".join(r + newline for r in rows)
     return RecordedPurchases(text, tuple(p.id for p in chosen), last, len(later), later[0] if later else None,
-                             _queued_note(chosen, horizon_start))
+                             _queued_note(chosen, horizon_start, next_step),
+                             next_step if through is None else None)
 
 
-def _queued_note(chosen: list[_Purchase], horizon_start: pd.Timestamp | None) -> tuple[str, ...]:
-    """A purchase recorded a month or more after the plan's start is a commitment queued now
-    to start then; a script that buys only what starts this month must not record it yet."""
-    if not chosen or horizon_start is None:
+def _queued_note(chosen: list[_Purchase], horizon_start: pd.Timestamp | None,
+                 next_step: pd.Timestamp | None) -> tuple[str, ...]:
+    """A purchase recorded from the plan's next ladder step on (or, for a plan that does not
+    say when that is, a month or more after its start) is a commitment queued now to start
+    then; a script that buys only what starts this step must not record it yet."""
+    if next_step is None and horizon_start is None:
         return ()
-    first = min(p.start for p in chosen)
-    if first < add_months(horizon_start, 1):
+    queued = [p.start for p in chosen if p.start >= (next_step if next_step is not None
+                                                     else add_months(horizon_start, 1))]
+    if not queued:
         return ()
-    return (f"the first purchase recorded starts {first:%Y-%m-%d}, a month or more after the plan's start "
-            f"({horizon_start:%Y-%m-%d}): it is recorded as bought now, queued to start then; if you buy it "
-            "only then, leave it to a later plan (--through a date before it)",)
+    first = min(queued)
+    after = (f"on or after the plan's next ladder step ({next_step:%Y-%m-%d})" if next_step is not None
+             else f"a month or more after the plan's start ({horizon_start:%Y-%m-%d})")
+    return (f"a purchase recorded starts {first:%Y-%m-%d}, {after}: it is recorded as bought now, queued to "
+            "start then; if you buy it only then, leave it to a later plan (--through a date before it)",)
 
 
 # ---------------------------------------------------------------- the plan JSON
 
-def _read_plan(path) -> tuple[list[_Purchase], pd.Timestamp | None]:
-    """The plan's purchases and its horizon's start (None when it gives none that parses)."""
+def _read_plan(path) -> tuple[list[_Purchase], pd.Timestamp | None, pd.Timestamp | None]:
+    """The plan's purchases, its horizon's start and its next ladder step (each None when the
+    plan gives none that parses)."""
     file = str(path)
     if Path(path).is_dir():
         raise InputError("is a folder, not a plan file", file=file, hint=_PLAN_HINT)
@@ -134,12 +149,17 @@ def _read_plan(path) -> tuple[list[_Purchase], pd.Timestamp | None]:
             raise InputError(f"purchases {seen[p.id]} and {p.number} have the same id '{p.id}'", file=file,
                              hint="writing the plan again with `gpuladder plan` (its ids are unique).")
         seen[p.id] = p.number
-    horizon = doc.get("horizon")
-    start = horizon.get("start") if isinstance(horizon, dict) else None
+    horizon = doc.get("horizon") if isinstance(doc.get("horizon"), dict) else {}
+    return out, _optional_timestamp(horizon.get("start")), _optional_timestamp(horizon.get("next_step"))
+
+
+def _optional_timestamp(text) -> pd.Timestamp | None:
+    if not isinstance(text, str):
+        return None
     try:
-        return out, _timestamp(start, ValueError) if isinstance(start, str) else None
+        return _timestamp(text, ValueError)
     except ValueError:
-        return out, None
+        return None
 
 
 def _purchase(item, n: int, file: str) -> _Purchase:
