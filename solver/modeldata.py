@@ -11,7 +11,9 @@ notation is in docs/model.md.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+import weakref
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -113,9 +115,44 @@ class ModelData:
 # ---------------------------------------------------------------- products
 
 
+class _Memo:
+    """Results of pure functions of a catalog, forecast, inventory or constraints, which a
+    backtest's re-plans and plan.py's retries pass again unchanged: keyed on the identity of
+    those objects (weak references: an entry whose object is gone never matches) and on the
+    value of the other arguments; the ``size`` most recently used entries are kept. Values
+    are shared: the callers only read them."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._entries: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, objects: tuple, key, compute):
+        full = (tuple(id(o) for o in objects), key)
+        with self._lock:
+            hit = self._entries.pop(full, None)
+            if hit is not None and all(ref() is o for ref, o in zip(hit[0], objects)):
+                self._entries[full] = hit
+                return hit[1]
+        value = compute()
+        with self._lock:
+            self._entries[full] = (tuple(weakref.ref(o) for o in objects), value)
+            while len(self._entries) > self._size:
+                self._entries.pop(next(iter(self._entries)))
+        return value
+
+
+_CATALOG_TABLES = _Memo(32)   # allowed products, offers, plan rates and plan tables of a catalog
+_PREPARED = _Memo(2)          # prepare's tables before the sunk floor shortfall (a plan's retries)
+
+
 def allowed_products(catalog: PriceCatalog, flt: ProductFilter) -> pd.DataFrame:
     """product -> provider, kind, term_months, payment, upfront_share, for the products the
     filter allows."""
+    return _CATALOG_TABLES.get((catalog,), ("allowed", flt), lambda: _allowed_products(catalog, flt)).copy()
+
+
+def _allowed_products(catalog: PriceCatalog, flt: ProductFilter) -> pd.DataFrame:
     com = catalog.commitments
     prod = com.drop_duplicates("product").set_index("product")[
         ["provider", "kind", "term_months", "payment", "upfront_share"]]
@@ -138,6 +175,14 @@ def _offers(catalog: PriceCatalog, prods: pd.DataFrame, peak: pd.Series, cons: C
     same provider, kind and term on every covered family (and whose scope is no larger)
     is dominated and dropped: the other one does the same for no more money."""
     with_demand = peak.index[peak.to_numpy() > 0]
+    free = (cons.max_upfront_usd_per_quarter is None and cons.max_expiring_share_per_quarter is None
+            and cons.max_bought_share_per_step is None)
+    key = ("offers", tuple(prods.index), tuple(with_demand), prune and free)
+    return _CATALOG_TABLES.get((catalog,), key, lambda: _offers_of(catalog, prods, with_demand, prune and free))
+
+
+def _offers_of(catalog: PriceCatalog, prods: pd.DataFrame, with_demand: pd.Index,
+               prune: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     com = catalog.commitments[catalog.commitments["product"].isin(prods.index)
                               & catalog.commitments["family"].isin(with_demand)]
     meta = prods[["provider", "term_months", "payment", "upfront_share"]]
@@ -145,9 +190,7 @@ def _offers(catalog: PriceCatalog, prods: pd.DataFrame, peak: pd.Series, cons: C
     rates = com[com["kind"] == SP][["product", "family", "rate_usd_per_hour"]].reset_index(drop=True)
     sp = pd.DataFrame({"product": pd.Series(sorted(set(rates["product"])), dtype=object)}).join(meta, on="product")
     sp["family"], sp["rate_usd_per_hour"] = "", 1.0
-    free = (cons.max_upfront_usd_per_quarter is None and cons.max_expiring_share_per_quarter is None
-            and cons.max_bought_share_per_step is None)
-    if prune and free:
+    if prune:
         res = res.sort_values(["family", "provider", "term_months", "rate_usd_per_hour", "upfront_share", "product"])
         res = res.drop_duplicates(["family", "provider", "term_months"], keep="first")
         sp = sp[~sp["product"].isin(_dominated_plans(rates, sp))]
@@ -247,6 +290,21 @@ def horizon_months(h_start: pd.Timestamp, h_end: pd.Timestamp) -> int:
 
 
 def prepare(problem: PlanningProblem) -> ModelData:
+    """The model data of ``problem``. Everything but the floor allowance's sunk shortfall and
+    the gate flag is computed once per (forecast, catalog, inventory, constraints) objects,
+    products and other options (_PREPARED): plan.py prepares a problem whose first solve is
+    infeasible again to measure that shortfall, and once more with it."""
+    mo = problem.options
+    base_options = replace(mo, sunk_floor_shortfall=(), gate_floors=False)
+    data, allowance = _PREPARED.get((problem.forecast, problem.catalog, problem.inventory, problem.constraints),
+                                    (problem.products, base_options),
+                                    lambda: _prepare(replace(problem, options=base_options)))
+    return replace(data, floor_allowance=_with_shortfall(allowance, problem.constraints.min_utilization,
+                                                         mo.sunk_floor_shortfall, data.floor_window),
+                   gate_floors=mo.gate_floors)
+
+
+def _prepare(problem: PlanningProblem) -> tuple[ModelData, dict]:
     fc, cat, cons, mo = problem.forecast, problem.catalog, problem.constraints, problem.options
     index = fc.index
     h_start, h_end = index[0], index[-1] + HOUR
@@ -302,14 +360,18 @@ def prepare(problem: PlanningProblem) -> ModelData:
 
     # ---- inventory in force per period
     inv_res, inv_sp, inv_fee, inv_rate = _inventory_tables(inv, periods, families, h_start, h_end)
-    inv_sp_products = set(inv_sp["product"]) if len(inv_sp) else set()
-    inv_rates = cat.commitments[cat.commitments["product"].isin(inv_sp_products)
-                                & cat.commitments["family"].isin(peak.index[peak > 0])]
-    rates = pd.concat([rates, inv_rates[["product", "family", "rate_usd_per_hour"]]]).drop_duplicates(
+    inv_sp_products = tuple(sorted(set(inv_sp["product"]))) if len(inv_sp) else ()
+    with_demand = peak.index[peak > 0]
+    inv_rates = _CATALOG_TABLES.get((cat,), ("rates", inv_sp_products, tuple(with_demand)),
+                                    lambda: _plan_rates(cat, inv_sp_products, with_demand))
+    rates = pd.concat([rates, inv_rates]).drop_duplicates(
         ["product", "family"]).sort_values(["product", "family"]).reset_index(drop=True)
 
     # ---- savings-plan structure, cells, layers and hour types
-    plans = plan_table(cat, set(rates["product"]), peak.index[peak > 0], prices["od_usd_per_hour"])
+    plan_products = frozenset(rates["product"])
+    od = prices["od_usd_per_hour"]
+    plans = _CATALOG_TABLES.get((cat,), ("plans", plan_products, tuple(with_demand), tuple(od[with_demand])),
+                                lambda: plan_table(cat, plan_products, with_demand, od)).copy()
     plans["purchasable"] = plans.index.isin(opts.loc[opts["kind"] == SP, "product"])
     plans["floored"] = plans["purchasable"] & ~plans.index.isin(mo.unfloored_plans)
     comp = components(families, plans)
@@ -320,14 +382,21 @@ def prepare(problem: PlanningProblem) -> ModelData:
 
     plan_use = _inventory_plan_use(problem, arrays, inv_sp, periods, floor_window,
                                    set(opts.loc[opts["kind"] == SP, "product"]))
-    allowance = _floor_allowance(inv_res, inv_sp, periods, floor_window, arrays, opts, cons,
-                                 problem.options.sunk_floor_shortfall, plan_use)
+    allowance = _floor_allowance(inv_res, inv_sp, periods, floor_window, arrays, opts, cons, plan_use)
     upfront_q, expiring_q, ladder_rate = _inventory_ladder(inv, h_start, h_end, cons.fiscal_year_start_month)
-    return ModelData(families, h_start, h_end, periods, steps, arrays.paths, prices, opts, active, plans,
-                     rates, comp, cells, layers, layer_use, types, inv_res, inv_sp, allowance, floor_window,
+    data = ModelData(families, h_start, h_end, periods, steps, arrays.paths, prices, opts, active, plans,
+                     rates, comp, cells, layers, layer_use, types, inv_res, inv_sp,
+                     _with_shortfall(allowance, cons.min_utilization, (), floor_window), floor_window,
                      arrays.baseline_usd,
                      inv_fee, inv_rate, upfront_q, expiring_q, ladder_rate, resolution, notes, pruned,
                      mo.gate_floors, ladder, cons.fiscal_year_start_month)
+    return data, allowance
+
+
+def _plan_rates(catalog: PriceCatalog, products: tuple, families: pd.Index) -> pd.DataFrame:
+    com = catalog.commitments
+    rows = com[com["product"].isin(products) & com["family"].isin(families)]
+    return rows[["product", "family", "rate_usd_per_hour"]]
 
 
 def _bound_and_prune(opts: pd.DataFrame, rates: pd.DataFrame, arrays: DemandArrays, periods: pd.DataFrame,
@@ -434,18 +503,16 @@ def _inventory_plan_use(problem: PlanningProblem, arrays: DemandArrays, inv_sp: 
 
 
 def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, periods: pd.DataFrame, floor_window: np.ndarray,
-                     arrays: DemandArrays, opts: pd.DataFrame, cons: Constraints, shortfall: tuple = (),
-                     plan_use: dict | None = None) -> pd.Series:
+                     arrays: DemandArrays, opts: pd.DataFrame, cons: Constraints,
+                     plan_use: dict | None = None) -> dict:
     """What existing commitments alone miss the utilization floor by, per (kind, key, floor
     path, window): the floor applies to what the plan adds, not to sunk inventory.
     Reservations: u x reserved hours - sum_t min(R_inv, d_t) [instance-hours]; savings
-    plans: u x commitment $ of the inventory - the $ it uses on its own [$]. Plus
-    ``shortfall``: what the inventory misses the floor by even when nothing is bought, as
-    the model reads its use (measured by plan.py when a plan with inventory is infeasible)."""
+    plans: u x commitment $ of the inventory - the $ it uses on its own [$]."""
     u = cons.min_utilization
     out: dict = {}
     if u is None:
-        return pd.Series(out, dtype=float)
+        return out
     res_f = set(opts.loc[opts["kind"] == RES, "family"])
     sp_p = set(opts.loc[opts["kind"] == SP, "product"])
     fpos = {f: i for i, f in enumerate(arrays.families)}
@@ -473,6 +540,17 @@ def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, periods: pd.Da
             used = (plan_use or {}).get((j, w), np.zeros(window.max() + 1))
             for g, m in dollars.items():
                 out[(SP, j, w, int(g))] = max(0.0, u * float(m) - float(used[g]))
+    return out
+
+
+def _with_shortfall(allowance: dict, min_utilization: float | None, shortfall: tuple,
+                    floor_window: np.ndarray) -> pd.Series:
+    """The floor allowance plus ``shortfall``: what the inventory misses the floor by even
+    when nothing is bought, as the model reads its use (measured by plan.py when a plan with
+    inventory is infeasible). Without a utilization floor there is neither."""
+    out = dict(allowance)
+    if min_utilization is None:
+        return pd.Series(out, dtype=float)
     for (kind, k, w, g), extra in shortfall:   # g: a month where measured monthly; summed where held over the horizon
         key = (kind, k, w, int(floor_window[w, g]))
         out[key] = out.get(key, 0.0) + float(extra)
