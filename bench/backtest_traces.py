@@ -9,8 +9,9 @@ reservations and savings plans, 1- and 3-year terms, every payment option) with 
 shortest lookback the forecast accepts for Helios (7 days: span 24 days) and 14 days for
 Philly (span 60 days).
 
-Run: python bench/backtest_traces.py [../shared/data/traces]          (32 backtests, about 10 minutes: the daily rows)
+Run: python bench/backtest_traces.py [../shared/data/traces]          (32 backtests, about 8 minutes: the daily rows)
      python bench/backtest_traces.py --grid [../shared/data/traces]   (sensitivity, about 90 s)
+     python bench/backtest_traces.py --stages philly [...]            (the daily row, time per stage)
      python bench/backtest_traces.py --help
 
 --grid prints gpuladder's capture for every utilization floor (none, 0.8, 0.9, 0.95) x
@@ -206,10 +207,51 @@ def grid_table(paths: dict[str, Path]) -> list[str]:
     return lines
 
 
-def main(traces: Path, grid: bool = False) -> None:
+STAGES = (  # (module, function, label): wrapped by --stages, timed on the main thread
+    ("backtest", "_receding", "re-plans (3 policies)"), ("plan", "_search_products", "product-set search"),
+    ("plan", "solve", "HiGHS solves"), ("plan", "build_model", "build_model"), ("plan", "prepare", "prepare"),
+    ("plan", "sunk_floor_shortfall", "sunk_floor_shortfall"), ("plan", "simulate", "simulate (plan paths)"),
+    ("modeldata", "simulate", "simulate (inventory floor use)"), ("backtest", "forecast_between", "forecast"))
+
+
+def stage_times(paths: dict[str, Path], trace: str) -> list[str]:
+    """The daily defaults row of ``trace`` with the wall time of each stage (the solver
+    threads of the product-set search overlap the main thread: stages do not add up)."""
+    import importlib
+    import threading
+
+    spent: dict[str, list[float]] = {label: [0.0, 0] for _, _, label in STAGES}
+
+    def timed(fn, label):
+        def run(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                if threading.current_thread() is threading.main_thread():
+                    spent[label][0] += time.perf_counter() - t0
+                    spent[label][1] += 1
+        return run
+
+    for mod, name, label in STAGES:
+        module = importlib.import_module(f"gpuladder.solver.{mod}")
+        setattr(module, name, timed(getattr(module, name), label))
+    t0 = time.perf_counter()
+    bt = backtest_scenario(load_scenario(paths[trace]), BacktestOptions(start=span_start(paths[trace]),
+                                                                        replan_every="1D"))
+    lines = [f"{trace}, defaults, re-plan daily: {len(bt.replan_dates)} re-plans in {time.perf_counter() - t0:.1f} s",
+             "| stage | s | calls |", "|---|---:|---:|"]
+    lines += [f"| {label} | {s:.1f} | {n} |" for label, (s, n) in spent.items()]
+    return lines
+
+
+def main(traces: Path, grid: bool = False, stages: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_inputs(traces, Path(tmp))
         t0 = time.perf_counter()
+        if stages:
+            print("\n".join(stage_times(paths, stages)))
+            return
         if grid:
             print("\n".join(grid_table(paths)))
             print(f"\n({len(GRID) * len(paths)} backtests in {time.perf_counter() - t0:.0f} s)")
@@ -218,11 +260,12 @@ def main(traces: Path, grid: bool = False) -> None:
         for trace, path in paths.items():
             start = span_start(path)
             for label, sets, every, *ahead in VARIANTS:
+                t1 = time.perf_counter()
                 bt = backtest_scenario(load_scenario(path, sets), BacktestOptions(
                     start=start, replan_every=every, plan_months=(ahead or [None])[0]))
                 results.append((trace, label, bt))
-                print(f"{trace} / {label}: {bt.start:%Y-%m-%d} to {bt.end:%Y-%m-%d}, {len(bt.replan_dates)} re-plans",
-                      file=sys.stderr)
+                print(f"{trace} / {label}: {bt.start:%Y-%m-%d} to {bt.end:%Y-%m-%d}, {len(bt.replan_dates)} re-plans, "
+                      f"{time.perf_counter() - t1:.1f} s", file=sys.stderr)
                 for note in bt.notes:
                     print(f"  note: {note}", file=sys.stderr)
         seconds = time.perf_counter() - t0
@@ -245,6 +288,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--grid", action="store_true",
                         help="the sensitivity grid (utilization floor x conservative quantile x re-plan cadence) "
                              "instead of the tables")
+    parser.add_argument("--stages", choices=sorted(TRACES),
+                        help="only the daily defaults row of one trace, with the wall time of each stage")
     args = parser.parse_args(argv)
     missing = [file for file, _, _ in TRACES.values() if not (args.traces / file).is_file()]
     if missing:
@@ -254,4 +299,4 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 if __name__ == "__main__":
     cli_args = parse_args(sys.argv[1:])
-    main(cli_args.traces, grid=cli_args.grid)
+    main(cli_args.traces, grid=cli_args.grid, stages=cli_args.stages)
