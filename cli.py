@@ -315,11 +315,23 @@ def inventory_fetch(provider, regions, output, catalog_specs, skip_unmatched):
     _emit_inventory(match, fetched.notes, output)
 
 
+def _through_date(ctx, param, value):
+    """--through: a malformed date is a usage error (exit 2), as backtest --start's is."""
+    from gpuladder.usage.inventory_record import parse_through
+
+    if value is not None:
+        try:
+            parse_through(value)
+        except ValueError as exc:
+            raise click.BadParameter(f"{exc}; give a date like 2026-12-01 (that day included)") from None
+    return value
+
+
 @inventory.command("record")
 @click.argument("plan_file", metavar="PLAN.json", type=click.Path(dir_okay=False))
 @click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), default=None,
               help="Inventory CSV to add to (kept as it is, rows appended); default: start a new one.")
-@click.option("--through", metavar="DATE",
+@click.option("--through", metavar="DATE", callback=_through_date,
               help="Record the purchases dated up to DATE (included); default: those dated before the plan's "
                    "next ladder step (horizon.next_step), the step a monthly script buys.")
 @click.option("-o", "--output", default=None, type=click.Path(dir_okay=False), callback=writable_file,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -28,6 +28,7 @@ from gpuladder.usage.inventory import load_inventory
 from gpuladder.usage.load import load_usage
 
 KNOWN_PROVIDERS = ("aws", "azure", "gcp")  # a filter may name one the catalog at hand lacks
+ALL_ZERO_GAP_MIN_HOURS = 3   # the shortest all-zero run usage/history.py reports as a gap
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,11 @@ def scenario_catalog_notes(scenario: Scenario, catalog: PriceCatalog, families) 
 
 def usage_until(profile: DemandProfile, scenario: Scenario) -> tuple[DemandProfile, tuple[str, ...]]:
     """The history before ``usage.until`` (plan as of that hour: a what-if on an earlier date,
-    or an export whose last days are still incomplete), and the note that says what was left
-    out. An ``until`` at or before the first usage hour leaves nothing: an error."""
+    or an export whose last days are still incomplete), as a file whose rows end there would
+    give it: an ``until`` inside or at the end of a gap (hours with no data, masked or
+    zero-filled) ends the history before the gap, the gaps are cut at the new end, and a
+    family whose first use is from ``until`` on is left out. The note says what was left out. An ``until`` at or before
+    the first usage hour leaves nothing: an error."""
     until = scenario.usage.until
     if until is None or profile.demand_instances.empty:
         return profile, ()
@@ -128,10 +132,25 @@ def usage_until(profile: DemandProfile, scenario: Scenario) -> tuple[DemandProfi
     if until > last:
         return profile, (f"usage.until {until:%Y-%m-%dT%H:%MZ} is after the last usage hour "
                          f"{last:%Y-%m-%dT%H:%MZ}: the whole history is used",)
-    cut = profile.window(first, until)
-    dropped = int((profile.index >= until).sum())
-    return cut, (f"usage.until {until:%Y-%m-%dT%H:%MZ}: the history ends {until - HOUR:%Y-%m-%dT%H:%MZ}; "
-                 f"the {dropped} hour(s) after it ({_hours_span(dropped)}) are left out",)
+    end = until
+    in_gap = [g for g in profile.gaps if g.kind == "missing" and g.start < until <= g.end]
+    if in_gap:
+        end = in_gap[0].start
+    demand = profile.demand_instances
+    before = demand.index < end
+    later_only = demand.columns[~demand[before].fillna(0.0).ne(0).any().to_numpy()
+                                & demand[~before].fillna(0.0).ne(0).any().to_numpy()]
+    kept = profile.select([f for f in profile.families if f not in set(later_only)]) if len(later_only) else profile
+    cut = kept.window(first, end)
+    gaps = tuple(replace(g, end=min(g.end, end)) for g in cut.gaps)
+    cut = replace(cut, gaps=tuple(g for g in gaps if g.kind == "missing" or g.hours >= ALL_ZERO_GAP_MIN_HOURS))
+    dropped = int((profile.index >= end).sum())
+    where = (f" (usage.until falls in the gap with no data from {end:%Y-%m-%dT%H:%MZ}, so the history ends "
+             "before it)" if in_gap else "")
+    later = (f"; the famil{'y' if len(later_only) == 1 else 'ies'} used only from then on "
+             f"({', '.join(later_only)}) left out too" if len(later_only) else "")
+    return cut, (f"usage.until {until:%Y-%m-%dT%H:%MZ}: the history ends {end - HOUR:%Y-%m-%dT%H:%MZ}{where}; "
+                 f"the {dropped} hour(s) after it ({_hours_span(dropped)}) are left out{later}",)
 
 
 def _hours_span(hours: int) -> str:

@@ -149,17 +149,36 @@ def _read_plan(path) -> tuple[list[_Purchase], pd.Timestamp | None, pd.Timestamp
             raise InputError(f"purchases {seen[p.id]} and {p.number} have the same id '{p.id}'", file=file,
                              hint="writing the plan again with `gpuladder plan` (its ids are unique).")
         seen[p.id] = p.number
-    horizon = doc.get("horizon") if isinstance(doc.get("horizon"), dict) else {}
-    return out, _optional_timestamp(horizon.get("start")), _optional_timestamp(horizon.get("next_step"))
+    horizon = doc.get("horizon")
+    if horizon is None:
+        horizon = {}
+    if not isinstance(horizon, dict):
+        raise InputError("'horizon' is not an object", file=file, hint=_PLAN_HINT)
+    start, end, next_step = (_horizon_time(horizon, key, file) for key in ("start", "end", "next_step"))
+    if next_step is not None and ((start is not None and next_step <= start) or (end is not None and next_step > end)):
+        raise InputError(f"horizon.next_step {horizon['next_step']} is not after horizon.start "
+                         f"{horizon.get('start')} and up to horizon.end {horizon.get('end')}, as a plan's next "
+                         "ladder step is", file=file,
+                         hint="writing the plan again with `gpuladder plan --format json`, or passing --through DATE "
+                              "to say what to record.")
+    return out, start, next_step
 
 
-def _optional_timestamp(text) -> pd.Timestamp | None:
+def _horizon_time(horizon: dict, key: str, file: str) -> pd.Timestamp | None:
+    """``horizon.<key>`` as a UTC time; None when the plan leaves it out (or null); any
+    other value is an error, never a silent fall back to recording less."""
+    text = horizon.get(key)
+    if text is None:
+        return None
+
+    def bad(message: str) -> InputError:
+        return InputError(f"horizon.{key} {message}", file=file,
+                          hint="writing the plan again with `gpuladder plan --format json` (it writes UTC times "
+                               "like 2027-01-01T00:00Z), or passing --through DATE to say what to record.")
+
     if not isinstance(text, str):
-        return None
-    try:
-        return _timestamp(text, ValueError)
-    except ValueError:
-        return None
+        raise bad(f"{json.dumps(text)} is not text")
+    return _timestamp(text, bad)
 
 
 def _purchase(item, n: int, file: str) -> _Purchase:
@@ -190,7 +209,7 @@ def _purchase(item, n: int, file: str) -> _Purchase:
     return _Purchase(n, pid, item["product"], item["kind"], family or None, float(qty), start, end)
 
 
-def _timestamp(text: str, bad) -> pd.Timestamp:
+def _timestamp(text: str, bad, utc_hint: str = "the plan JSON writes UTC with Z") -> pd.Timestamp:
     try:
         ts = pd.Timestamp(text)
     except ValueError:
@@ -199,10 +218,10 @@ def _timestamp(text: str, bad) -> pd.Timestamp:
         raise bad(f"'{text}' is not an ISO 8601 date")
     if ts.tzinfo is None:
         if ts != ts.normalize() or "T" in text:
-            raise bad(f"'{text}' has no time zone (the plan JSON writes UTC with Z)")
+            raise bad(f"'{text}' has no time zone ({utc_hint})")
         return ts.tz_localize("UTC")
     if ts.utcoffset() != pd.Timedelta(0):
-        raise bad(f"'{text}' is not in UTC (the plan JSON writes UTC with Z)")
+        raise bad(f"'{text}' is not in UTC ({utc_hint})")
     return ts.tz_convert("UTC")
 
 
@@ -231,10 +250,16 @@ def _describe(p: _Purchase) -> str:
 
 def _through(text: str) -> pd.Timestamp:
     """A date means its whole day; a timestamp itself."""
-    def bad(message):
-        return InputError(f"--through {message}", hint="giving a date like 2026-12-01 (that day included).")
+    try:
+        return parse_through(text)
+    except ValueError as exc:
+        raise InputError(f"--through {exc}", hint="giving a date like 2026-12-01 (that day included).") from None
 
-    ts = _timestamp(text.strip(), bad)
+
+def parse_through(text: str) -> pd.Timestamp:
+    """``--through``: a date (its whole day, UTC) or a time with its zone, as the last
+    moment recorded; ValueError saying what is wrong otherwise."""
+    ts = _timestamp(text.strip(), ValueError, "write e.g. 2026-12-01T06:00Z")
     return ts + pd.Timedelta(days=1) - pd.Timedelta(seconds=1) if re.fullmatch(r"\d{4}-\d\d-\d\d", text.strip()) \
         else ts
 
@@ -265,7 +290,7 @@ def _header(text: str) -> tuple[list[str], str]:
     """The file's column names (stripped, as the loader reads them) and its line ending."""
     first = text.lstrip("\ufeff").splitlines(keepends=True)[0]
     newline = "\r\n" if first.endswith("\r\n") else "\n"
-    return [c.strip() for c in next(csv.reader(io.StringIO(first)))], newline
+    return [c.strip() for c in next(csv.reader(io.StringIO(first), skipinitialspace=True))], newline
 
 
 def _row(p: _Purchase, columns: list[str]) -> str:
