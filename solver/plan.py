@@ -29,7 +29,7 @@ from gpuladder.solver.model import PURCHASES, build_model
 from gpuladder.solver.model_cover import FLOOR_WAIVER
 from gpuladder.solver.modeldata import (RES, SP, ModelData, PlanningProblem, allowed_products,
                                         dispatch_rules, prepare)
-from gpuladder.solver.plan_warnings import (estimated_products, lock_in_warning, solver_warnings,
+from gpuladder.solver.plan_warnings import (estimated_products, lock_in_warning, shortfall_note, solver_warnings,
                                            stale_price_warning, upfront_budget_warning)
 from gpuladder.solver.simulate import SimulationResult, simulate
 from gpuladder.units import AVERAGE_MONTH_HOURS
@@ -103,7 +103,9 @@ def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: s
     # model reads their use through bounds). Lower each floor by exactly that shortfall, so
     # what the plan adds is still held to the floor.
     waived = replace(problem, options=replace(problem.options, sunk_floor_shortfall=tuple(shortfall.items())))
-    return _plan_floored(waived, solver, scenario, horizon_months, warnings + (_shortfall_note(shortfall),))
+    inv = problem.inventory.items
+    held = set(zip(inv["kind"], np.where(inv["kind"] == RES, inv["family"], inv["product"])))
+    return _plan_floored(waived, solver, scenario, horizon_months, warnings + (shortfall_note(shortfall, held),))
 
 
 GATED_MAX_COLUMNS = 5_000   # models up to this size gate the floor rows with binaries
@@ -280,17 +282,6 @@ def _held_rows(waivers: pd.Index, data: ModelData) -> np.ndarray:
     held = ({(RES, f) for f in data.inv_reserved["family"]} if len(data.inv_reserved) else set()) | (
         {(SP, j) for j in data.inv_plans["product"]} if len(data.inv_plans) else set())
     return np.array([(kind, key) in held for kind, key, *_ in waivers], bool)
-
-
-def _shortfall_note(shortfall: pd.Series) -> str:
-    parts = []
-    for (kind, key), group in shortfall.groupby(level=[0, 1]):
-        worst = float(group.groupby(level=2).sum().max())   # over the windows, the worst path
-        parts.append(f"reservations of {key}: {worst:,.0f} instance-hours" if kind == "reservation"
-                     else f"savings plan {key}: ${worst:,.0f} of commitment")
-    return ("existing commitments miss the utilization floor on the forecast even if nothing is bought ("
-            + "; ".join(parts) + "); the floor was lowered by exactly that much, so what the plan buys is "
-            "still held to it")
 
 
 def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, horizon_months: int | None,

@@ -115,3 +115,28 @@ def solver_warnings(purchases: pd.DataFrame, catalog: PriceCatalog, report: "Sol
         out.append(f"model compression in play (layers: {report.resolution}; savings plans split per period): "
                    f"model objective differs from the simulated cost by {round(report.difference_share, 5) + 0.0:+.3%}")
     return out
+
+
+def shortfall_note(shortfall: pd.Series, held: set) -> str:
+    """The warning for the floors lowered by the sunk shortfall (plan.sunk_floor_shortfall):
+    ``shortfall`` (kind, key, path, window) -> amount; ``held``: the (kind, key) the inventory
+    holds (reservations: their family; savings plans: their product). A row of a key not held
+    misses the floor only because the model reads its use net of the held commitments'
+    capacity (docs/model.md, floor rows): it is named apart, not as a commitment that exists."""
+    mine, others = [], []
+    for (kind, key), group in shortfall.groupby(level=[0, 1]):
+        worst = float(group.groupby(level=2).sum().max())   # over the windows, the worst path
+        text = (f"reservations of {key}: {worst:,.0f} instance-hours" if kind == "reservation"
+                else f"savings plan {key}: ${worst:,.0f} of commitment")
+        (mine if (kind, key) in held else others).append(text)
+    out = []
+    if mine:
+        out.append("existing commitments miss the utilization floor on the forecast even if nothing is bought ("
+                   + "; ".join(mine) + ")")
+    if others:
+        lead = ("the floors of products not held are lowered too, since the model reads their use net of the "
+                "held commitments' capacity (" if mine else
+                "existing commitments make the model miss the utilization floor even if nothing is bought, "
+                "through products they do not hold: it reads their use net of the held commitments' capacity (")
+        out.append(lead + "; ".join(others) + ")")
+    return "; ".join(out) + "; each floor was lowered by exactly that much, so what the plan buys is still held to it"

@@ -110,3 +110,30 @@ def test_a_three_month_shortfall_is_named_whole_and_the_proposal_stays_feasible(
     assert f"reservations of {P5}: {res:,.0f} instance-hours" in note
     waived = replace(problem, options=replace(problem.options, sunk_floor_shortfall=tuple(shortfall.items())))
     assert plan_module._proposed_plans(waived, SolverOptions()) is not None
+
+
+def test_the_note_names_apart_the_floors_of_what_is_not_held():
+    """A monthly re-ladder holding two EC2 savings plans was told that "existing commitments
+    miss the floor" of p5 reservations and a compute plan it did not hold (helper 32): the
+    model reads those products' use net of the held plans' capacity. Held keys and the others
+    are now named apart; the amounts are each key's worst path, summed over its windows."""
+    from gpuladder.solver.plan_warnings import shortfall_note
+
+    idx = pd.MultiIndex.from_tuples([
+        ("savings_plan", "ec2sp-p5", "P10", 0), ("savings_plan", "ec2sp-p5", "P10", 1),
+        ("savings_plan", "ec2sp-p5", "P50", 0), ("reservation", "aws/p5", "P10", 0),
+        ("savings_plan", "csp-1y", "P50", 0)])
+    shortfall = pd.Series([100.0, 50.0, 120.0, 2000.0, 404177.0], index=idx)
+    both = shortfall_note(shortfall, {("savings_plan", "ec2sp-p5")})
+    assert both == ("existing commitments miss the utilization floor on the forecast even if nothing is bought "
+                    "(savings plan ec2sp-p5: $150 of commitment); the floors of products not held are lowered too, "
+                    "since the model reads their use net of the held commitments' capacity (reservations of aws/p5: "
+                    "2,000 instance-hours; savings plan csp-1y: $404,177 of commitment); each floor was lowered by "
+                    "exactly that much, so what the plan buys is still held to it")
+    held_only = shortfall_note(shortfall.iloc[:3], {("savings_plan", "ec2sp-p5")})
+    assert held_only.startswith("existing commitments miss the utilization floor on the forecast even if nothing "
+                                "is bought (savings plan ec2sp-p5: $150 of commitment); each floor")
+    others_only = shortfall_note(shortfall.iloc[3:], {("savings_plan", "ec2sp-p5")})
+    assert others_only.startswith("existing commitments make the model miss the utilization floor even if nothing "
+                                  "is bought, through products they do not hold")
+    assert "reservations of aws/p5: 2,000 instance-hours; savings plan csp-1y" in others_only
