@@ -532,8 +532,9 @@ def _kpis(hourly: HourlyDispatch, by_family: pd.DataFrame, by_commitment: pd.Dat
 def _by_period(cost: pd.DataFrame, period: str, fiscal_year_start_month: int = 1) -> pd.DataFrame:
     if period not in ("month", "quarter"):
         raise DomainError(f"period must be 'month' or 'quarter', got {period!r}")
-    if isinstance(fiscal_year_start_month, bool) or fiscal_year_start_month not in range(1, 13):
-        raise DomainError(f"fiscal_year_start_month must be a month number 1-12, got {fiscal_year_start_month!r}")
+    if (isinstance(fiscal_year_start_month, bool) or not isinstance(fiscal_year_start_month, (int, np.integer))
+            or fiscal_year_start_month not in range(1, 13)):
+        raise DomainError(f"fiscal_year_start_month must be a whole month number 1-12, got {fiscal_year_start_month!r}")
     naive = cost.index.tz_convert("UTC").tz_localize(None)
     months = naive.year.to_numpy(np.int64) * YEAR_MONTHS + naive.month.to_numpy(np.int64) - 1
     if period == "quarter":

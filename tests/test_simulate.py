@@ -224,11 +224,12 @@ def test_cash_flow_by_fiscal_quarter(quarter, start_month, starts, cash):
         [744 * 2.5, 672 * 2.5, 744 * 2.5])
 
 
-@pytest.mark.parametrize("period, month", [("week", 1), ("quarter", 0), ("quarter", 13), ("quarter", True)])
+@pytest.mark.parametrize("period, month", [("week", 1), ("quarter", 0), ("quarter", 13), ("quarter", True),
+                                           ("quarter", 4.0), ("quarter", "4")])
 def test_cash_flow_refuses_bad_periods(quarter, period, month):
     cat, demand = quarter
     res = run(cat, buy(cat, [("ri", "a.x", 1, "2026-01-01T00:00Z")]), demand)
-    with pytest.raises(DomainError, match="period must be|month number 1-12"):
+    with pytest.raises(DomainError, match="period must be|whole month number 1-12"):
         res.cash_flow(period, fiscal_year_start_month=month)
 
 
