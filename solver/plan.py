@@ -29,7 +29,8 @@ from gpuladder.solver.model import PURCHASES, build_model
 from gpuladder.solver.model_cover import FLOOR_WAIVER
 from gpuladder.solver.modeldata import (RES, SP, ModelData, PlanningProblem, allowed_products,
                                         dispatch_rules, prepare)
-from gpuladder.solver.plan_warnings import (estimated_products, lock_in_warning, shortfall_note, solver_warnings,
+from gpuladder.solver.plan_warnings import (estimated_products, lock_in_warning, shortfall_note,
+                                           simulated_floor_warning, solver_warnings,
                                            stale_price_warning, upfront_budget_warning)
 from gpuladder.solver.simulate import SimulationResult, simulate
 from gpuladder.units import AVERAGE_MONTH_HOURS
@@ -337,6 +338,8 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
     sim = sims[expected]
     notes = list(warnings) + solver_warnings(purchases, problem.catalog, report, sol.status)
     notes += lock_in_warning(book, data.horizon_end)
+    notes += simulated_floor_warning(book, sims, (expected, problem.forecast.conservative),
+                                     problem.constraints.min_utilization, diff)
     notes += upfront_budget_warning(problem, data)
     inter = problem.forecast.path(expected).interruptible_instances
     notes += stale_price_warning(problem.catalog, data, inter.columns[(inter > 0).any().to_numpy()])

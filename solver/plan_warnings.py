@@ -140,3 +140,41 @@ def shortfall_note(shortfall: pd.Series, held: set) -> str:
                 "through products they do not hold: it reads their use net of the held commitments' capacity (")
         out.append(lead + "; ".join(others) + ")")
     return "; ".join(out) + "; each floor was lowered by exactly that much, so what the plan buys is still held to it"
+
+
+FLOOR_CHECK_TOLERANCE = 1e-3   # a share: what rounding the purchases may cost the model's floor
+
+
+def simulated_floor_warning(book: CommitmentBook, sims: dict, paths: tuple, min_utilization: float | None,
+                            difference_share: float) -> list[str]:
+    """What the plan bought of a savings-plan product, or of a family's reservations, that the
+    inventory does not hold (all of its use is the plan's), used less than ``min_utilization``
+    over the horizon on a path of ``paths`` (the expected and the conservative one) as the
+    billing simulator measures it. The model holds the floor on its own reading of use, which
+    for savings plans coupling several families is the period's spend distribution (DESIGN
+    section 5): where that reading is off, the simulator, which is the truth, says so here."""
+    if min_utilization is None:
+        return []
+    it = book.items
+    key = it["family"].where(it["kind"] == "reservation", it["product"])
+    mine = it["origin"] == "purchase"
+    held = set(zip(it.loc[~mine, "kind"], key[~mine]))
+    new = mine & ~pd.Series([k in held for k in zip(it["kind"], key)], index=it.index)
+    if not new.any():
+        return []
+    short = []
+    for path in (p for p in dict.fromkeys(paths) if p is not None):
+        bc = sims[path].by_commitment.loc[it.loc[new, "id"]]
+        use = bc.groupby([it.loc[new, "kind"].to_numpy(), key[new].to_numpy()])[["used_usd", "amortized_fee_usd"]].sum()
+        for (kind, k), r in use.iterrows():
+            if r.amortized_fee_usd > 0 and r.used_usd < (min_utilization - FLOOR_CHECK_TOLERANCE) * r.amortized_fee_usd:
+                what = f"reservations of {k}" if kind == "reservation" else k
+                short.append(f"{what} is used {r.used_usd / r.amortized_fee_usd:.1%} on {path}")
+    if not short:
+        return []
+    return [f"the billing simulator measures less use than the model for what this plan buys: "
+            f"{'; '.join(short)}, below the {min_utilization:.0%} floor (the model reads savings plans that "
+            f"cover several families through each period's spend; model vs simulator "
+            f"{round(difference_share, 5) + 0.0:+.3%}); check these purchases before buying, or leave the product "
+            "out (products.ids) and plan again"]
+
