@@ -245,9 +245,15 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
     if options.plan_months is not None and not 1 <= options.plan_months <= MAX_TERM_MONTHS:
         raise DomainError(f"plan_months {options.plan_months} is out of range: give 1 to {MAX_TERM_MONTHS} months "
                           "(e.g. 36 to plan over 3-year terms), or leave it out to plan the rest of the span")
-    start, end = span_of(profile, sc.forecast, options.start)
-    _check_history_before(profile, start, REPLAN_FALLBACK_METHOD if sc.forecast.method == "replay"
-                          else sc.forecast.method)
+    try:
+        start, end = span_of(profile, sc.forecast, options.start)
+        _check_history_before(profile, start, REPLAN_FALLBACK_METHOD if sc.forecast.method == "replay"
+                              else sc.forecast.method)
+    except DomainError as exc:
+        if sc.usage.until is None:
+            raise
+        raise DomainError(f"{exc} (usage.until {sc.usage.until:%Y-%m-%dT%H:%MZ} ends the history the backtest "
+                          "replays: a later until, or none, gives it more)") from None
     span = hourly_index(start, end)
     dates = replan_dates(start, end, every)
     actual = replay(profile, span)

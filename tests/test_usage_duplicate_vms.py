@@ -86,3 +86,14 @@ def test_a_scale_set_row_may_hold_many_vm_hours(tmp_path):
     res = summarize(f)
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["families"][0]["instance_hours"] == pytest.approx(800.0)
+
+
+def test_self_links_and_trailing_slashes_name_the_same_vm():
+    """The API's selfLink form of a Compute Engine instance and ids with a trailing '/' went
+    unchecked (helper 32's review): they are the same VM as the bare name."""
+    gce = "projects/acme/zones/us-central1-a/instances/gpu-7"
+    vm = AZURE_VM.format(i=1)
+    ids = vm_instance_ids(pa.array([
+        f"https://www.googleapis.com/compute/v1/{gce}", f"https://compute.googleapis.com/compute/beta/{gce}/",
+        gce + "/", vm + "/", f"https://example.com/compute/v1/{gce}", f"{gce}/disks/d"])).to_pylist()
+    assert ids == [gce, gce, gce, vm.lower(), None, None]

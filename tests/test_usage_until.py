@@ -91,3 +91,14 @@ def test_the_backtest_span_ends_at_until(case):
     span = json.loads(res.stdout)["span"]
     assert (span["start"], span["end"], span["hours"]) == ("2026-01-15T00:00Z", "2026-01-25T00:00Z", 240)
     assert span["replans"] == ["2026-01-15T00:00Z", "2026-01-22T00:00Z"]
+
+
+def test_a_backtest_whose_span_until_cuts_away_says_so(case):
+    """until 2026-01-15 leaves 14 days, under the 21-day lookback the span starts after: the
+    error said to choose --start inside the history and nothing of usage.until (helper 32)."""
+    res = CliRunner().invoke(main, ["backtest", str(case / "all.yaml"), "--set", "usage.until=2026-01-15"])
+    assert res.exit_code == 1, res.output
+    assert "must lie after the first usage hour" in res.output
+    assert "(usage.until 2026-01-15T00:00Z ends the history the backtest replays: a later until, or none" in res.output
+    whole = CliRunner().invoke(main, ["backtest", str(case / "all.yaml"), "--start", "2026-02-10"])
+    assert whole.exit_code == 1 and "usage.until" not in whole.output   # without until, the message as before

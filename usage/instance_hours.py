@@ -23,9 +23,11 @@ _EC2_INSTANCE_RE = r"^\s*(?:arn:aws:ec2:[^/]*:instance/)?(?P<i>i-[0-9A-Za-z]{8,1
 # Azure resource ids are case-insensitive (FOCUS exports lower-case them); a scale set's VMs
 # ("/virtualMachineScaleSets/NAME/virtualMachines/N") are billed on the scale set's row
 _AZURE_VM_RE = (r"^\s*(?P<i>/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.compute/"
-                r"virtualmachines/[^/\s]+)\s*$")
-# Compute Engine's resource name, with or without the "//compute.googleapis.com/" service
-_GCE_INSTANCE_RE = r"^\s*(?://compute\.googleapis\.com/)?(?P<i>projects/[^/]+/zones/[^/]+/instances/[^/\s]+)\s*$"
+                r"virtualmachines/[^/\s]+)/?\s*$")
+# Compute Engine's resource name, bare, with the "//compute.googleapis.com/" service, or as
+# the API's selfLink ("https://www.googleapis.com/compute/v1/projects/...")
+_GCE_INSTANCE_RE = (r"^\s*(?://compute\.googleapis\.com/|https?://(?:www|compute)\.googleapis\.com/compute/"
+                    r"(?:v1|beta|alpha)/)?(?P<i>projects/[^/]+/zones/[^/]+/instances/[^/\s]+)/?\s*$")
 TOLERANCE_SHARE = 1e-6
 MAX_SUSPECTS = 1000      # keys whose rows the second pass collects (the message names one)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
