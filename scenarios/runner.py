@@ -23,12 +23,11 @@ from gpuladder.solver.modeldata import PlanningProblem, allowed_products, scenar
 from gpuladder.solver.plan import Plan, plan_problem
 from gpuladder.solver.quarters import quarter_ids
 from gpuladder.units import HOUR, MAX_INSTANCES, add_months
-from gpuladder.usage.history import DemandProfile
+from gpuladder.usage.history import ALL_ZERO_GAP_MIN_HOURS, DemandProfile
 from gpuladder.usage.inventory import load_inventory
 from gpuladder.usage.load import load_usage
 
 KNOWN_PROVIDERS = ("aws", "azure", "gcp")  # a filter may name one the catalog at hand lacks
-ALL_ZERO_GAP_MIN_HOURS = 3   # the shortest all-zero run usage/history.py reports as a gap
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from gpuladder.solver.model import PURCHASES, build_model
 from gpuladder.solver.model_cover import FLOOR_WAIVER
 from gpuladder.solver.modeldata import (RES, SP, ModelData, PlanningProblem, allowed_products,
                                         dispatch_rules, prepare)
-from gpuladder.solver.plan_warnings import (estimated_products, lock_in_warning, shortfall_note,
+from gpuladder.solver.plan_warnings import (estimated_products, held_floor_keys, lock_in_warning, shortfall_note,
                                            simulated_floor_warning, solver_warnings,
                                            stale_price_warning, upfront_budget_warning)
 from gpuladder.solver.simulate import SimulationResult, simulate
@@ -104,9 +104,8 @@ def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: s
     # model reads their use through bounds). Lower each floor by exactly that shortfall, so
     # what the plan adds is still held to the floor.
     waived = replace(problem, options=replace(problem.options, sunk_floor_shortfall=tuple(shortfall.items())))
-    inv = problem.inventory.items
-    held = set(zip(inv["kind"], np.where(inv["kind"] == RES, inv["family"], inv["product"])))
-    return _plan_floored(waived, solver, scenario, horizon_months, warnings + (shortfall_note(shortfall, held),))
+    note = shortfall_note(shortfall, held_floor_keys(problem.inventory.items))
+    return _plan_floored(waived, solver, scenario, horizon_months, warnings + (note,))
 
 
 GATED_MAX_COLUMNS = 5_000   # models up to this size gate the floor rows with binaries

@@ -1,7 +1,8 @@
 """The warnings a plan carries (solver/plan.py): estimated rates, the solver's time limit
-and compression, lock-in after the horizon, upfront budgets reduced by the inventory, and
-prices dated more than a year before the horizon. Text from catalog dates and the book's
-arithmetic; every cost a plan prints comes from the simulator."""
+and compression, lock-in after the horizon, upfront budgets reduced by the inventory,
+prices dated more than a year before the horizon, floors lowered by the inventory's sunk
+shortfall, and purchases the simulator measures under the floor. Text from catalog dates,
+the book's arithmetic and the simulator; every cost a plan prints comes from the simulator."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from gpuladder.units import HOUR
 if TYPE_CHECKING:
     from gpuladder.solver.plan import SolverReport
 
-__all__ = ["estimated_products", "lock_in_warning", "solver_warnings", "stale_price_warning",
-           "upfront_budget_warning"]
+__all__ = ["estimated_products", "held_floor_keys", "lock_in_warning", "shortfall_note", "simulated_floor_warning",
+           "solver_warnings", "stale_price_warning", "upfront_budget_warning"]
 
 
 def estimated_products(prods: pd.DataFrame) -> set[str]:
@@ -117,6 +118,17 @@ def solver_warnings(purchases: pd.DataFrame, catalog: PriceCatalog, report: "Sol
     return out
 
 
+def floor_keys(items: pd.DataFrame) -> pd.Series:
+    """The key a commitment's utilization floor is held on: a reservation's family, a
+    savings plan's product (with ``kind``, the floor rows' (kind, key))."""
+    return items["family"].where(items["kind"] == "reservation", items["product"])
+
+
+def held_floor_keys(items: pd.DataFrame) -> set:
+    """The (kind, key) of the floors ``items`` (an inventory's rows) hold commitments on."""
+    return set(zip(items["kind"], floor_keys(items)))
+
+
 def shortfall_note(shortfall: pd.Series, held: set) -> str:
     """The warning for the floors lowered by the sunk shortfall (plan.sunk_floor_shortfall):
     ``shortfall`` (kind, key, path, window) -> amount; ``held``: the (kind, key) the inventory
@@ -156,9 +168,9 @@ def simulated_floor_warning(book: CommitmentBook, sims: dict, paths: tuple, min_
     if min_utilization is None:
         return []
     it = book.items
-    key = it["family"].where(it["kind"] == "reservation", it["product"])
+    key = floor_keys(it)
     mine = it["origin"] == "purchase"
-    held = set(zip(it.loc[~mine, "kind"], key[~mine]))
+    held = held_floor_keys(it[~mine])
     new = mine & ~pd.Series([k in held for k in zip(it["kind"], key)], index=it.index)
     if not new.any():
         return []

@@ -59,7 +59,7 @@ import pandas as pd
 from gpuladder.errors import DomainError, did_you_mean
 from gpuladder.pricing.catalog import INTERRUPTION_BUCKETS, PriceCatalog
 from gpuladder.solver.book import CommitmentBook
-from gpuladder.solver.quarters import QUARTER_MONTHS, YEAR_MONTHS, quarter_ids
+from gpuladder.solver.quarters import quarter_ids, quarter_start
 from gpuladder.units import HOUR
 
 SOURCES = ("reserved", "savings_plan", "spot", "on_demand")
@@ -536,13 +536,12 @@ def _by_period(cost: pd.DataFrame, period: str, fiscal_year_start_month: int = 1
             or fiscal_year_start_month not in range(1, 13)):
         raise DomainError(f"fiscal_year_start_month must be a whole month number 1-12, got {fiscal_year_start_month!r}")
     naive = cost.index.tz_convert("UTC").tz_localize(None)
-    months = naive.year.to_numpy(np.int64) * YEAR_MONTHS + naive.month.to_numpy(np.int64) - 1
-    if period == "quarter":
-        months = quarter_ids(naive, fiscal_year_start_month) * QUARTER_MONTHS + fiscal_year_start_month - 1
-    first, which = np.unique(months, return_inverse=True)
-    starts = pd.DatetimeIndex([pd.Timestamp(year=m // YEAR_MONTHS, month=m % YEAR_MONTHS + 1, day=1, tz="UTC")
-                               for m in first.tolist()])
-    out = cost.groupby(starts[which]).sum()
+    if period == "month":
+        starts = naive.to_period("M").to_timestamp().tz_localize("UTC")
+    else:
+        quarters, which = np.unique(quarter_ids(naive, fiscal_year_start_month), return_inverse=True)
+        starts = pd.DatetimeIndex([quarter_start(q, fiscal_year_start_month) for q in quarters.tolist()])[which]
+    out = cost.groupby(starts).sum()
     out.index.name = f"{period}_start"
     return out
 

@@ -24,6 +24,8 @@ OPTIONAL_USAGE_COLUMNS = ["interruptible_instances", "covered_instances"]
 GAP_POLICIES = ("error", "zero", "mask")
 
 
+ALL_ZERO_GAP_MIN_HOURS = 3   # hours without demand in any family, in a row, reported as a suspected gap
+
 @dataclass(frozen=True)
 class Gap:
     """A run of hours with no data (``kind='missing'``) or where every family reads zero
@@ -134,7 +136,7 @@ def profile_from_long(rows: pd.DataFrame, *, source: str, gaps: str = "error",
     if gaps == "mask":
         demand.loc[~present.to_numpy()] = np.nan
     totals = demand.sum(axis=1, min_count=1)
-    zero_runs = [r for r in _runs((totals == 0).to_numpy(), full, "all_zero") if r.hours >= 3]
+    zero_runs = [r for r in _runs((totals == 0).to_numpy(), full, "all_zero") if r.hours >= ALL_ZERO_GAP_MIN_HOURS]
     inter = wide.get("interruptible_instances")
     cov = wide.get("covered_instances")
     return profile_from_frames(
