@@ -145,7 +145,7 @@ import pandas as pd
 from gpuladder.errors import DomainError
 from gpuladder.scenarios.schema import ForecastSpec, Horizon
 from gpuladder.solver.forecast_stats import (  # noqa: F401 - student_t_quantile: part of this module's API
-    ANCHOR_DAYS, MIN_DAY_HOURS, day_means, day_noise, fleet_drift, persistence, variance_by_lead,
+    ANCHOR_DAYS, MIN_DAY_HOURS, day_noise, fleet_drift, in_sample_spread, variance_by_lead,
     student_t_quantile)
 from gpuladder.units import HOUR, add_months, hourly_index
 from gpuladder.usage.history import DemandProfile
@@ -456,10 +456,9 @@ class _History:
         ready = np.flatnonzero(np.cumsum(seen) >= MIN_HISTORY_DAYS * 24)
         k_max = int(-self.t[ready[0]] // 24) if len(ready) else 0  # whole days after the first usable origin
         if k_max < CALIBRATION_MIN_DAYS:
-            deviations, se = _in_sample_spread(level)
-            note = (f"{_days_text(seen.sum())} days of observed history, too short for rolling-origin calibration "
-                    f"(needs {MIN_HISTORY_DAYS + CALIBRATION_MIN_DAYS}); P10/P90 from the in-sample day-mean residuals")
-            return _Band(0.0, 0.0, 0.0, 0.0, se, deviations), note
+            need = MIN_HISTORY_DAYS + CALIBRATION_MIN_DAYS
+            return _in_sample_band(level, f"{_days_text(seen.sum())} days of observed history, too short for "
+                                          f"rolling-origin calibration (needs {need})")
         all_sloped = True
         leads, errors, steps = [], [], []
         origins = np.unique(np.round(np.linspace(1, k_max, MAX_ORIGINS)).astype(int))
@@ -477,10 +476,17 @@ class _History:
             leads.append(np.flatnonzero(full) + 0.5)
             steps.append(np.diff(errors[-1])[np.diff(leads[-1]) == 1])
         leads = np.concatenate(leads)
+        if not len(leads):   # every hour after the usable origins masked: nothing to score
+            return _in_sample_band(level, "no whole observed day after any rolling origin to score it on")
         c0, c1 = variance_by_lead(leads, np.concatenate(errors) ** 2)
         noise = day_noise(np.concatenate(steps), c0, c1)
-        se = 0.0 if all_sloped or level.slope_per_hour == 0.0 else _in_sample_spread(level)[1]
+        se = 0.0 if all_sloped or level.slope_per_hour == 0.0 else in_sample_spread(level)[1]
         return _Band(c0 - noise, c1, float(leads.max()), max(len(origins) - 2, 1), se), ""
+
+
+def _in_sample_band(level: _Level, why: str) -> tuple[_Band, str]:
+    deviations, se = in_sample_spread(level)
+    return _Band(0.0, 0.0, 0.0, 0.0, se, deviations), f"{why}; P10/P90 from the in-sample day-mean residuals"
 
 
 def _fit_level(y: np.ndarray, t: np.ndarray, how: np.ndarray, method: str) -> _Level:
@@ -526,36 +532,6 @@ def _fit_level(y: np.ndarray, t: np.ndarray, how: np.ndarray, method: str) -> _L
 def _days_text(n_hours: float) -> str:
     """Hours as days rounded down to a tenth: 167 h is 6.9 days, not the 7.0 a limit of 7 days refuses."""
     return f"{np.floor(n_hours / 24 * 10 + 1e-9) / 10:.1f}"
-
-
-def _in_sample_spread(level: _Level) -> tuple[np.ndarray, float]:
-    """(day-mean residuals minus their median, standard error of the slope per hour).
-
-    In-sample residuals understate out-of-sample errors by the parameters the model spent
-    on day levels (``day_params``: 7 day-of-week levels of the weekly profile, + 1 for a
-    slope): the deviations are scaled by sqrt((n + p) / (n - p)) over n days, the ratio of
-    the variance of a new day's error, s^2 (1 + p/n), to the expected in-sample residual
-    variance, s^2 (1 - p/n). With fewer than p + 2 days the weekly model cannot be judged
-    by its own residuals and a straight line's residuals stand in (p = 2)."""
-    means, centers = day_means(level.resid, level.t)
-    p = level.day_params
-    if len(means) < p + 2:
-        obs = ~np.isnan(level.resid)
-        y = level.resid + level.season[level.how] + level.slope_per_hour * level.t
-        line = np.full(len(y), np.nan)
-        if obs.sum() > 1:
-            line[obs] = y[obs] - np.polyval(np.polyfit(level.t[obs], y[obs], 1), level.t[obs])
-        means, centers = day_means(line, level.t)
-        p = 2
-        if len(means) < p + 2:
-            return np.zeros(1), 0.0
-    deviations = (means - np.median(means)) * np.sqrt((len(means) + p) / (len(means) - p))
-    se = 0.0
-    sxx = float(((centers - centers.mean()) ** 2).sum())
-    if level.slope_per_hour != 0.0 and sxx > 0:
-        s_day = np.sqrt(float(means @ means) / (len(means) - p))
-        se = s_day / np.sqrt(sxx) * np.sqrt(persistence(means))
-    return deviations, se
 
 
 def _residual_weeks(resid: np.ndarray, how: np.ndarray, week: np.ndarray) -> tuple[np.ndarray, int]:

@@ -102,3 +102,34 @@ def fleet_drift(calibrated: list, t_future: np.ndarray) -> tuple[np.ndarray, int
                for b, lv, m in calibrated]
     rel = [r for r in rel if np.isfinite(r).all()]
     return (np.median(np.vstack(rel), axis=0), len(rel)) if rel else None
+
+
+def in_sample_spread(level) -> tuple[np.ndarray, float]:
+    """(day-mean residuals minus their median, standard error of the slope per hour) of a
+    forecast level fit (solver/forecast.py ``_Level``).
+
+    In-sample residuals understate out-of-sample errors by the parameters the model spent
+    on day levels (``day_params``: 7 day-of-week levels of the weekly profile, + 1 for a
+    slope): the deviations are scaled by sqrt((n + p) / (n - p)) over n days, the ratio of
+    the variance of a new day's error, s^2 (1 + p/n), to the expected in-sample residual
+    variance, s^2 (1 - p/n). With fewer than p + 2 days the weekly model cannot be judged
+    by its own residuals and a straight line's residuals stand in (p = 2)."""
+    means, centers = day_means(level.resid, level.t)
+    p = level.day_params
+    if len(means) < p + 2:
+        obs = ~np.isnan(level.resid)
+        y = level.resid + level.season[level.how] + level.slope_per_hour * level.t
+        line = np.full(len(y), np.nan)
+        if obs.sum() > 1:
+            line[obs] = y[obs] - np.polyval(np.polyfit(level.t[obs], y[obs], 1), level.t[obs])
+        means, centers = day_means(line, level.t)
+        p = 2
+        if len(means) < p + 2:
+            return np.zeros(1), 0.0
+    deviations = (means - np.median(means)) * np.sqrt((len(means) + p) / (len(means) - p))
+    se = 0.0
+    sxx = float(((centers - centers.mean()) ** 2).sum())
+    if level.slope_per_hour != 0.0 and sxx > 0:
+        s_day = np.sqrt(float(means @ means) / (len(means) - p))
+        se = s_day / np.sqrt(sxx) * np.sqrt(persistence(means))
+    return deviations, se

@@ -284,3 +284,22 @@ def test_real_trace_usage_keeps_the_invariants_over_one_and_36_months(usage):
     for method, lookback, months in (("seasonal", 28, 36), ("seasonal", 90, 1), ("trend", 14, 36)):
         fc = forecast(prof, method, lookback, cq=0.05, months=months)
         check_invariants(fc, 0.05, 0.0)
+
+
+@pytest.mark.parametrize("masked_tail", [48, 72])
+def test_a_history_masked_after_its_first_week_falls_back_to_in_sample_residuals(masked_tail):
+    """Two weeks of 0.5 instances/h from a Monday, hours 168-287 a logging gap and the last
+    masked_tail hours masked too: every hour after the first usable origin is masked, so no
+    day can be scored. The band crashed (max of an empty array; found by the property test
+    above on a clean CI run). It now takes the in-sample fallback and says why; a constant
+    history gives three equal paths."""
+    idx = pd.date_range("2025-11-03", periods=335, freq="h", tz="UTC")
+    demand = pd.DataFrame({"f0": 0.5}, index=idx)
+    demand.iloc[168:288] = np.nan
+    demand.iloc[-masked_tail:] = np.nan
+    fc = make_forecast(profile_from_frames(demand, demand * 0), ForecastSpec("seasonal", 14, 0.0, None),
+                       Horizon(None, 1))
+    paths = [fc.path(n).demand_instances["f0"].to_numpy() for n in ("P10", "P50", "P90")]
+    assert all(np.allclose(p, 0.5) for p in paths)
+    assert any("no whole observed day after any rolling origin to score it on; P10/P90 from the in-sample" in n
+               for n in fc.notes)
