@@ -371,4 +371,6 @@ def _build(data: dict, ck: _Checker, *, base_dir: Path, source: str, default_nam
         raise ck.error(("forecast", "risk_weight"), f"{fc.risk_weight:g} weighs the conservative scenario's cost, "
                        "but forecast.conservative_quantile is null, so there is none",
                        hint="setting forecast.conservative_quantile (e.g. 0.10) or risk_weight: 0.")
-    return Scenario(**kwargs, base_dir=base_dir, source=source)
+    origins = tuple((_dotted(path), o.file if o.line is None else f"{o.file}, line {o.line}")
+                    for path, o in ck.origins.items())
+    return Scenario(**kwargs, base_dir=base_dir, source=source, origins=origins)

@@ -44,7 +44,7 @@ def load_inputs(scenario: Scenario) -> PlanInputs:
     specs = (scenario.catalog,) if isinstance(scenario.catalog, str) else tuple(scenario.catalog)
     catalog = open_catalog([s if s == "embedded" else str(scenario.resolve(s)) for s in specs])
     if scenario.usage.path is None:
-        raise InputError("the scenario names no usage history", file=scenario.source, column="usage",
+        raise InputError("the scenario names no usage history", file=scenario.where("usage"), column="usage",
                          hint="adding `usage: usage.csv` to the scenario or passing --usage FILE.")
     usage_path = scenario.resolve(scenario.usage.path)
     with warnings.catch_warnings(record=True) as caught:
@@ -84,11 +84,11 @@ def scenario_catalog_notes(scenario: Scenario, catalog: PriceCatalog, families) 
     providers = sorted(set(catalog.families["provider"]) | set(KNOWN_PROVIDERS))
     for key, given, known in (("products.ids", flt.ids, list(products.index)),
                               ("products.providers", flt.providers, providers)):
-        for name in given or ():
+        for i, name in enumerate(given or ()):
             if name not in known:
                 close = did_you_mean(name, known) or did_you_mean(name.lower(), known)
                 raise InputError(f"{key}: '{name}' is not in the catalog.{close}",
-                                 file=scenario.source,
+                                 file=scenario.where(f"{key}[{i}]"),
                                  hint="using the names `gpuladder catalog show` lists, or removing the filter.")
     notes = []
     if len(products) and allowed_products(catalog, flt).empty:
@@ -100,7 +100,7 @@ def scenario_catalog_notes(scenario: Scenario, catalog: PriceCatalog, families) 
         if isinstance(value, Mapping):
             for fam in sorted(set(value) - set(known_families) - {OTHER_FAMILIES_KEY}):
                 raise InputError(f"{key}: the family '{fam}' is not in the catalog."
-                                 f"{did_you_mean(fam, known_families)}", file=scenario.source,
+                                 f"{did_you_mean(fam, known_families)}", file=scenario.where(f"{key}.{fam}"),
                                  hint="writing a family key that `gpuladder catalog show` lists "
                                       "(provider/region/instance_type), or removing it.")
             for fam in sorted(set(value) - set(families) - {OTHER_FAMILIES_KEY}):
@@ -122,7 +122,7 @@ def usage_until(profile: DemandProfile, scenario: Scenario) -> tuple[DemandProfi
     first, last = profile.index[0], profile.index[-1]
     if until <= first:
         raise InputError(f"usage.until {until:%Y-%m-%dT%H:%MZ} is not after the usage's first hour "
-                         f"{first:%Y-%m-%dT%H:%MZ}: no history would be left", file=scenario.source,
+                         f"{first:%Y-%m-%dT%H:%MZ}: no history would be left", file=scenario.where("usage.until"),
                          column="usage.until",
                          hint=f"giving a time between {first + HOUR:%Y-%m-%dT%H:%MZ} and "
                               f"{last + HOUR:%Y-%m-%dT%H:%MZ}, or null to use the whole history.")

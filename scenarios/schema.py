@@ -138,6 +138,19 @@ class Scenario:
     solver: SolverSpec = field(default_factory=SolverSpec)
     base_dir: Path = field(default_factory=Path.cwd)
     source: str = "<defaults>"
+    # (dotted key, where it was set: "FILE, line N" or "--set KEY=VALUE"), for the checks
+    # that can only run with the data (usage.until against the history, product ids)
+    origins: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+
+    def where(self, key: str) -> str:
+        """Where ``key`` (dotted) got its value: the file and line, or the ``--set`` item;
+        the nearest enclosing key's place, else the scenario's file (a key not written)."""
+        places = dict(self.origins)
+        while key:
+            if key in places:
+                return places[key]
+            key = key.rpartition(".")[0]
+        return self.source
 
     def resolve(self, path: str | None) -> Path | None:
         """A path from the scenario file, relative to the scenario's folder."""

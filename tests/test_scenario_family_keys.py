@@ -10,7 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from gpuladder.cli import main
+from gpuladder.scenarios.loader import DEFAULT_SCENARIO_PATH
 
+DEFAULT = DEFAULT_SCENARIO_PATH
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "scenarios" / "examples").glob("*.yaml"))
 
 
@@ -33,3 +35,25 @@ def test_catalog_family_without_usage_stays_a_note():
 def test_bundled_examples_still_validate(path):
     res = CliRunner().invoke(main, ["validate", str(path)])
     assert res.exit_code == 0, res.output
+
+
+@pytest.mark.parametrize("key", ["constraints.spot_cap", "usage.interruptible_share"])
+def test_the_error_names_the_set_item_or_the_line(key, tmp_path):
+    """Checked against the catalog after loading, the error named the scenario file even
+    for a --set value; it names where the family key was written."""
+    res = CliRunner().invoke(main, ["validate", "--set", f"{key}={{aws/us-east-1/p5.48xlarg: 0.3}}"])
+    assert f"error: --set {key}={{aws/us-east-1/p5.48xlarg: 0.3}}: {key}: the family" in res.output
+    section, name = key.split(".")
+    path = tmp_path / "typo.yaml"
+    path.write_text(f"extends: {DEFAULT}\nname: typo\n{section}:\n  {name}:\n    aws/us-east-1/p5.48xlarg: 0.3\n")
+    res = CliRunner().invoke(main, ["validate", str(path)])
+    assert res.exit_code == 1, res.output
+    assert f"error: {path}, line 5: {key}: the family 'aws/us-east-1/p5.48xlarg'" in res.output
+
+
+def test_an_unknown_product_id_names_its_list_item(tmp_path):
+    path = tmp_path / "ids.yaml"
+    path.write_text(f"extends: {DEFAULT}\nname: ids\nproducts:\n  ids:\n    - aws-foo\n")
+    res = CliRunner().invoke(main, ["validate", str(path)])
+    assert res.exit_code == 1, res.output
+    assert f"error: {path}, line 5: products.ids: 'aws-foo' is not in the catalog." in res.output

@@ -102,3 +102,17 @@ def test_a_backtest_whose_span_until_cuts_away_says_so(case):
     assert "(usage.until 2026-01-15T00:00Z ends the history the backtest replays: a later until, or none" in res.output
     whole = CliRunner().invoke(main, ["backtest", str(case / "all.yaml"), "--start", "2026-02-10"])
     assert whole.exit_code == 1 and "usage.until" not in whole.output   # without until, the message as before
+
+
+def test_an_until_out_of_range_names_where_it_was_given(case):
+    """The range check needs the history, so it runs after loading; it named the scenario
+    file even for a value given with --set (session 8's leftover). It names the --set item,
+    or the file and line."""
+    by_set = CliRunner().invoke(main, ["plan", str(case / "all.yaml"), "--set", "usage.until=2025-12-01"])
+    assert by_set.exit_code == 1
+    assert "error: --set usage.until=2025-12-01, column 'usage.until'" in by_set.output
+    assert "all.yaml" not in by_set.output
+    (case / "early.yaml").write_text("extends: all.yaml\nusage:\n  until: '2025-12-01'\n")
+    in_file = CliRunner().invoke(main, ["plan", str(case / "early.yaml")])
+    assert in_file.exit_code == 1
+    assert f"error: {case / 'early.yaml'}, line 3, column 'usage.until'" in in_file.output
