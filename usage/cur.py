@@ -16,9 +16,11 @@ Rules: ``Usage`` rows of ``BoxUsage``/``SpotUsage`` usage types are demand (Spot
 interruptible); ``DiscountedUsage`` (reserved instance) and ``SavingsPlanCoveredUsage``
 rows are demand already covered; ``RIFee``, ``Fee``, ``SavingsPlanRecurringFee``,
 ``SavingsPlanUpfrontFee`` and ``SavingsPlanNegation`` rows are not demand (they carry
-commitment data, read by ``usage/inventory_export.py``). Region: the product's region
-column, else the usage type's prefix (``USE1-`` ...; see ``instance_types``), else the
-availability zone, else the location name, else us-east-1 for an unprefixed usage type.
+commitment data, read by ``usage/inventory_export.py``); nor are the other usage types
+billed on an instance (``SoftwareUsage`` Marketplace software, data transfer, EBS). Region:
+the product's region column, else the usage type's prefix (``USE1-`` ...; see
+``instance_types``), else the availability zone, else the location name, else us-east-1 for
+an unprefixed usage type.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ COVERED_LINE_ITEMS = ("DiscountedUsage", "SavingsPlanCoveredUsage")
 FEE_LINE_ITEMS = ("RIFee", "Fee", "SavingsPlanRecurringFee", "SavingsPlanUpfrontFee")
 INSTANCE_USAGE = ("BoxUsage", "SpotUsage")
 TENANCY_USAGE = ("DedicatedUsage", "HostUsage", "HostBoxUsage", "ReservedHostUsage", "DedicatedRes")
+
+LICENSE_CHARGE = "software license charge of a VM (not instance-hours)"
+TENANCY = "dedicated or host tenancy usage (not supported)"
+NOT_INSTANCE_USAGE_TYPE = "not instance usage (usage type is not BoxUsage/SpotUsage)"
 
 _USAGE_TYPE_RE = r"^(?:(?P<prefix>[A-Z]{2,4}\d?)-)?(?P<kind>[A-Za-z]+)(?::(?P<itype>[A-Za-z0-9._-]+))?$"
 
@@ -131,10 +137,9 @@ def classify_cur(table: pa.Table, cols: dict[str, str]) -> Classified:
                          "savings plan negation (not demand)")
     not_usage = pc.invert(pc.is_in(line_type, value_set=pa.array(DEMAND_LINE_ITEMS)))
     reason = with_reason(reason, not_usage, "tax, credit, refund or discount line item (not usage)")
-    reason = with_reason(reason, pc.is_in(ut["kind"], value_set=pa.array(TENANCY_USAGE)),
-                         "dedicated or host tenancy usage (not supported)")
-    reason = with_reason(reason, pc.is_null(itype),
-                         "not instance usage (usage type is not BoxUsage/SpotUsage)")
+    reason = with_reason(reason, pc.equal(ut["kind"], "SoftwareUsage"), LICENSE_CHARGE)
+    reason = with_reason(reason, pc.is_in(ut["kind"], value_set=pa.array(TENANCY_USAGE)), TENANCY)
+    reason = with_reason(reason, pc.is_null(itype), NOT_INSTANCE_USAGE_TYPE)
     reason = with_reason(reason, pc.is_null(region),
                          "unknown region (usage-type prefix not in the region table)")
     detail = pc.binary_join_element_wise(pc.fill_null(usage_type, "(no usage type)"), " (", line_type, ")", "")

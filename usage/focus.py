@@ -13,7 +13,12 @@ Rules: a ``Usage`` row of an instance type with ``ConsumedUnit`` in hours is dem
 ``ConsumedQuantity`` instance-hours; ``PricingCategory = Dynamic`` (spot) makes it
 interruptible; a ``CommitmentDiscountId`` makes it covered (still demand).
 ``ChargeCategory = Purchase`` rows, other non-usage categories (Tax, Credit, Adjustment),
-corrections and ``CommitmentDiscountStatus = Unused`` rows are not demand.
+corrections and ``CommitmentDiscountStatus = Unused`` rows are not demand. Neither are the
+companion rows billed beside a VM's instance-hour (``_companion_rows``): software licenses
+(Azure ``x_SkuMeterCategory`` Virtual Machines Licenses or ``x_SkuDetails`` UsageType
+ComputeHR_SW, AWS ``SoftwareUsage``, GCP "Licensing Fee for ..."), Azure's unused capacity
+reservations (UsageType ComputeCR), a Compute Engine VM's vCPU / memory / GPU SKUs, and, when
+``x_UsageType`` is given, any AWS usage type but BoxUsage / SpotUsage (tenancy rows as in the CUR).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gpuladder.errors import InputError
-from gpuladder.usage.cur import parse_usage_type
+from gpuladder.usage.cur import (LICENSE_CHARGE, NOT_INSTANCE_USAGE_TYPE, TENANCY, TENANCY_USAGE,
+                                 parse_usage_type)
 from gpuladder.usage.arrow_columns import (as_float, as_string, as_utc, clean_strings, column, first_valid,
                                            null_strings, per_unique)
 from gpuladder.usage.export import (Classified, ExportFile, ExportRead, require_columns, resolve_columns, scan,
@@ -48,6 +54,7 @@ FOCUS_COLUMNS: dict[str, tuple[str, ...]] = {
     "sku_details": ("SkuPriceDetails",),
     "usage_type": ("x_UsageType",),
     "azure_sku": ("x_SkuDetails",),
+    "meter_category": ("x_SkuMeterCategory",),
     "description": ("ChargeDescription",),
     "sku": ("SkuId",),
     "resource": ("ResourceId",),
@@ -56,6 +63,11 @@ FOCUS_REQUIRED = {"start": "ChargePeriodStart", "category": "ChargeCategory",
                   "quantity": "ConsumedQuantity"}
 
 _HOURS_UNIT_RE = r"(?i)^(?:1\s*)?(?:instance[- ]?)?(?:hours?|hrs?|h)$"
+# Compute Engine bills a VM per part: "A3 Instance Core running in Americas" (vCPUs), "... Instance Ram
+# ..." (memory), "Nvidia H100 80GB GPU running in ..." / "... GPU attached to Spot Preemptible VMs ..."
+_GCE_PART_RE = r"(?i)(?:\binstance (?:core|ram)\b|\bgpus? (?:running|attached)\b)"
+GCE_PART = "vCPU, memory or GPU part of a Compute Engine VM (not instance-hours)"
+CAPACITY_RESERVATION = "unused capacity reservation (not demand)"
 # "per On Demand Linux g5.4xlarge Instance Hour"; not "per t3a.small instance-hour" (EBS bandwidth)
 _DESCRIPTION_TYPE_RE = (r"(?:^|\s)(?P<t>[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+)\s+(?:Spot\s+)?"
                         r"Instance[- ][Hh]our")
@@ -91,8 +103,10 @@ def classify_focus(table: pa.Table, cols: dict[str, str]) -> Classified:
     if ut is not None:
         sources.append(ut["instance_type"])
     azure = column(table, cols, "azure_sku")
+    azure_usage = pa.repeat(pa.scalar("", pa.string()), n)
     if azure is not None:
         sources.append(_json_text(as_string(azure), "ServiceType", r'"(?P<v>[^"]+)"'))
+        azure_usage = pc.fill_null(pc.utf8_lower(_json_text(as_string(azure), "UsageType", r'"(?P<v>[^"]+)"')), "")
     desc = as_string(column(table, cols, "description")) if "description" in cols else null_strings(n)
     sources.append(per_unique(pc.fill_null(desc, ""), lambda d: clean_strings(pc.struct_field(
         pc.extract_regex(d, _DESCRIPTION_TYPE_RE), "t"))))
@@ -123,6 +137,7 @@ def classify_focus(table: pa.Table, cols: dict[str, str]) -> Classified:
     reason = with_reason(reason, pc.equal(_lower(column(table, cols, "charge_class"), n), "correction"),
                          "correction of an earlier period (not supported)")
     reason = with_reason(reason, pc.equal(status, "unused"), "unused commitment (not demand)")
+    reason = _companion_rows(reason, table, cols, ut, azure_usage, desc, provider)
     reason = with_reason(reason, pc.is_null(itype), "not instance usage (no instance type found)")
     reason = with_reason(reason, pc.invert(hours_unit), "consumed unit is not hours")
     reason = with_reason(reason, pc.is_null(region), "no region (RegionId empty)")
@@ -140,6 +155,31 @@ def classify_focus(table: pa.Table, cols: dict[str, str]) -> Classified:
                       amount_hours=as_float(column(table, cols, "quantity")), interruptible=spot,
                       covered=covered, reason=reason, detail=detail, gpu_hint=gpu_hint,
                       instance_id=vm_instance_ids(column(table, cols, "resource")) if "resource" in cols else None)
+
+
+def _companion_rows(reason: pa.Array, table: pa.Table, cols: dict[str, str], ut: dict[str, pa.Array] | None,
+                    azure_usage: pa.Array, desc: pa.Array, provider: pa.Array) -> pa.Array:
+    """Rows billed beside a VM's instance-hour, on the same resource and hours, that are not
+    instance-hours themselves (docs/decisions.md, "Companion rows"): software licenses (Azure
+    ``UsageType`` ComputeHR_SW or meter category Virtual Machines Licenses, AWS SoftwareUsage,
+    GCP "Licensing Fee for ..."), Azure's unused capacity reservations (ComputeCR), a Compute
+    Engine VM's vCPU, memory and GPU SKUs, and AWS usage types that are no instance-hour."""
+    n = table.num_rows
+    meter = _lower(column(table, cols, "meter_category"), n)
+    text = pc.fill_null(desc, "")
+    license_row = pc.or_(pc.equal(meter, "virtual machines licenses"), pc.equal(azure_usage, "computehr_sw"))
+    license_row = pc.or_(license_row, pc.match_substring_regex(text, r"(?i)^\s*licensing fee for\b"))
+    if ut is not None:
+        license_row = pc.or_(license_row, pc.equal(ut["kind"], "SoftwareUsage"))
+    reason = with_reason(reason, license_row, LICENSE_CHARGE)
+    reason = with_reason(reason, pc.equal(azure_usage, "computecr"), CAPACITY_RESERVATION)
+    if ut is not None:
+        usage_type = pc.fill_null(as_string(column(table, cols, "usage_type")), "")
+        reason = with_reason(reason, pc.is_in(ut["kind"], value_set=pa.array(TENANCY_USAGE)), TENANCY)
+        reason = with_reason(reason, pc.and_(pc.not_equal(usage_type, ""), pc.is_null(ut["instance_type"])),
+                             NOT_INSTANCE_USAGE_TYPE)
+    gce_part = pc.and_(pc.equal(pc.fill_null(provider, ""), "gcp"), pc.match_substring_regex(text, _GCE_PART_RE))
+    return with_reason(reason, gce_part, GCE_PART)
 
 
 def _refuse_focus_0_5(export: ExportFile, cols: dict[str, str]) -> None:
