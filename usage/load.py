@@ -104,6 +104,7 @@ def detect_format(export: ExportFile) -> str:
         return "cur2"
     if len(cols & FOCUS_ONLY_COLUMNS) >= 3:
         return "focus"   # its ChargePeriodStart missing or misnamed: read_focus names it
+    _raise_near_miss(export, cols)
     first = ", ".join(export.columns[:6])
     if cols & {"metercategory", "meterid", "pricingmodel", "chargetype"}:
         hint = ("exporting FOCUS from Azure Cost Management instead (Exports > FOCUS cost); "
@@ -119,6 +120,30 @@ def detect_format(export: ExportFile) -> str:
         what = "an unrecognised file"
     raise InputError(f"{what}: the header ({first}, ...) matches no supported usage format",
                      file=export.name, row=1, hint=hint)
+
+
+def _raise_near_miss(export: ExportFile, cols: set[str]) -> None:
+    """A header that matched no format but is most of one: a canonical usage CSV's
+    ``timestamp`` and another of its columns, or two of its three required ones; two of
+    FOCUS's three required columns. InputError naming the columns it lacks. (An AWS CUR
+    lacking required columns is detected as one, and ``read_cur`` names them.)"""
+    required = CANONICAL_HEADER[:3]
+    canonical = cols & set(CANONICAL_HEADER)
+    if ("timestamp" in cols and len(canonical) >= 2) or len(canonical & set(required)) >= 2:
+        fix = ("adding {} (a canonical usage CSV's header is timestamp,family,instances"
+               "[,interruptible_instances,covered_instances])")
+        _lacks(export, "a canonical usage CSV", [c for c in required if c not in cols], fix)
+    required = list(FOCUS_REQUIRED.values())
+    missing = [c for c in required if c.lower() not in cols]
+    if len(missing) == 1:
+        _lacks(export, "a FOCUS export", missing, "exporting the FOCUS file with {}")
+
+
+def _lacks(export: ExportFile, what: str, missing: list[str], fix: str) -> None:
+    names = f"column{'s' if len(missing) > 1 else ''} " + " and ".join(f"'{c}'" for c in missing)
+    raise InputError(f"the header looks like {what} but lacks the {names}", file=export.name, row=1,
+                     column=missing[0], hint=fix.format(f"the {names}") + ", or forcing another format with "
+                                                                         "--usage-format.")
 
 
 def read_export(path, format: str | None = None) -> ExportRead:
