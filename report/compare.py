@@ -81,7 +81,19 @@ def _figure_dict(f: CompareFigures | None) -> dict | None:
     return {name: json_value(getattr(f, name), _DECIMALS.get(name, 6)) for name in CompareFigures.__dataclass_fields__}
 
 
+def _solver_figures(o: ScenarioOutcome) -> dict:
+    """How the solver stopped: ``solver_status`` (None for a failed scenario) and
+    ``solver_gap``, only for a plan that is not proven optimal (None otherwise)."""
+    solver = None if o.plan is None else o.plan.solver
+    if solver is None:
+        return {"solver_status": None, "solver_gap": None}
+    gap = None if solver.gap is None or solver.status == "optimal" else json_value(solver.gap)
+    return {"solver_status": solver.status, "solver_gap": gap}
+
+
 def comparison_document(cmp: Comparison) -> dict:
+    """Schema ``gpuladder.compare/1``; each ran scenario's figures end with ``solver_status``
+    and ``solver_gap``, as the CSV's last columns (additive keys)."""
     scenarios = []
     for o in cmp.outcomes:
         p = o.plan
@@ -91,7 +103,7 @@ def comparison_document(cmp: Comparison) -> dict:
             "horizon": None if p is None else {"start": iso_hour(p.horizon_start), "months": int(p.horizon_months),
                                                "end": iso_hour(p.horizon_end)},
             "forecast_method": None if p is None else p.forecast_method,
-            "figures": _figure_dict(o.figures),
+            "figures": None if o.figures is None else {**_figure_dict(o.figures), **_solver_figures(o)},
             "warnings": [] if p is None else list(p.warnings),
         })
     return {"schema": COMPARE_SCHEMA, "exit_code": cmp.exit_code, "scenarios": scenarios}
@@ -107,10 +119,7 @@ def comparison_frame(cmp: Comparison) -> pd.DataFrame:
         figs = _figure_dict(o.figures) or {}
         for name in CompareFigures.__dataclass_fields__:
             row[name] = figs.get(name, "")
-        solver = None if o.plan is None else o.plan.solver
-        row["solver_status"] = "" if solver is None else solver.status
-        row["solver_gap"] = "" if solver is None or solver.gap is None or solver.status == "optimal" else \
-            json_value(solver.gap)
+        row.update({k: "" if v is None else v for k, v in _solver_figures(o).items()})
         rows.append(row)
     return pd.DataFrame(rows)
 

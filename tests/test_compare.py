@@ -61,7 +61,9 @@ def test_side_by_side_json_with_a_failing_scenario(case):
     assert set(a["figures"]) == {"cost_usd", "on_demand_equivalent_usd", "savings_usd", "effective_savings_rate",
                                  "commitment_utilization", "coverage", "spot_share", "upfront_usd",
                                  "committed_usd", "committed_usd_per_hour_at_start", "lock_in_months",
-                                 "purchases", "expected_cost_usd", "fees_after_horizon_usd"}
+                                 "purchases", "expected_cost_usd", "fees_after_horizon_usd",
+                                 "solver_status", "solver_gap"}
+    assert (a["figures"]["solver_status"], a["figures"]["solver_gap"]) == ("optimal", None)
     # a: reserve 2 all-upfront at $2.40: per 4 h fees 19.2 + on-demand 1 x 2 h x $4 = 27.2
     fa = a["figures"]
     assert fa["cost_usd"] == pytest.approx(27.2 * 186, abs=0.01)
