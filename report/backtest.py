@@ -8,6 +8,7 @@
 ``commitment_utilization`` is null for a policy with no commitment fees in the span,
 ``effective_savings_rate`` for a span with no on-demand-equivalent spend (no demand);
 a purchase's ``scope`` is its product for a savings plan (as in the plan JSON), else null;
+its ``id`` and ``estimate`` mean what the plan JSON's do (additive keys);
 ``capture`` (vs ``hindsight``, the limit) and ``capture_within_rules`` (vs
 ``hindsight_within_rules``) are null when that hindsight saves nothing;
 ``fees_after_span_usd`` is the amortized fees of the policy's purchases after the span,
@@ -17,8 +18,12 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
+
 from gpuladder.report.text import iso_date, iso_hour, json_value, no_minus_zero, pct, plural, qty, text_table, usd
 from gpuladder.solver.backtest import Backtest, PolicyResult
+from gpuladder.solver.book import CommitmentBook
+from gpuladder.solver.plan import purchase_ids
 
 BACKTEST_SCHEMA = "gpuladder.backtest/1"
 BACKTEST_FORMATS = ("table", "json")
@@ -44,13 +49,25 @@ def _savings_rate(p: PolicyResult) -> float | None:
     return k.effective_savings_rate if k.on_demand_equivalent_usd > 0 else None
 
 
-def purchase_list(p: PolicyResult) -> list[dict]:
-    it = p.purchases.items.sort_values(["start", "provider", "product", "family", "id"])
-    return [{"date": iso_date(r.start), "provider": r.provider, "product": r.product, "kind": r.kind,
+def purchase_list(p: PolicyResult, inventory: CommitmentBook | None = None,
+                  estimated: frozenset[str] = frozenset()) -> list[dict]:
+    """A policy's purchases as the plan JSON writes them: ``id`` built as the plan's
+    (``purchase_ids``; one the ``inventory`` holds takes -2, ...) and ``estimate`` (the
+    product's rate is an estimate, one of ``estimated``)."""
+    bought = p.purchases.items.reset_index(drop=True)
+    if inventory is not None and len(inventory):
+        held = inventory.items.set_axis(pd.RangeIndex(len(bought), len(bought) + len(inventory)))
+        bought_and_held = CommitmentBook(pd.concat([bought, held]))
+    else:
+        bought_and_held = CommitmentBook(bought)
+    ids = purchase_ids(bought_and_held).reindex(bought.index)
+    it = bought.assign(id=ids).sort_values(["start", "provider", "product", "family", "id"])
+    return [{"id": r.id, "date": iso_date(r.start), "provider": r.provider, "product": r.product, "kind": r.kind,
              "family": r.family or None, "scope": r.product if r.kind == "savings_plan" else None,
              "term_months": int(r.term_months), "payment": r.payment,
              "quantity": json_value(float(r.quantity), 3), "upfront_usd": json_value(float(r.upfront_usd), 2),
-             "recurring_usd_per_hour": json_value(float(r.recurring_usd_per_hour), 4), "expires": iso_date(r.end)}
+             "recurring_usd_per_hour": json_value(float(r.recurring_usd_per_hour), 4), "expires": iso_date(r.end),
+             "estimate": r.product in estimated}
             for r in it.itertuples(index=False)]
 
 
@@ -69,7 +86,7 @@ def backtest_document(bt: Backtest) -> dict:
         "capture": None if p.capture is None else json_value(no_minus_zero(p.capture)),
         "capture_within_rules": None if p.capture_within_rules is None else json_value(no_minus_zero(p.capture_within_rules)),
         "fees_after_span_usd": json_value(no_minus_zero(p.fees_after_span_usd), 2),
-        "purchases": purchase_list(p),
+        "purchases": purchase_list(p, bt.inventory, bt.estimated_products),
     } for p in bt.policies]
     return {"schema": BACKTEST_SCHEMA, "span": span, "policies": policies}
 

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -68,6 +68,7 @@ from gpuladder.solver.lp import SolverOptions
 from gpuladder.solver.modeldata import (PlanningProblem, allowed_products, dispatch_rules, horizon_months,
                                         scenario_problem, steps_to_buy)
 from gpuladder.solver.plan import plan_problem
+from gpuladder.solver.plan_warnings import estimated_products
 from gpuladder.solver.quarters import quarter_ids, quarter_name
 from gpuladder.solver.simulate import SimulationResult, simulate
 from gpuladder.units import HOUR, MAX_TERM_MONTHS, add_months, hourly_index
@@ -128,6 +129,8 @@ class Backtest:
     policies: tuple[PolicyResult, ...]
     notes: tuple[str, ...]
     plan_months: int | None = None  # how far each gpuladder re-plan planned (None: the rest of the span)
+    inventory: CommitmentBook = field(default_factory=CommitmentBook.empty)  # held at the start (purchase ids)
+    estimated_products: frozenset[str] = frozenset()  # catalog products whose rates are estimates
 
     @property
     def hours(self) -> int:
@@ -313,7 +316,8 @@ def run_backtest(inputs: BacktestInputs, options: BacktestOptions = BacktestOpti
         notes.append(f"{masked} hour(s) of the span have no usage data; every policy is scored on them "
                      "as replay fills them (the same hour one or two weeks away)")
     return Backtest(sc.name, start, end, options.replan_every, dates, spec.method, masked, policies,
-                    tuple(dict.fromkeys(notes)), options.plan_months)
+                    tuple(dict.fromkeys(notes)), options.plan_months, inputs.inventory,
+                    frozenset(estimated_products(inputs.catalog.products())))
 
 
 # ---------------------------------------------------------------- policies
