@@ -177,14 +177,46 @@ def writable_folder(ctx, param, value):
     return value
 
 
+FORMAT_BY_EXTENSION = {".json": "json", ".csv": "csv", ".md": "md", ".html": "html"}
+
+
+def format_for_output(fmt: str | None, output: str | None, formats) -> tuple[str, str | None]:
+    """(the format to write, a note for stderr or None). No --format: the -o file's
+    extension (.json, .csv, .md, .html) when the command writes that format, else the
+    command's first format (table). An explicit --format is kept; a note says when the -o
+    file's extension names another format."""
+    named = None if output in (None, "-") else FORMAT_BY_EXTENSION.get(Path(output).suffix.lower())
+    if fmt is None:
+        if named is None:
+            return formats[0], None
+        if named in formats:
+            return named, None
+        return formats[0], (f"{output}: this command does not write {named}; writing {formats[0]} "
+                            f"(--format: {', '.join(formats)})")
+    if named is not None and named != fmt:
+        return fmt, f"writing {fmt} (--format {fmt}) to {output}, whose extension says {named}"
+    return fmt, None
+
+
 def output_options(formats=("table", "json")):
-    """The shared --format / -o bundle."""
+    """The shared --format / -o bundle. Without --format, the -o file's extension picks the
+    format (``format_for_output``); the command receives the format to write in ``fmt``."""
+    formats = tuple(formats)
+    inferred = [f".{f}" for f in formats if f in FORMAT_BY_EXTENSION.values()]
 
     def deco(fn):
-        fn = click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, callback=writable_file,
-                          help="Write to FILE (atomically) instead of stdout.")(fn)
-        fn = click.option("--format", "fmt", type=click.Choice(list(formats)), default=formats[0],
-                          show_default=True, help="Output format.")(fn)
-        return fn
+        @functools.wraps(fn)
+        def resolved(*args, fmt=None, output=None, **kwargs):
+            fmt, note = format_for_output(fmt, output, formats)
+            if note:
+                click.echo(f"note: {note}", err=True)
+            return fn(*args, fmt=fmt, output=output, **kwargs)
+
+        by_ext = f"-o FILE's extension ({', '.join(inferred)}), else " if inferred else ""
+        resolved = click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+                                callback=writable_file, help="Write to FILE (atomically) instead of stdout.")(resolved)
+        resolved = click.option("--format", "fmt", type=click.Choice(list(formats)), default=None,
+                                help=f"Output format [default: {by_ext}{formats[0]}].")(resolved)
+        return resolved
 
     return deco
