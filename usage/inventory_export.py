@@ -115,10 +115,12 @@ def commitments_from_export(path, format: str | None = None) -> tuple[FoundCommi
     """The commitments a FOCUS or CUR export describes (see the module docstring)."""
     export = open_export(path)
     fmt = format or detect_format(export)
-    if fmt == "focus":
-        return _from_focus(export)
-    if fmt in ("cur", "cur2"):
-        return _from_cur(export)
+    if fmt in ("focus", "cur", "cur2"):
+        found, why = _from_focus(export) if fmt == "focus" else _from_cur(export)
+        if not found:
+            warnings.warn(InventoryNote(f"no commitment found in {export.name}: {why}; the inventory has "
+                                        "its header only"), stacklevel=2)
+        return found
     raise InputError(f"a {fmt} usage file carries no commitments", file=export.name,
                      hint="passing a FOCUS export or an AWS CUR.")
 
@@ -181,18 +183,30 @@ def _frame(table: pa.Table, cols: dict[str, str], keys, times=(), numbers=()) ->
     return pa.table(out).to_pandas()
 
 
-def _from_cur(export: ExportFile) -> tuple[FoundCommitment, ...]:
+_COVERED_BY = {"DiscountedUsage": ("ri_arn", "a reservation"),
+               "SavingsPlanCoveredUsage": ("sp_arn", "a savings plan")}
+
+
+def _from_cur(export: ExportFile) -> tuple[tuple[FoundCommitment, ...], str]:
+    """The commitments of an AWS CUR, and why there are none when there are none."""
     cols = resolve_columns(export, {**CUR_COLUMNS, **_CUR_COMMIT_COLUMNS})
     if "line_item_type" not in cols:
         raise InputError("missing column 'lineItem/LineItemType (line_item_line_item_type)'", file=export.name,
                          hint="exporting the CUR with its line item types.")
     fees, referenced = [], set()
+    unnamed = dict.fromkeys(_COVERED_BY, 0)   # covered-usage rows that name no commitment
     keys = ["line_item_type", "start", "end", "usage_type", "amount", "instance_type", "region", *_CUR_COMMIT_COLUMNS]
     for offset, table in batches(export, sorted(set(cols.values()))):
         lt = as_string(table.column(cols["line_item_type"]))
         for arn in ("ri_arn", "sp_arn"):
             if arn in cols:
                 referenced.update(v for v in pc.unique(as_string(table.column(cols[arn]))).to_pylist() if v)
+        for item, (arn, _) in _COVERED_BY.items():
+            covered = pc.fill_null(pc.equal(lt, item), False)
+            if arn in cols:
+                named = pc.fill_null(pc.greater(pc.utf8_length(as_string(table.column(cols[arn]))), 0), False)
+                covered = pc.and_(covered, pc.invert(named))
+            unnamed[item] += int(pc.sum(covered).as_py() or 0)
         mask = pc.fill_null(pc.is_in(lt, value_set=pa.array(_FEES)), False)
         if pc.any(mask).as_py():
             part = table.filter(mask)
@@ -208,7 +222,12 @@ def _from_cur(export: ExportFile) -> tuple[FoundCommitment, ...]:
         kind = "savings_plan" if ":savingsplan/" in arn or "savingsplans" in arn else "reservation"
         found.append(FoundCommitment(arn, "aws", kind, "", "", "", "", None, None, None, None, None,
                                      f"{export.name}: covered-usage rows only (no fee rows)", "cur"))
-    return tuple(found)
+    why = [f"{n} row{'s are' if n > 1 else ' is'} covered by {what} whose ARN the export does not carry "
+           f"({f'its {cols[arn]} is empty' if arn in cols else f'it has no {_cur(arn)} column'})"
+           for item, (arn, what) in _COVERED_BY.items() if (n := unnamed[item])]
+    return tuple(found), "; ".join(why) or (
+        "it has no reservation or savings plan rows (fees, or usage covered by one): no commitment was in force "
+        "in its span")
 
 
 def _one(values: pd.Series, what: str, cid: str, rows: pd.Series, file: str):
@@ -282,10 +301,12 @@ _FOCUS_COMMIT_COLUMNS = {
 }
 
 
-def _from_focus(export: ExportFile) -> tuple[FoundCommitment, ...]:
+def _from_focus(export: ExportFile) -> tuple[tuple[FoundCommitment, ...], str]:
+    """The commitments of a FOCUS export, and why there are none when there are none."""
     cols = resolve_columns(export, _FOCUS_COMMIT_COLUMNS)
-    if "commitment_id" not in cols or "start" not in cols:
-        return ()
+    for key, name in (("commitment_id", "CommitmentDiscountId"), ("start", "ChargePeriodStart")):
+        if key not in cols:
+            return (), f"it has no {name} column"
     keys = ["commitment_id", "commitment_type", "commitment_category", "commitment_quantity", "commitment_unit",
             "commitment_status", "category", "frequency", "start", "end", "provider", "description"]
     parts = []
@@ -302,9 +323,9 @@ def _from_focus(export: ExportFile) -> tuple[FoundCommitment, ...]:
         df["row"] = offset + 2 + np.flatnonzero(mask.to_numpy(zero_copy_only=False))
         parts.append(df)
     if not parts:
-        return ()
+        return (), "no row names a CommitmentDiscountId: no commitment discount applied in its span"
     df = pd.concat(parts, ignore_index=True)
-    return tuple(_focus_commitment(cid, g, export.name) for cid, g in df.groupby("commitment_id", sort=True))
+    return tuple(_focus_commitment(cid, g, export.name) for cid, g in df.groupby("commitment_id", sort=True)), ""
 
 
 def _focus_commitment(cid: str, g: pd.DataFrame, file: str) -> FoundCommitment:
