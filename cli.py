@@ -317,13 +317,13 @@ def inventory_fetch(provider, regions, output, catalog_specs, skip_unmatched):
 
 def _through_date(ctx, param, value):
     """--through: a malformed date is a usage error (exit 2), as backtest --start's is."""
-    from gpuladder.usage.inventory_record import parse_through
+    from gpuladder.usage.inventory_record import parse_through, through_hint
 
     if value is not None:
         try:
             parse_through(value)
         except ValueError as exc:
-            raise click.BadParameter(f"{exc}; give a date like 2026-12-01 (that day included)") from None
+            raise click.BadParameter(f"{exc}; give {through_hint(value)}") from None
     return value
 
 
@@ -349,7 +349,7 @@ def inventory_record(plan_file, inventory_path, through, output):
     Python: gpuladder.usage.inventory_record.record_purchases(plan_path, inventory_path)
     """
     from gpuladder.report.text import plural
-    from gpuladder.usage.inventory_record import record_purchases
+    from gpuladder.usage.inventory_record import record_purchases, through_text
 
     rec = record_purchases(plan_file, inventory_path, through)
     emit(rec.text, output)
@@ -357,7 +357,7 @@ def inventory_record(plan_file, inventory_path, through, output):
         click.echo("recorded nothing: the plan buys nothing", err=True)
         return
     day = (f"before {rec.before_step:%Y-%m-%d}, the plan's next ladder step" if rec.before_step is not None
-           else f"up to {rec.through:%Y-%m-%d}" if through is None else f"up to {through}")
+           else f"up to {rec.through:%Y-%m-%d}" if through is None else f"up to {through_text(through)}")
     click.echo(f"recorded {plural(len(rec.added_ids), 'purchase')} dated {day}"
                + (": " + ", ".join(rec.added_ids) if rec.added_ids else ""), err=True)
     if rec.later_purchases:
@@ -458,6 +458,7 @@ def validate_cmd(scenario, **overrides):
     Python: gpuladder.scenarios.runner.load_inputs(scenario)
     """
     from gpuladder.report.text import plural
+    from gpuladder.report.usage import hours_span_text
     from gpuladder.scenarios.runner import forecast_for, forecast_notes, gap_notes, load_inputs
 
     sc = build_scenario(scenario, **overrides)
@@ -465,7 +466,7 @@ def validate_cmd(scenario, **overrides):
     fc = forecast_for(inputs)
     p = inputs.profile
     emit(f"scenario '{sc.name}' ({sc.source}): ok\n"
-         f"usage: {p.index[0]:%Y-%m-%dT%H:%MZ} to {p.index[-1]:%Y-%m-%dT%H:%MZ}, {plural(len(p.index), 'hour')}, "
+         f"usage: {hours_span_text(p.index[0], p.index[-1])}, {plural(len(p.index), 'hour')}, "
          f"{plural(len(p.families), 'family', 'families')}\n"
          f"inventory: {plural(len(inputs.inventory), 'commitment')}\n"
          f"forecast: {fc.method}, {plural(len(fc.paths), 'path')}, horizon {fc.index[0]:%Y-%m-%dT%H:%MZ} "
@@ -534,11 +535,9 @@ def _replan_every(ctx, param, value):
 
 
 def _backtest_start(ctx, param, value):
-    """--start: a date (00:00 UTC) or a time with its zone, inside the supported dates."""
-    import re
-
-    import pandas as pd
-
+    """--start: an ISO 8601 date (00:00 UTC) or time with its zone (converted to UTC),
+    inside the supported dates."""
+    from gpuladder.isotime import is_iso_date, iso_hint, parse_iso
     from gpuladder.units import DATE_RANGE_TEXT, out_of_range
 
     if value is None:
@@ -546,12 +545,10 @@ def _backtest_start(ctx, param, value):
     text = value.strip()
     example = "write e.g. 2026-10-30 (00:00 UTC) or 2026-10-30T06:00Z"
     try:
-        ts = pd.Timestamp(text)
-    except (ValueError, OverflowError) as exc:
-        raise click.BadParameter(f"'{value}' is not a date or time ({exc}); {example}") from None
-    if ts is pd.NaT:
-        raise click.BadParameter(f"'{value}' is not a date or time; {example}")
-    if ts.tzinfo is None and not re.fullmatch(r"\d{4}-\d\d-\d\d", text):
+        ts = parse_iso(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"'{value}' is not a date or time: {exc}; write {iso_hint(text)}") from None
+    if ts.tzinfo is None and not is_iso_date(text):
         raise click.BadParameter(f"'{value}' has no time zone; {example}")
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
     if out_of_range(ts):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 
 from gpuladder.report.text import plural
+from gpuladder.units import HOUR
 from gpuladder.usage.load import UsageSummary
 
 SCHEMA = "gpuladder.usage-summary/1"
@@ -23,6 +24,12 @@ SCHEMA = "gpuladder.usage-summary/1"
 
 def _ts(t) -> str | None:
     return None if t is None else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def hours_span_text(first_hour, last_hour) -> str:
+    """A history's span as ``usage summarize`` and ``validate`` both say it: its first and
+    last hours (not the exclusive end the JSON's span.end gives)."""
+    return f"first hour {first_hour:%Y-%m-%dT%H:%MZ}, last hour {last_hour:%Y-%m-%dT%H:%MZ}"
 
 
 def usage_summary_dict(s: UsageSummary) -> dict:
@@ -47,7 +54,7 @@ def render_usage_summary(s: UsageSummary, fmt: str = "table") -> str:
     if s.start is None:
         lines.append("span:    no instance usage found")
     else:
-        lines.append(f"span:    {_ts(s.start)} to {_ts(s.end)} ({plural(s.hours, 'hour')})")
+        lines.append(f"span:    {hours_span_text(s.start, s.end - HOUR)} ({plural(s.hours, 'hour')})")
     if not s.has_gpu_usage:
         lines.append("GPU:     no GPU usage found in this file")
     if s.families:

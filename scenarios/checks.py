@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from gpuladder.errors import InputError, did_you_mean
+from gpuladder.isotime import is_iso_date, iso_hint, parse_iso
 from gpuladder.pricing.catalog import INTERRUPTION_BUCKETS, KINDS, PAYMENTS
 from gpuladder.scenarios.schema import (
     BACKENDS, DEFAULT_REWORK_OVERHEAD, DEFAULT_SPOT_CAP_SHARE, OTHER_FAMILIES_KEY, FORECAST_METHODS, USAGE_FORMATS, Constraints,
@@ -248,7 +249,13 @@ class _Checker:
                           hint=f"using one of: {', '.join(allowed)}.")
 
     def timestamp(self, path: tuple, value: Any) -> pd.Timestamp:
+        """ISO 8601 only (gpuladder.isotime): a date (00:00 UTC) or a time with its zone,
+        converted to UTC. A value YAML read as a date or time is checked in the text written."""
         hint = "writing a date (2026-01-01, read as 00:00 UTC) or a UTC time such as 2026-01-01T00:00:00Z."
+        origin = self.origins.get(path)
+        raw = origin.raw.strip() if origin is not None and origin.raw is not None else None
+        if isinstance(value, (dt.date, dt.datetime)) and raw is not None:
+            value = raw
         if isinstance(value, dt.datetime):
             if value.tzinfo is None:
                 raise self.error(path, f"{value.isoformat(sep=' ')} has no time zone (naive)", hint=hint)
@@ -256,17 +263,15 @@ class _Checker:
         elif isinstance(value, dt.date):
             ts = pd.Timestamp(value).tz_localize("UTC")
         elif isinstance(value, str):
+            text = value.strip()
+            if _UNPADDED_DATE.fullmatch(text) and not _DATE_ONLY.fullmatch(text):
+                raise self.error(path, f"'{text}' is not a YYYY-MM-DD date: the month and the day "
+                                       "need two digits", hint=f"writing {iso_hint(text).split(' ')[0]}.")
             try:
-                ts = pd.Timestamp(value.strip())
-            except (ValueError, OverflowError):
-                raise self.error(path, f"'{value}' is not a date", hint=hint) from None
-            if ts is pd.NaT:
-                raise self.error(path, f"'{value}' is not a date", hint=hint)
-            if _UNPADDED_DATE.fullmatch(value.strip()) and not _DATE_ONLY.fullmatch(value.strip()):
-                y, m, d = (int(x) for x in value.strip().split("-"))
-                raise self.error(path, f"'{value.strip()}' is not a YYYY-MM-DD date: the month and the day "
-                                       "need two digits", hint=f"writing {y:04d}-{m:02d}-{d:02d}.")
-            if ts.tzinfo is None and not _DATE_ONLY.fullmatch(value.strip()):
+                ts = parse_iso(text)
+            except ValueError as exc:
+                raise self.error(path, f"'{value}' is not a date: {exc}", hint=f"writing {iso_hint(text)}.") from None
+            if ts.tzinfo is None and not is_iso_date(text):
                 raise self.error(path, f"'{value}' has no time zone (naive)", hint=hint)
             ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
         else:

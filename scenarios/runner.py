@@ -10,11 +10,13 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pandas as pd
 
 from gpuladder.errors import DomainError, InputError, did_you_mean
 from gpuladder.pricing.catalog import PriceCatalog, open_catalog
+from gpuladder.scenarios.checks import SET_LABEL
 from gpuladder.scenarios.schema import OTHER_FAMILIES_KEY, Scenario, UsageSpec
 from gpuladder.solver.book import CommitmentBook
 from gpuladder.solver.forecast import Forecast, make_forecast
@@ -28,6 +30,7 @@ from gpuladder.usage.inventory import load_inventory
 from gpuladder.usage.load import load_usage
 
 KNOWN_PROVIDERS = ("aws", "azure", "gcp")  # a filter may name one the catalog at hand lacks
+CATALOG_FILES = ("families.csv", "commitments.csv")
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,18 @@ class PlanInputs:
 def load_inputs(scenario: Scenario) -> PlanInputs:
     """Catalog, usage history (with the scenario's interruptible override) and inventory."""
     specs = (scenario.catalog,) if isinstance(scenario.catalog, str) else tuple(scenario.catalog)
+    for i, spec in enumerate(specs):
+        if spec != "embedded":
+            _check_path(scenario, "catalog" if len(specs) == 1 else f"catalog[{i}]", scenario.resolve(spec),
+                        "catalog folder", CATALOG_FILES)
     catalog = open_catalog([s if s == "embedded" else str(scenario.resolve(s)) for s in specs])
     if scenario.usage.path is None:
         raise InputError("the scenario names no usage history", file=scenario.where("usage"), column="usage",
                          hint="adding `usage: usage.csv` to the scenario or passing --usage FILE.")
     usage_path = scenario.resolve(scenario.usage.path)
+    _check_path(scenario, "usage.path", usage_path, "usage file")
+    if scenario.inventory:
+        _check_path(scenario, "inventory", scenario.resolve(scenario.inventory), "inventory file")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         profile = load_usage(usage_path, families=catalog.family_keys, format=scenario.usage.format,
@@ -62,6 +72,28 @@ def load_inputs(scenario: Scenario) -> PlanInputs:
     notes += (scenario_catalog_notes(scenario, catalog, fams) + spot_price_notes(profile, catalog)
               + covered_notes(profile, inventory))
     return PlanInputs(scenario, catalog.subset(fams) if fams else catalog, profile, inventory, notes)
+
+
+def _check_path(scenario: Scenario, key: str, path: Path, what: str, inside: tuple[str, ...] = ()) -> None:
+    """A path of the scenario that does not exist (or a catalog folder without its files):
+    the error names the path looked for, where it was written (file and line, --set item or
+    command-line option) and what a relative path there is relative to."""
+    missing = [path / name for name in inside if path.is_dir() and not (path / name).exists()]
+    if path.exists() and not missing:
+        return
+    where = scenario.where(key)
+    if where.startswith("--"):
+        given = "--set" if where.startswith(SET_LABEL) else where.split(" ")[0]
+        relative = f"a relative path given with {given} is relative to the current directory ({Path.cwd()})"
+    else:
+        file = Path(where.rsplit(", line ", 1)[0])
+        folder = file.parent if file.is_file() else scenario.base_dir
+        relative = (f"a relative path in a scenario file is relative to that file's folder ({folder}), not to the "
+                    "current directory")
+    found = f"{what} not found: {path}" if not missing else f"{what} {path} has no {missing[0].name}"
+    raise InputError(f"{key}: {found}", file=where,
+                     hint=f"giving the path of an existing {what}{' with ' + ' and '.join(inside) if inside else ''}; "
+                          f"{relative}.")
 
 
 def _held_plan_families(inventory: CommitmentBook, catalog: PriceCatalog, families: set[str]) -> set[str]:

@@ -143,13 +143,14 @@ class Scenario:
     origins: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
 
     def where(self, key: str) -> str:
-        """Where ``key`` (dotted) got its value: the file and line, or the ``--set`` item;
-        the nearest enclosing key's place, else the scenario's file (a key not written)."""
+        """Where ``key`` (dotted) got its value: the file and line, the ``--set`` item, or the
+        command-line option (--usage, --catalog, --inventory); the nearest enclosing key's
+        place (``catalog[1]`` -> ``catalog``), else the scenario's file (a key not written)."""
         places = dict(self.origins)
         while key:
             if key in places:
                 return places[key]
-            key = key.rpartition(".")[0]
+            key = key.rpartition("[")[0] if key.endswith("]") else key.rpartition(".")[0]
         return self.source
 
     def resolve(self, path: str | None) -> Path | None:
@@ -164,9 +165,10 @@ def apply_overrides(scenario: Scenario, *, usage_path=None, usage_format=None, g
                     inventory=None, backend=None, time_limit_s=None) -> Scenario:
     """Command-line file and solver overrides; relative paths are relative to the current
     directory (not to the scenario file)."""
-    usage = scenario.usage
+    usage, given = scenario.usage, []
     if usage_path is not None:
         usage = replace(usage, path=str(Path(usage_path).expanduser().resolve()))
+        given.append(("usage.path", f"--usage {usage_path}"))
     if usage_format is not None:
         usage = replace(usage, format=usage_format)
     if gaps is not None:
@@ -175,8 +177,14 @@ def apply_overrides(scenario: Scenario, *, usage_path=None, usage_format=None, g
     if catalog:
         specs = tuple(c if c == "embedded" else str(Path(c).expanduser().resolve()) for c in catalog)
         out = replace(out, catalog=specs[0] if len(specs) == 1 else specs)
+        given.append(("catalog", " ".join(f"--catalog {c}" for c in catalog)))
+        given += [(f"catalog[{i}]", f"--catalog {c}") for i, c in enumerate(catalog) if len(catalog) > 1]
     if inventory is not None:
         out = replace(out, inventory=str(Path(inventory).expanduser().resolve()))
+        given.append(("inventory", f"--inventory {inventory}"))
+    replaced = tuple(k for k, _ in given)
+    out = replace(out, origins=tuple((k, v) for k, v in out.origins
+                                     if not any(k == r or k.startswith(r + "[") for r in replaced)) + tuple(given))
     solver = out.solver
     if backend is not None:
         solver = replace(solver, backend=backend)

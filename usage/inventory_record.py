@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from gpuladder.errors import InputError
+from gpuladder.isotime import is_iso_date, iso_hint, iso_text, parse_iso
 from gpuladder.textcsv import read_text_csv
 from gpuladder.units import add_months
 from gpuladder.usage.inventory import INVENTORY_COLUMNS
@@ -210,14 +211,14 @@ def _purchase(item, n: int, file: str) -> _Purchase:
 
 
 def _timestamp(text: str, bad, utc_hint: str = "the plan JSON writes UTC with Z") -> pd.Timestamp:
+    """ISO 8601 only (gpuladder.isotime): a date (00:00 UTC) or a UTC time."""
     try:
-        ts = pd.Timestamp(text)
-    except ValueError:
-        raise bad(f"'{text}' is not an ISO 8601 date") from None
-    if ts is pd.NaT:
-        raise bad(f"'{text}' is not an ISO 8601 date")
+        ts = parse_iso(text)
+    except ValueError as exc:
+        reason = "" if str(exc) == "not ISO 8601" else f" ({exc})"
+        raise bad(f"'{text}' is not an ISO 8601 date{reason}") from None
     if ts.tzinfo is None:
-        if ts != ts.normalize() or "T" in text:
+        if not is_iso_date(text):
             raise bad(f"'{text}' has no time zone ({utc_hint})")
         return ts.tz_localize("UTC")
     if ts.utcoffset() != pd.Timedelta(0):
@@ -253,15 +254,24 @@ def _through(text: str) -> pd.Timestamp:
     try:
         return parse_through(text)
     except ValueError as exc:
-        raise InputError(f"--through {exc}", hint="giving a date like 2026-12-01 (that day included).") from None
+        raise InputError(f"--through {exc}", hint=f"giving {through_hint(text)}.") from None
 
 
 def parse_through(text: str) -> pd.Timestamp:
-    """``--through``: a date (its whole day, UTC) or a time with its zone, as the last
+    """``--through``: an ISO 8601 date (its whole day, UTC) or UTC time, as the last
     moment recorded; ValueError saying what is wrong otherwise."""
     ts = _timestamp(text.strip(), ValueError, "write e.g. 2026-12-01T06:00Z")
-    return ts + pd.Timedelta(days=1) - pd.Timedelta(seconds=1) if re.fullmatch(r"\d{4}-\d\d-\d\d", text.strip()) \
-        else ts
+    return ts + pd.Timedelta(days=1) - pd.Timedelta(seconds=1) if is_iso_date(text) else ts
+
+
+def through_hint(text: str) -> str:
+    """How to write a --through ``text`` that is not an ISO 8601 date (to follow "giving")."""
+    return iso_hint(text, "YYYY-MM-DD (that whole day included) or YYYY-MM-DDTHH:MM in UTC with Z")
+
+
+def through_text(text: str) -> str:
+    """The --through ``text`` as read, in ISO 8601: the date, or the UTC time."""
+    return f"{parse_through(text):%Y-%m-%d}" if is_iso_date(text) else iso_text(parse_through(text))
 
 
 # ---------------------------------------------------------------- the inventory CSV
