@@ -25,14 +25,14 @@ from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
 from gpuladder.solver.diagnose import diagnose_infeasible
 from gpuladder.solver.exactness import plan_is_exact
 from gpuladder.solver.lp import SolveStatus, SolverOptions
-from gpuladder.solver.model import PURCHASES, build_model
-from gpuladder.solver.model_cover import FLOOR_WAIVER
-from gpuladder.solver.modeldata import (RES, SP, ModelData, PlanningProblem, allowed_products,
-                                        dispatch_rules, prepare)
+from gpuladder.solver.model import PURCHASES, BuiltModel, build_model
+from gpuladder.solver.model_cover import FLOOR_GATE
+from gpuladder.solver.modeldata import ModelData, PlanningProblem, allowed_products, dispatch_rules, prepare
 from gpuladder.solver.plan_warnings import (estimated_products, held_floor_keys, lock_in_warning, shortfall_note,
                                            simulated_floor_warning, solver_warnings,
                                            stale_price_warning, upfront_budget_warning)
 from gpuladder.solver.simulate import SimulationResult, simulate
+from gpuladder.solver.sunk_shortfall import sunk_floor_shortfall
 from gpuladder.units import AVERAGE_MONTH_HOURS
 
 MATCH_TOLERANCE_SHARE = 1e-3
@@ -92,12 +92,13 @@ class Plan:
 def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: str = "scenario",
                  horizon_months: int | None = None, warnings: tuple[str, ...] = ()) -> Plan:
     """Solve one planning problem and simulate the resulting plan on every forecast path."""
+    builds = _Builds(problem)
     try:
-        return _plan_floored(problem, solver, scenario, horizon_months, warnings)
+        return _plan_floored(builds, solver, scenario, horizon_months, warnings)
     except InfeasibleError:
         if len(problem.inventory) == 0 or problem.options.sunk_floor_shortfall:
             raise
-        shortfall = sunk_floor_shortfall(problem, solver)
+        shortfall = sunk_floor_shortfall(problem, solver, builds.model(gated=False).built)
         if shortfall is None:
             raise
     # Sunk commitments the forecast cannot use at the floor: even "buy nothing" misses it (the
@@ -105,13 +106,63 @@ def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: s
     # what the plan adds is still held to the floor.
     waived = replace(problem, options=replace(problem.options, sunk_floor_shortfall=tuple(shortfall.items())))
     note = shortfall_note(shortfall, held_floor_keys(problem.inventory.items))
-    return _plan_floored(waived, solver, scenario, horizon_months, warnings + (note,))
+    return _plan_floored(_Builds(waived), solver, scenario, horizon_months, warnings + (note,))
 
 
 GATED_MAX_COLUMNS = 5_000   # models up to this size gate the floor rows with binaries
 
 
-def _plan_floored(problem: PlanningProblem, solver: SolverOptions, scenario: str, horizon_months: int | None,
+@dataclass(frozen=True)
+class _Prebuilt:
+    """A model built before its solve, and the seconds its build took."""
+
+    built: BuiltModel
+    seconds: float
+
+
+class _Builds:
+    """The models of one problem, each built at most once (a build is read, never changed:
+    solves and the shortfall get copies with other bounds): ``gated=False`` as the problem's
+    options say, ``gated=True`` with the floor rows gated (the flag changes the build, not
+    the data). A floored plan needs the ungated model's column count and one of the two;
+    when it is infeasible, sunk_floor_shortfall reads the ungated one."""
+
+    def __init__(self, problem: PlanningProblem):
+        self.problem = problem
+        self._data: ModelData | None = None
+        self._models: dict[bool, _Prebuilt] = {}
+
+    def data(self) -> ModelData:
+        if self._data is None:
+            self._data = prepare(self.problem)
+        return self._data
+
+    def model(self, gated: bool) -> _Prebuilt:
+        gated = gated or self.problem.options.gate_floors
+        if gated not in self._models:
+            t0 = time.perf_counter()
+            data = replace(self.data(), gate_floors=gated)
+            built = build_model(data, self.problem.constraints, self.problem.options.tie_break_share)
+            self._models[gated] = _Prebuilt(built, time.perf_counter() - t0)
+        return self._models[gated]
+
+    def ungated_columns(self) -> int:
+        """``build_model(...).lp.n_cols`` of the ungated model, exactly, from whichever model
+        is built: the gated build has the same columns and the gates (model_cover.py). With
+        none built yet, the one the count will most likely choose is built."""
+        if self.problem.options.gate_floors or False in self._models:
+            return self.model(gated=False).built.lp.n_cols
+        if True not in self._models:
+            self.model(gated=self._likely_gated())
+            return self.ungated_columns()
+        lp = self._models[True].built.lp
+        return lp.n_cols - (len(lp.index(FLOOR_GATE)) if FLOOR_GATE in lp.blocks else 0)
+
+    def _likely_gated(self) -> bool:
+        return len(self.data().options_) <= GATED_MAX_COLUMNS
+
+
+def _plan_floored(builds: _Builds, solver: SolverOptions, scenario: str, horizon_months: int | None,
                   warnings: tuple[str, ...]) -> Plan:
     """The savings plans' utilization floors, read through lower bounds in layers and split
     cells, must not bind products the plan does not buy (docs/model.md, floor rows).
@@ -121,14 +172,13 @@ def _plan_floored(problem: PlanningProblem, solver: SolverOptions, scenario: str
     while a proposed product ends up unbought (at most three times). Two more candidates
     solve on other threads meanwhile: no savings plans at all (only those already held),
     and the ungated model (the fallback). The cheapest (simulated) of all wins."""
+    problem = builds.problem
     plans = _floored_plan_products(problem)
     if not plans:
-        return _plan_once(problem, solver, scenario, horizon_months, warnings)
-    data = prepare(problem)
-    columns = build_model(data, problem.constraints, problem.options.tie_break_share).lp.n_cols
-    if columns <= GATED_MAX_COLUMNS:   # the gate flag changes the build only, not the data
-        return _plan_once(problem, solver, scenario, horizon_months, warnings, replace(data, gate_floors=True))
-    return _search_products(problem, solver, scenario, horizon_months, warnings, data, plans)
+        return _plan_once(problem, solver, scenario, horizon_months, warnings, builds.model(gated=False))
+    if builds.ungated_columns() <= GATED_MAX_COLUMNS:
+        return _plan_once(problem, solver, scenario, horizon_months, warnings, builds.model(gated=True))
+    return _search_products(problem, solver, scenario, horizon_months, warnings, builds.model(gated=False), plans)
 
 
 MIN_SOLVE_SECONDS = 1.0   # a trial with less time left than this is not started
@@ -136,13 +186,14 @@ _clock = time.perf_counter
 
 
 def _search_products(problem: PlanningProblem, solver: SolverOptions, scenario: str, horizon_months: int | None,
-                     warnings: tuple[str, ...], data: ModelData, plans: frozenset) -> Plan:
+                     warnings: tuple[str, ...], ungated_model: _Prebuilt, plans: frozenset) -> Plan:
     """The product-set search of ``_plan_floored``. ``solver.time_limit_s`` bounds the
     search, not each solve: every solve gets the time left to the search's deadline once
     its model is built (the candidates on other threads used to get the limit whole, and
     a trial's time was counted before its build: 155 s for a 120 s limit, bench/README.md).
-    A candidate that is infeasible or finds no plan in its
-    time drops out; when every one does, the ungated model's error is raised."""
+    ``ungated_model`` comes built (the build that counted the columns, before the deadline).
+    A candidate that is infeasible or finds no plan in its time drops out; when every one
+    does, the ungated model's error is raised."""
     held = frozenset(problem.inventory.items["product"])
     opts = problem.options
     deadline = _clock() + solver.time_limit_s
@@ -150,7 +201,8 @@ def _search_products(problem: PlanningProblem, solver: SolverOptions, scenario: 
     def time_left() -> SolverOptions:
         return replace(solver, time_limit_s=max(deadline - _clock(), MIN_SOLVE_SECONDS))
 
-    ungated = _in_background(_plan_once, problem, solver, scenario, horizon_months, warnings, data, deadline)
+    ungated = _in_background(_plan_once, problem, solver, scenario, horizon_months, warnings, ungated_model,
+                             deadline)
     no_plans = _in_background(_plan_once, replace(problem, options=replace(opts, excluded_products=plans - held)),
                               solver, scenario, horizon_months, warnings, None, deadline)
     candidates = []
@@ -236,62 +288,20 @@ def _bought_plans(plan: Plan) -> frozenset:
     return frozenset(p.loc[p["kind"] == "savings_plan", "product"])
 
 
-def sunk_floor_shortfall(problem: PlanningProblem, solver: SolverOptions) -> pd.Series | None:
-    """What the existing commitments miss the utilization floor by when nothing is bought:
-    the model with every purchase fixed at 0 and the floor rows' waiver columns free.
-    (kind, key, path, window) -> instance-hours (reservations) or $ (savings plans), only
-    the positive ones; None when buying nothing is infeasible anyway (another constraint
-    group is at fault) or nothing needs waiving.
-
-    Two solves, the rows of what is held first: (1) the least total waiver on the rows of
-    families and products the inventory holds; (2) with those kept at that, the least
-    total waiver on the others. A waiver's slack can be used by purchases of the row's
-    key, and the model can move shortfall between rows (in split cells the $/h a held plan
-    gives its family is free below its capacity, and every other row subtracts it): the
-    least total of all rows at once put the other rows' shortfall on a held plan's row,
-    and 12.7 $/h held of the g6e plan bought 3.2 more of it, used 82% on P10. Held rows
-    first keep each held key's waiver at what the model misreads of its own use."""
-    data = prepare(problem)
-    built = build_model(data, problem.constraints, problem.options.tie_break_share)
-    lp = built.lp
-    if FLOOR_WAIVER not in lp.blocks:
-        return None
-    cols = lp.cols(FLOOR_WAIVER)
-    held = _held_rows(lp.index(FLOOR_WAIVER), data)
-    ub = lp.col_ub.copy()
-    ub[lp.cols(PURCHASES)] = 0.0
-    ub[cols] = np.inf
-    x = None
-    for stage in [m for m in (held, ~held) if m.any()]:
-        cost = np.zeros(lp.n_cols)
-        cost[cols[stage]] = 1.0
-        sol = solve(lp.with_columns(ub=ub, cost=cost), solver)
-        if not sol.has_solution:
-            return None
-        x = sol.x
-        ub[cols[stage]] = x[cols[stage]] * (1.0 + 1e-7) + 1e-6   # kept at the least, up to the solver's tolerance
-    s = lp.values(FLOOR_WAIVER, x)
-    s = s[s > 1e-9]
-    # a hair above the measured shortfall, so that "buy nothing" stays feasible after rounding
-    return None if s.empty else s * (1.0 + 1e-7) + 1e-6
-
-
-def _held_rows(waivers: pd.Index, data: ModelData) -> np.ndarray:
-    """Per floor waiver (kind, key, path, window): is its family's reservations or its plan
-    product held by the inventory in the horizon?"""
-    held = ({(RES, f) for f in data.inv_reserved["family"]} if len(data.inv_reserved) else set()) | (
-        {(SP, j) for j in data.inv_plans["product"]} if len(data.inv_plans) else set())
-    return np.array([(kind, key) in held for kind, key, *_ in waivers], bool)
-
-
 def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, horizon_months: int | None,
-               warnings: tuple[str, ...], prepared: ModelData | None = None, deadline: float | None = None) -> Plan:
-    """One build and solve; ``prepared``: the problem's ModelData when already at hand;
-    ``deadline`` (on ``_clock``): the solve gets the time left to it once the model is built."""
+               warnings: tuple[str, ...], prepared: ModelData | _Prebuilt | None = None,
+               deadline: float | None = None) -> Plan:
+    """One build and solve; ``prepared``: the problem's ModelData, or its model built
+    already (only read: other threads may solve it too), when at hand; ``deadline`` (on
+    ``_clock``): the solve gets the time left to it once the model is built."""
     t0 = time.perf_counter()
-    data = prepare(problem) if prepared is None else prepared
-    built = build_model(data, problem.constraints, problem.options.tie_break_share)
-    build_s = time.perf_counter() - t0
+    if isinstance(prepared, _Prebuilt):
+        built, build_s = prepared.built, prepared.seconds
+    else:
+        data = prepare(problem) if prepared is None else prepared
+        built = build_model(data, problem.constraints, problem.options.tie_break_share)
+        build_s = time.perf_counter() - t0
+    data = built.data
     if deadline is not None:
         solver = replace(solver, time_limit_s=max(deadline - _clock(), MIN_SOLVE_SECONDS))
     sol = solve(built.lp, solver)
