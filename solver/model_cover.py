@@ -289,6 +289,7 @@ def add_utilization_floor(b) -> None:
     e, n_rows = Entries(), 0
     fill = Entries()
     fill_rows, fill_rhs = 0, []
+    constants: list[pd.DataFrame] = []
     # ---- reservations
     fw = pd.DataFrame([(f, w) for f in res_fams for w in floor_w], columns=["family", "w"])
     if len(fw):
@@ -306,7 +307,7 @@ def add_utilization_floor(b) -> None:
         allq = jw.merge(pd.DataFrame({"q": np.arange(len(hours))}), how="cross")
         allq = allq.assign(row=allq["frow"], coef=-u * hours[allq["q"].to_numpy()])
         e.add_triplet(plan_entries(b.t, allq))
-        _plan_use(b, jw, e)
+        _plan_use(b, jw, e, constants)
         n_rows += len(jw)
     if n_rows == 0:
         return
@@ -316,7 +317,7 @@ def add_utilization_floor(b) -> None:
     keys = [keys[r] for r in rows[:, 0]]
     wkeys = [(kind, key, int(paths[r]), int(g)) for (kind, key), (r, g) in zip(keys, rows)]
     n_rows = len(rows)
-    lb = -_allowance(b, wkeys)
+    lb = -_allowance(b, wkeys) - _constants_by_row(b, constants, rows, paths)
     if b.d.gate_floors:
         lb = _gate_floor_rows(b, keys, e, lb)
     if len(b.d.inv_reserved) or len(b.d.inv_plans):
@@ -425,6 +426,52 @@ def _by_window(e: Entries, window: np.ndarray) -> tuple[Entries, np.ndarray]:
     return out, np.column_stack([uniq // width, uniq % width])
 
 
+def _held_idle_usd(b, one: pd.DataFrame) -> pd.DataFrame | None:
+    """Per (floor row, period): ratio x the $ a held plan (column ``other``) leaves idle
+    when nothing is bought, on the row's path (``ModelData.held_plan_use_usd``, per
+    window), spread over the window's periods by the held $ in force in each. The
+    idle $ of the held plan, converted to j's $ of the family's instance-hours."""
+    inv = b.d.inv_plans
+    use = b.d.held_plan_use_usd
+    if inv.empty or use.empty:
+        return None
+    hours = b.d.periods["hours"].to_numpy(float)
+    held = inv.groupby(["product", "q"], as_index=False)["usd_per_hour"].sum()
+    t = one[["frow", "other", "q", "w", "ratio"]].merge(held.rename(columns={"product": "other"}), on=["other", "q"])
+    if t.empty:
+        return None
+    t["usd"] = t["usd_per_hour"].to_numpy() * hours[t["q"].to_numpy()]
+    t["g"] = b.d.floor_window[t["w"].to_numpy(int), b.d.periods["window"].to_numpy()[t["q"].to_numpy()]]
+    # the held $ of the window: every period of it, not only those of the rows
+    per_q = held.assign(usd=held["usd_per_hour"].to_numpy() * hours[held["q"].to_numpy()])
+    tot = t[["other", "w", "g"]].drop_duplicates().merge(per_q.rename(columns={"product": "other"}), on="other")
+    tot = tot[b.d.floor_window[tot["w"].to_numpy(int), b.d.periods["window"].to_numpy()[tot["q"].to_numpy()]]
+              == tot["g"].to_numpy()]
+    tot = tot.groupby(["other", "w", "g"])["usd"].sum().rename("window_usd").reset_index()
+    t = t.merge(tot, on=["other", "w", "g"])
+    used = use.reindex(pd.MultiIndex.from_frame(t[["other", "w", "g"]])).to_numpy(float)
+    idle = np.clip(t["window_usd"].to_numpy() - np.nan_to_num(used, nan=np.inf), 0.0, None)
+    share = t["usd"].to_numpy() / t["window_usd"].to_numpy()
+    return pd.DataFrame({"frow": t["frow"].to_numpy(), "q": t["q"].to_numpy(),
+                         "usd": t["ratio"].to_numpy() * idle * share})
+
+
+def _constants_by_row(b, constants: list, rows: np.ndarray, paths: np.ndarray) -> np.ndarray:
+    """The terms of ``constants`` (frow, q, usd) summed per floor row after ``_by_window``
+    (``rows``: per new row, (frow, window))."""
+    out = np.zeros(len(rows))
+    if not constants:
+        return out
+    c = pd.concat(constants, ignore_index=True)
+    frow = c["frow"].to_numpy(int)
+    g = b.d.floor_window[paths[frow], b.d.periods["window"].to_numpy()[c["q"].to_numpy()]]
+    width = int(b.d.floor_window.max(initial=0)) + 1
+    pos = pd.Index(rows[:, 0] * width + rows[:, 1]).get_indexer(frow * width + g)
+    assert (pos >= 0).all(), "a constant of a floor row's window without entries"
+    np.add.at(out, pos, c["usd"].to_numpy(float))
+    return out
+
+
 def _allowance(b, wkeys: list[tuple]) -> np.ndarray:
     """A per floor row, keyed (kind, key, path, window)."""
     a = b.d.floor_allowance
@@ -470,9 +517,10 @@ def _reserved_fill(b, fw: pd.DataFrame, e: Entries, fill: Entries, fill_rhs: lis
     return n_fill
 
 
-def _plan_use(b, jw: pd.DataFrame, e: Entries) -> None:
+def _plan_use(b, jw: pd.DataFrame, e: Entries, constants: list) -> None:
     """Adds each floored plan's use (types cells) or its lower bound (layers and split
-    cells) to the floor rows."""
+    cells) to the floor rows; terms without a column go to ``constants`` (frames of frow,
+    q, usd)."""
     P = b.tables.get(T_PLAN)
     if P is not None and len(P):
         p = P.drop(columns="row").merge(jw, on=["product", "w"])
@@ -494,13 +542,26 @@ def _plan_use(b, jw: pd.DataFrame, e: Entries) -> None:
     e.add_triplet(reserved_entries(b.t, jc.assign(row=jc["frow"], coef=-rj * hq)))
     others = jc.merge(pr.rename(columns={"product": "other", "rate_usd_per_hour": "rate_other"}), on="family")
     others = others[others["other"] != others["product"]]
-    lay = others[others["mode"] == LAYERS]
-    if len(lay):
-        coef = -lay["rate_usd_per_hour"].to_numpy() * hours[lay["q"].to_numpy()] / lay["rate_other"].to_numpy()
-        e.add_triplet(plan_entries(b.t, pd.DataFrame({"product": lay["other"].to_numpy(), "q": lay["q"].to_numpy(),
-                                                       "row": lay["frow"].to_numpy(), "coef": coef})))
+    # A plan covering f alone (every plan in a layers cell; a family plan in a split cell)
+    # gives f all of C, and the billing rules apply it before any wider plan: subtract C,
+    # less the $ a held one idles when nothing is bought (purchases only push it up the
+    # family's curve, so it idles at least that much; docs/model.md, floor rows). Split
+    # cells read it through its split s <= C until session 9, which the model is free to
+    # set below C: it idled a held family plan to credit j with the cover the billing rules
+    # give that plan first (a compute plan used 92.8% on P10 for a 95% floor).
+    alone = (others["mode"] == LAYERS).to_numpy() | (
+        (others["mode"] == SPLIT).to_numpy()
+        & (b.d.plans["scope"].apply(len).reindex(others["other"]).to_numpy() == 1))
+    one = others[alone].assign(ratio=lambda t: t["rate_usd_per_hour"] / t["rate_other"])
+    if len(one):
+        e.add_triplet(plan_entries(b.t, pd.DataFrame({"product": one["other"].to_numpy(), "q": one["q"].to_numpy(),
+                                                       "row": one["frow"].to_numpy(),
+                                                       "coef": -one["ratio"].to_numpy() * hours[one["q"].to_numpy()]})))
+        idle = _held_idle_usd(b, one)
+        if idle is not None:
+            constants.append(idle)
     S = b.tables.get(SPLIT_VARS)
-    spl = others[others["mode"] == SPLIT]
+    spl = others[~alone & (others["mode"] == SPLIT).to_numpy()]
     if S is not None and len(spl):
         s = spl.merge(S[["product", "family", "q", "col"]].rename(columns={"product": "other"}),
                       on=["other", "family", "q"])

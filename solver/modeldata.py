@@ -110,6 +110,9 @@ class ModelData:
     gate_floors: bool = False
     ladder_steps: pd.DatetimeIndex | None = None   # ``steps`` without the inventory expiry dates
     fiscal_year_start_month: int = 1   # the year whose quarters the budget and ladder rows hold on (solver/quarters.py)
+    # (product, w, window) -> $ the inventory's plans of a product use when nothing is bought
+    # (the billing simulator on the inventory alone), every held product, on floor paths
+    held_plan_use_usd: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
 
 
 # ---------------------------------------------------------------- products
@@ -389,7 +392,9 @@ def _prepare(problem: PlanningProblem) -> tuple[ModelData, dict]:
                      _with_shortfall(allowance, cons.min_utilization, (), floor_window), floor_window,
                      arrays.baseline_usd,
                      inv_fee, inv_rate, upfront_q, expiring_q, ladder_rate, resolution, notes, pruned,
-                     mo.gate_floors, ladder, cons.fiscal_year_start_month)
+                     mo.gate_floors, ladder, cons.fiscal_year_start_month,
+                     pd.Series({(j, w, g): v for (j, w), used in plan_use.items() for g, v in enumerate(used)},
+                               dtype=float))
     return data, allowance
 
 
@@ -482,9 +487,11 @@ def dispatch_rules(problem: PlanningProblem) -> DispatchRules:
 def _inventory_plan_use(problem: PlanningProblem, arrays: DemandArrays, inv_sp: pd.DataFrame, periods: pd.DataFrame,
                         floor_window: np.ndarray, floored: set) -> dict:
     """(plan product, floor path) -> $ used by the inventory's plans of that product in each
-    floor window when nothing is bought, for the held products in ``floored`` (the billing
-    simulator on the inventory alone, one run per window: billing is hour by hour)."""
-    if problem.constraints.min_utilization is None or not (set(inv_sp["product"]) & floored):
+    floor window when nothing is bought, for every held product when some plan product is
+    in ``floored`` (the billing simulator on the inventory alone, one run per window: billing
+    is hour by hour). The allowance reads the floored ones; the floor rows of the others'
+    neighbours read what a held plan can use at most (model_cover._plan_use)."""
+    if problem.constraints.min_utilization is None or inv_sp.empty or not floored:
         return {}
     fc = problem.forecast
     rules = dispatch_rules(problem)
@@ -496,7 +503,7 @@ def _inventory_plan_use(problem: PlanningProblem, arrays: DemandArrays, inv_sp: 
             sel = window == g
             bc = simulate(problem.inventory, path.demand_instances[sel], path.interruptible_instances[sel],
                           problem.catalog, rules).by_commitment
-            used = bc[bc["kind"].eq(SP) & bc["product"].isin(floored)].groupby("product")["used_usd"].sum()
+            used = bc[bc["kind"].eq(SP)].groupby("product")["used_usd"].sum()
             for j, v in used.items():
                 out.setdefault((j, int(w)), np.zeros(window.max() + 1))[g] = float(v)
     return out
