@@ -427,33 +427,23 @@ def _by_window(e: Entries, window: np.ndarray) -> tuple[Entries, np.ndarray]:
 
 
 def _held_idle_usd(b, one: pd.DataFrame) -> pd.DataFrame | None:
-    """Per (floor row, period): ratio x the $ a held plan (column ``other``) leaves idle
-    when nothing is bought, on the row's path (``ModelData.held_plan_use_usd``, per
-    window), spread over the window's periods by the held $ in force in each. The
-    idle $ of the held plan, converted to j's $ of the family's instance-hours."""
+    """Per (floor row, period): ``ratio`` x the $ a held plan (column ``other``) leaves idle
+    in the period when nothing is bought, on the row's path (``ModelData.held_plan_use_usd``:
+    the billing simulator on the inventory alone, per period, so that the rows of any
+    window add up): its idle instance-hours of the family, in j's $."""
     inv = b.d.inv_plans
     use = b.d.held_plan_use_usd
     if inv.empty or use.empty:
         return None
     hours = b.d.periods["hours"].to_numpy(float)
-    held = inv.groupby(["product", "q"], as_index=False)["usd_per_hour"].sum()
-    t = one[["frow", "other", "q", "w", "ratio"]].merge(held.rename(columns={"product": "other"}), on=["other", "q"])
+    held = inv.groupby(["product", "q"], as_index=False)["usd_per_hour"].sum().rename(columns={"product": "other"})
+    t = one[["frow", "other", "q", "w", "ratio"]].merge(held, on=["other", "q"])
     if t.empty:
         return None
-    t["usd"] = t["usd_per_hour"].to_numpy() * hours[t["q"].to_numpy()]
-    t["g"] = b.d.floor_window[t["w"].to_numpy(int), b.d.periods["window"].to_numpy()[t["q"].to_numpy()]]
-    # the held $ of the window: every period of it, not only those of the rows
-    per_q = held.assign(usd=held["usd_per_hour"].to_numpy() * hours[held["q"].to_numpy()])
-    tot = t[["other", "w", "g"]].drop_duplicates().merge(per_q.rename(columns={"product": "other"}), on="other")
-    tot = tot[b.d.floor_window[tot["w"].to_numpy(int), b.d.periods["window"].to_numpy()[tot["q"].to_numpy()]]
-              == tot["g"].to_numpy()]
-    tot = tot.groupby(["other", "w", "g"])["usd"].sum().rename("window_usd").reset_index()
-    t = t.merge(tot, on=["other", "w", "g"])
-    used = use.reindex(pd.MultiIndex.from_frame(t[["other", "w", "g"]])).to_numpy(float)
-    idle = np.clip(t["window_usd"].to_numpy() - np.nan_to_num(used, nan=np.inf), 0.0, None)
-    share = t["usd"].to_numpy() / t["window_usd"].to_numpy()
-    return pd.DataFrame({"frow": t["frow"].to_numpy(), "q": t["q"].to_numpy(),
-                         "usd": t["ratio"].to_numpy() * idle * share})
+    used = use.reindex(pd.MultiIndex.from_arrays([t["other"], t["w"].astype(int), t["q"].astype(int)]))
+    # a held product the simulator did not measure: no idle is credited (the row stays conservative)
+    idle = np.clip(t["usd_per_hour"].to_numpy() * hours[t["q"].to_numpy()] - used.fillna(np.inf).to_numpy(), 0.0, None)
+    return pd.DataFrame({"frow": t["frow"].to_numpy(), "q": t["q"].to_numpy(), "usd": t["ratio"].to_numpy() * idle})
 
 
 def _constants_by_row(b, constants: list, rows: np.ndarray, paths: np.ndarray) -> np.ndarray:

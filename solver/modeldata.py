@@ -110,7 +110,7 @@ class ModelData:
     gate_floors: bool = False
     ladder_steps: pd.DatetimeIndex | None = None   # ``steps`` without the inventory expiry dates
     fiscal_year_start_month: int = 1   # the year whose quarters the budget and ladder rows hold on (solver/quarters.py)
-    # (product, w, window) -> $ the inventory's plans of a product use when nothing is bought
+    # (product, w, q) -> $ the inventory's plans of a product use in period q when nothing is bought
     # (the billing simulator on the inventory alone), every held product, on floor paths
     held_plan_use_usd: pd.Series = field(default_factory=lambda: pd.Series(dtype=float))
 
@@ -383,8 +383,7 @@ def _prepare(problem: PlanningProblem) -> tuple[ModelData, dict]:
     cells, layers, layer_use, types, resolution, notes = build_cells(arrays, periods, comp, plans, res_families,
                                                                      cons, mo)
 
-    plan_use = _inventory_plan_use(problem, arrays, inv_sp, periods, floor_window,
-                                   set(opts.loc[opts["kind"] == SP, "product"]))
+    plan_use = _inventory_plan_use(problem, arrays, inv_sp, periods, set(opts.loc[opts["kind"] == SP, "product"]))
     allowance = _floor_allowance(inv_res, inv_sp, periods, floor_window, arrays, opts, cons, plan_use)
     upfront_q, expiring_q, ladder_rate = _inventory_ladder(inv, h_start, h_end, cons.fiscal_year_start_month)
     data = ModelData(families, h_start, h_end, periods, steps, arrays.paths, prices, opts, active, plans,
@@ -393,7 +392,7 @@ def _prepare(problem: PlanningProblem) -> tuple[ModelData, dict]:
                      arrays.baseline_usd,
                      inv_fee, inv_rate, upfront_q, expiring_q, ladder_rate, resolution, notes, pruned,
                      mo.gate_floors, ladder, cons.fiscal_year_start_month,
-                     pd.Series({(j, w, g): v for (j, w), used in plan_use.items() for g, v in enumerate(used)},
+                     pd.Series({(j, w, q): v for (j, w), used in plan_use.items() for q, v in enumerate(used)},
                                dtype=float))
     return data, allowance
 
@@ -485,27 +484,28 @@ def dispatch_rules(problem: PlanningProblem) -> DispatchRules:
 
 
 def _inventory_plan_use(problem: PlanningProblem, arrays: DemandArrays, inv_sp: pd.DataFrame, periods: pd.DataFrame,
-                        floor_window: np.ndarray, floored: set) -> dict:
+                        floored: set) -> dict:
     """(plan product, floor path) -> $ used by the inventory's plans of that product in each
-    floor window when nothing is bought, for every held product when some plan product is
-    in ``floored`` (the billing simulator on the inventory alone, one run per window: billing
-    is hour by hour). The allowance reads the floored ones; the floor rows of the others'
-    neighbours read what a held plan can use at most (model_cover._plan_use)."""
+    period when nothing is bought, for every held product when some plan product is in
+    ``floored`` (the billing simulator on the inventory alone, one run per period: billing is
+    hour by hour, so the periods add up to any window). The allowance reads the floored ones
+    per window; the floor rows of the other plans read what a held plan covering one family
+    leaves idle, per period (model_cover._held_idle_usd)."""
     if problem.constraints.min_utilization is None or inv_sp.empty or not floored:
         return {}
     fc = problem.forecast
     rules = dispatch_rules(problem)
     out = {}
+    period = np.repeat(np.arange(len(periods)), periods["hours"].to_numpy())
     for w in np.flatnonzero(arrays.paths["floor"].to_numpy()):
         path = fc.path(arrays.paths["name"].iat[w])
-        window = np.repeat(floor_window[w, periods["window"].to_numpy()], periods["hours"].to_numpy())
-        for g in np.unique(window):
-            sel = window == g
+        for q in range(len(periods)):
+            sel = period == q
             bc = simulate(problem.inventory, path.demand_instances[sel], path.interruptible_instances[sel],
                           problem.catalog, rules).by_commitment
             used = bc[bc["kind"].eq(SP)].groupby("product")["used_usd"].sum()
             for j, v in used.items():
-                out.setdefault((j, int(w)), np.zeros(window.max() + 1))[g] = float(v)
+                out.setdefault((j, int(w)), np.zeros(len(periods)))[q] = float(v)
     return out
 
 
@@ -544,7 +544,8 @@ def _floor_allowance(inv_res: pd.DataFrame, inv_sp: pd.DataFrame, periods: pd.Da
             # than the simulator (through bounds), plan.py measures and adds the shortfall.
             q = grp["q"].to_numpy()
             dollars = pd.Series(grp["usd_per_hour"].to_numpy(float) * hours[q]).groupby(window[q]).sum()
-            used = (plan_use or {}).get((j, w), np.zeros(window.max() + 1))
+            by_period = (plan_use or {}).get((j, w), np.zeros(len(periods)))
+            used = np.bincount(window, weights=by_period, minlength=window.max() + 1)
             for g, m in dollars.items():
                 out[(SP, j, w, int(g))] = max(0.0, u * float(m) - float(used[g]))
     return out

@@ -20,7 +20,7 @@ from gpuladder.scenarios.schema import Constraints, ProductFilter
 from gpuladder.solver.book import make_purchases
 from gpuladder.solver.forecast import DemandPath, Forecast
 from gpuladder.solver.lp import SolverOptions
-from gpuladder.solver.modeldata import PlanningProblem, dispatch_rules
+from gpuladder.solver.modeldata import PlanningProblem, dispatch_rules, prepare
 from gpuladder.solver.plan import plan_problem
 from gpuladder.solver.plan_warnings import simulated_floor_warning
 from gpuladder.solver.simulate import simulate
@@ -40,13 +40,13 @@ def catalog():
     return embedded_catalog()
 
 
-def _problem(catalog, seed: int, held_usd: float) -> PlanningProblem:
+def _problem(catalog, seed: int, held_usd: float, hours: int = HOURS) -> PlanningProblem:
     """g6e 2-9 and p5 3-8 instances at random each hour (P50), P10 = 0.8 x P50, 14 days;
     the p5 plan held; compute plans only to buy."""
     rng = np.random.default_rng(seed)
-    idx = hourly_index(START, START + pd.Timedelta(hours=HOURS))
-    p50 = pd.DataFrame({G6E: (2.0 + rng.uniform(0.0, 7.0, HOURS)).round(2),
-                        P5: (3.0 + rng.uniform(0.0, 5.0, HOURS)).round(2)}, index=idx)
+    idx = hourly_index(START, START + pd.Timedelta(hours=hours))
+    p50 = pd.DataFrame({G6E: (2.0 + rng.uniform(0.0, 7.0, hours)).round(2),
+                        P5: (3.0 + rng.uniform(0.0, 5.0, hours)).round(2)}, index=idx)
     none = p50 * 0.0
     forecast = Forecast("test", (DemandPath("P10", 0.5, p50 * 0.8, none), DemandPath("P50", 0.5, p50, none)),
                         expected="P50", conservative="P10")
@@ -131,3 +131,25 @@ def test_the_simulator_check_names_a_purchase_under_the_floor(catalog):
             assert "on P50" not in note
         else:
             assert notes == []
+
+
+def test_what_a_held_plan_uses_is_measured_per_period_and_adds_up(catalog):
+    """The idle $ credited to the rows are measured per period, so that the expected path's
+    monthly rows and the product-set search's proposal (one row over the horizon) read the
+    same total: measured per window and spread over the periods a row has, the months gave
+    719,362 and the horizon 719,024, and a shortfall measured on the months left the
+    proposal infeasible (tests/test_plan_sunk_shortfall.py). Oracle: the billing simulator
+    on the inventory over the whole path."""
+    from dataclasses import replace
+
+    problem = _problem(catalog, 0, 150.0, hours=24 * 92)
+    for monthly in (True, False):
+        data = prepare(replace(problem, options=replace(problem.options, monthly_floor=monthly)))
+        assert len(data.periods) >= 4                          # three month cuts and the tail
+        use = data.held_plan_use_usd
+        for w in np.flatnonzero(data.paths["floor"].to_numpy()):
+            name = data.paths["name"].iat[w]
+            whole = _sims(problem, problem.inventory)[name].by_commitment
+            assert use.loc[(P5_PLAN, w)].sum() == pytest.approx(
+                float(whole.loc[whole["product"] == P5_PLAN, "used_usd"].sum()), rel=1e-9)
+            assert len(use.loc[(P5_PLAN, w)]) == len(data.periods)
