@@ -22,6 +22,7 @@ import pandas as pd
 ISO_FORMS = "YYYY-MM-DD (00:00 UTC), or YYYY-MM-DDTHH:MM with Z or +HH:MM"
 _ISO = re.compile(r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]\d\d(?::?\d\d)?)?)?")
 _DATE = re.compile(r"\d{4}-\d\d-\d\d")
+_OFFSET = re.compile(r"[+-](?P<h>\d\d):?(?P<m>\d\d)?$")
 _TIME = r"(?:[T ,]\s*(\d{1,2})(:\d\d(?::\d\d)?)\s*(Z|[+-]\d\d(?::?\d\d)?)?)?"
 _NUMERIC_DAY_MONTH = re.compile(r"(\d{1,2})([./-])(\d{1,2})\2(\d{4})" + _TIME)
 _UNPADDED = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})" + _TIME)
@@ -36,10 +37,14 @@ def parse_iso(text: str) -> pd.Timestamp:
     s = text.strip()
     if not _ISO.fullmatch(s):
         raise ValueError("not ISO 8601")
+    offset = _OFFSET.search(s[10:])
+    if offset and (int(offset["h"]) > 23 or int(offset["m"] or 0) > 59):
+        raise ValueError(f"the UTC offset {offset[0]} is not one (hours 00-23, minutes 00-59)")
     try:
         return pd.Timestamp(s)
     except (ValueError, OverflowError) as exc:
-        raise ValueError(str(exc).split(":")[0] or "not a real date") from None
+        reason = str(exc)   # pandas' own: "day is out of range for month", "hour must be in 0..23"
+        raise ValueError("not a real date or time" if not reason or "Parsed string" in reason else reason) from None
 
 
 def is_iso_date(text: str) -> bool:

@@ -81,6 +81,19 @@ def test_iso_forms_read_as_written(text, expected):
     assert ts == expected and (ts.tzinfo is None) == (expected.tzinfo is None)
 
 
+@pytest.mark.parametrize("text, reason", [
+    ("2026-12-01T00:00+99:00", "the UTC offset +99:00 is not one (hours 00-23, minutes 00-59)"),
+    ("2026-12-01T00:00+05:70", "the UTC offset +05:70 is not one"),
+    ("2026-02-30", "day is out of range for month"),
+])
+def test_an_iso_form_that_is_no_real_time_says_why(text, reason):
+    """ISO in form but not a real time: the reason in full (helper 38: pandas' text was cut
+    at its first colon, 'Parsed string "2026-12-01T00')."""
+    with pytest.raises(ValueError) as err:
+        parse_iso(text)
+    assert str(err.value).startswith(reason) and "Parsed string" not in str(err.value)
+
+
 # ---------------------------------------------------------------- scenario keys (exit 1)
 
 @pytest.mark.parametrize("key", ["horizon.start", "usage.until"])
