@@ -9,7 +9,7 @@ reservations and savings plans, 1- and 3-year terms, every payment option) with 
 shortest lookback the forecast accepts for Helios (7 days: span 24 days) and 14 days for
 Philly (span 60 days).
 
-Run: python bench/backtest_traces.py [../shared/data/traces]          (36 backtests, about 8 minutes: the daily rows)
+Run: python bench/backtest_traces.py [../shared/data/traces]          (40 backtests, about 11 minutes: the daily rows)
      python bench/backtest_traces.py --grid [../shared/data/traces]   (sensitivity, about 90 s)
      python bench/backtest_traces.py --stages philly [...]            (the daily row, time per stage)
      python bench/backtest_traces.py --help
@@ -68,6 +68,8 @@ VARIANTS = [  # label, --set items, re-plan interval[, months each re-plan plans
     ("no floor, risk weight 1, daily", ("constraints.min_utilization=null", "forecast.risk_weight=1"), "1D"),
     ("no floor, risk weight 1, lookback 90 days, daily",
      ("constraints.min_utilization=null", "forecast.risk_weight=1", "forecast.lookback_days=90"), "1D"),
+    ("trend forecast, re-plan weekly", ("forecast.method=trend",), "7D"),
+    ("trend forecast, re-plan daily", ("forecast.method=trend",), "1D"),
 ]
 SCENARIO = """name: {name}
 catalog: embedded
