@@ -202,6 +202,24 @@ class LinearProgram:
                              [self.integrality if integer is None else np.asarray(integer, bool)], list(self._rows),
                              [self.col_group], self.n_cols, self.n_rows, self.constant if cost is None else 0.0)
 
+    def with_row_bounds(self, lb=None, ub=None) -> "LinearProgram":
+        """A copy with other row bounds (``lb``, ``ub``: one per row; same matrix, columns,
+        costs and groups); the matrix's arrays and its compressed form are shared, not copied."""
+        lb = self.row_lb if lb is None else np.asarray(lb, float)
+        ub = self.row_ub if ub is None else np.asarray(ub, float)
+        if lb.shape != (self.n_rows,) or ub.shape != (self.n_rows,):
+            raise ValueError(f"row bounds need {self.n_rows} entries")
+        rows, at = [], 0
+        for r in self._rows:
+            n = len(r.lb)
+            rows.append(_Rows(r.group, r.row, r.col, r.val, lb[at:at + n].copy(), ub[at:at + n].copy()))
+            at += n
+        lp = LinearProgram(dict(self.blocks), list(self._lb), list(self._ub), list(self._cost), list(self._int),
+                           rows, list(self._group), self.n_cols, self.n_rows, self.constant)
+        if "_csr_cache" in self.__dict__:
+            lp.__dict__["_csr_cache"] = self.__dict__["_csr_cache"]
+        return lp
+
     def components(self) -> np.ndarray:
         """Block label per column: columns linked through any row share a label (label
         propagation over the rows, numpy only)."""

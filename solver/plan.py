@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from gpuladder.errors import DomainError, InfeasibleError, ModelMismatchError
-from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.solver.backends import solve
 from gpuladder.solver.backends.threads import SOLVE_THREAD_NAME
 from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
@@ -32,7 +31,7 @@ from gpuladder.solver.plan_warnings import (estimated_products, held_floor_keys,
                                            simulated_floor_warning, solver_warnings,
                                            stale_price_warning, upfront_budget_warning)
 from gpuladder.solver.simulate import SimulationResult, simulate
-from gpuladder.solver.sunk_shortfall import sunk_floor_shortfall
+from gpuladder.solver.sunk_shortfall import sunk_floor_shortfall, waived_models
 from gpuladder.units import AVERAGE_MONTH_HOURS
 
 MATCH_TOLERANCE_SHARE = 1e-3
@@ -106,7 +105,7 @@ def plan_problem(problem: PlanningProblem, solver: SolverOptions, *, scenario: s
     # what the plan adds is still held to the floor.
     waived = replace(problem, options=replace(problem.options, sunk_floor_shortfall=tuple(shortfall.items())))
     note = shortfall_note(shortfall, held_floor_keys(problem.inventory.items))
-    return _plan_floored(_Builds(waived), solver, scenario, horizon_months, warnings + (note,))
+    return _plan_floored(builds.waived(waived), solver, scenario, horizon_months, warnings + (note,))
 
 
 GATED_MAX_COLUMNS = 5_000   # models up to this size gate the floor rows with binaries
@@ -125,7 +124,7 @@ class _Builds:
     solves and the shortfall get copies with other bounds): ``gated=False`` as the problem's
     options say, ``gated=True`` with the floor rows gated (the flag changes the build, not
     the data). A floored plan needs the ungated model's column count and one of the two;
-    when it is infeasible, sunk_floor_shortfall reads the ungated one."""
+    when infeasible, sunk_floor_shortfall reads the ungated one and the retry ``waived``."""
 
     def __init__(self, problem: PlanningProblem):
         self.problem = problem
@@ -145,6 +144,15 @@ class _Builds:
             built = build_model(data, self.problem.constraints, self.problem.options.tie_break_share)
             self._models[gated] = _Prebuilt(built, time.perf_counter() - t0)
         return self._models[gated]
+
+    def waived(self, problem: PlanningProblem) -> "_Builds":
+        """The builds of ``problem``, this one's with the sunk shortfall: these models with its
+        floor rows' lower bounds where that is its build to the bit (waived_models)."""
+        out = type(self)(problem)
+        t0 = time.perf_counter()
+        derived = waived_models({g: m.built for g, m in self._models.items()}, out.data())
+        out._models.update({g: _Prebuilt(b, time.perf_counter() - t0) for g, b in derived.items()})
+        return out
 
     def ungated_columns(self) -> int:
         """``build_model(...).lp.n_cols`` of the ungated model, exactly, from whichever model
@@ -329,7 +337,7 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
         return float(built.true_cost @ x + built.lp.constant), rounded, (rounded - simulated) / max(abs(simulated), 1e-9)
 
     model_obj, model_obj_rounded, diff = against_simulated(x)
-    exact = _is_exact(data, book, problem.catalog)
+    exact = plan_is_exact(data, book)
     if exact and abs(diff) > MATCH_TOLERANCE_SHARE and built.lp.integrality.any():
         polished = _best_cover_at(built, x, solver)
         if polished is not None:
@@ -427,11 +435,6 @@ def _objective_of_rounded(built, data: ModelData, purchases: pd.DataFrame, x: np
     bought.index = bought.index.set_levels(pd.to_datetime(bought.index.levels[2], utc=True), level=2)
     q = bought.reindex(key).fillna(0.0).to_numpy()
     return float(built.true_cost @ x + built.lp.constant + (o["fee_usd"].to_numpy() * (q - xo)).sum())
-
-
-def _is_exact(data: ModelData, book: CommitmentBook, catalog: PriceCatalog) -> bool:
-    """True when the model prices this plan exactly (solver/exactness.py)."""
-    return plan_is_exact(data, book)
 
 
 PURCHASE_ID_PREFIX = "gl"

@@ -6,9 +6,13 @@ again to solve, and once more in sunk_floor_shortfall after an infeasible first 
   ``build_model(...).lp.n_cols`` of the ungated model, on synthetic fleets, the examples
   and held inventory;
 - on a floored plan whose held inventory takes the sunk-shortfall retry, the gated path
-  builds 3 models instead of 5, the product-set search 3 fewer than before, a plan with
-  no savings plans 2 instead of 3; the plan is the same to the bit as with every model
-  built afresh (the builds the code made before: a ``_Builds`` that keeps nothing).
+  builds 2 models instead of 5, the product-set search 4 fewer than before, a plan with
+  no savings plans 1 instead of 3; the plan is the same to the bit as with every model
+  built afresh (the builds the code made before: a ``_Builds`` that keeps nothing);
+- the retry's models, the first try's with the waived floor rows' lower bounds
+  (sunk_shortfall.waived_models), are the retry's fresh builds to the bit: matrix, row
+  and column bounds, costs, integrality, blocks, on held inventory of both test modules
+  whose plans take that path, gated and not.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ from gpuladder.usage.history import DemandProfile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from fleets import fleet as bench_fleet  # noqa: E402  (bench/fleets.py)
+from test_held_family_plan_floor import _problem as held_family_problem  # noqa: E402
+from test_plan_sunk_shortfall import _noisy  # noqa: E402
+from test_plan_sunk_shortfall import _problem as sunk_problem  # noqa: E402
 
 P5 = "aws/us-east-1/p5.48xlarge"
 RI = "aws-ri-3y-all_upfront"
@@ -135,12 +142,12 @@ def test_the_column_count_with_held_inventory_and_after_the_waiver(catalog):
     assert _ungated_count_from_gated(waived) == build_model(prepare(waived), waived.constraints).lp.n_cols
 
 
-def test_the_gated_path_builds_three_models_instead_of_five(catalog, monkeypatch):
+def test_the_gated_path_builds_two_models_instead_of_five(catalog, monkeypatch):
     problem, solver = _held(catalog), SolverOptions()
     built = _counting(monkeypatch)
     plan = plan_module.plan_problem(problem, solver)
     assert any("miss the utilization floor" in w for w in plan.warnings)   # the retry ran
-    assert built == [True, False, True]   # gated (infeasible), ungated (shortfall), gated (retry)
+    assert built == [True, False]   # gated (infeasible), ungated (shortfall); the retry's is derived
     built.clear()
     monkeypatch.setattr(plan_module, "_Builds", _Afresh)
     before = plan_module.plan_problem(problem, solver)
@@ -148,7 +155,7 @@ def test_the_gated_path_builds_three_models_instead_of_five(catalog, monkeypatch
     _same(plan, before)
 
 
-def test_the_product_set_search_builds_three_fewer(catalog, monkeypatch):
+def test_the_product_set_search_builds_four_fewer(catalog, monkeypatch):
     problem, solver = _held(catalog), SolverOptions()
     monkeypatch.setattr(plan_module, "GATED_MAX_COLUMNS", 0)
     built = _counting(monkeypatch)
@@ -159,8 +166,8 @@ def test_the_product_set_search_builds_three_fewer(catalog, monkeypatch):
     built.clear()
     monkeypatch.setattr(plan_module, "_Builds", _Afresh)
     before = plan_module.plan_problem(problem, solver)
-    # the count's build twice (first try and retry) and the shortfall's
-    assert len(built) == reused + 3
+    # the count's build twice (first try and retry), the shortfall's, the retry's ungated candidate
+    assert len(built) == reused + 4
     _same(plan, before)
 
 
@@ -169,9 +176,97 @@ def test_without_savings_plans_the_shortfall_reads_the_first_build(catalog, monk
     built = _counting(monkeypatch)
     plan = plan_module.plan_problem(problem, solver)
     assert any("miss the utilization floor" in w for w in plan.warnings)
-    assert built == [False, False]   # first try (infeasible, read by the shortfall), retry
+    assert built == [False]   # first try (infeasible, read by the shortfall); the retry's is derived
     built.clear()
     monkeypatch.setattr(plan_module, "_Builds", _Afresh)
     before = plan_module.plan_problem(problem, solver)
     assert built == [False, False, False]
     _same(plan, before)
+
+
+def _waived(problem: PlanningProblem) -> PlanningProblem:
+    shortfall = sunk_shortfall.sunk_floor_shortfall(problem, SolverOptions())
+    assert shortfall is not None   # the problem takes the retry
+    return replace(problem, options=replace(problem.options, sunk_floor_shortfall=tuple(shortfall.items())))
+
+
+def _assert_same_model(derived, fresh) -> None:
+    a, b = derived.lp, fresh.lp
+    assert (a.n_rows, a.n_cols) == (b.n_rows, b.n_cols)
+    for x, y in zip(a.csr(), b.csr()):
+        np.testing.assert_array_equal(x, y)
+    for name in ("row_lb", "row_ub", "col_lb", "col_ub", "cost", "integrality", "col_group"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    np.testing.assert_array_equal(a.row_groups(), b.row_groups())
+    assert a.constant == b.constant
+    assert list(a.blocks) == list(b.blocks)
+    assert all(a.blocks[k][0] == b.blocks[k][0] and a.blocks[k][1].equals(b.blocks[k][1]) for k in a.blocks)
+    np.testing.assert_array_equal(derived.true_cost, fresh.true_cost)
+    assert derived.data.gate_floors == fresh.data.gate_floors
+    pd.testing.assert_series_equal(derived.data.floor_allowance, fresh.data.floor_allowance)
+
+
+HELD_CASES = [("reuse", None), ("reuse, reservations only", None), ("sunk, 14 days", None), ("sunk, 92 days", None)] + [
+    (f"held family plan, seed {seed}, {usd:.0f} $/h", (seed, usd)) for seed in range(4) for usd in (60.0, 150.0)]
+
+
+def _held_case(catalog, name: str, args) -> PlanningProblem:
+    if args is not None:
+        return held_family_problem(catalog, *args)
+    return {"reuse": lambda: _held(catalog), "reuse, reservations only": lambda: _held(catalog, kinds=("reservation",)),
+            "sunk, 14 days": lambda: sunk_problem(catalog, _noisy(12.0, 20.0), 12, 300.0),
+            "sunk, 92 days": lambda: sunk_problem(catalog, _noisy(12.0, 20.0, hours=24 * 92), 12, 300.0)}[name]()
+
+
+@pytest.mark.parametrize("name,args", HELD_CASES, ids=[n for n, _ in HELD_CASES])
+def test_the_retrys_models_are_its_fresh_builds_to_the_bit(catalog, name, args):
+    problem = _held_case(catalog, name, args)
+    waived = _waived(problem)
+    first = {g: build_model(replace(prepare(problem), gate_floors=g), problem.constraints) for g in (False, True)}
+    before = {g: m.lp.row_lb for g, m in first.items()}
+    derived = sunk_shortfall.waived_models(first, prepare(waived))
+    assert set(derived) == {False, True}
+    for gated, model in derived.items():
+        fresh = build_model(replace(prepare(waived), gate_floors=gated), waived.constraints)
+        _assert_same_model(model, fresh)
+        changed = np.flatnonzero(fresh.lp.row_lb != before[gated])
+        assert len(changed) and set(fresh.lp.row_groups()[changed]) == {"utilization_floor"}
+        np.testing.assert_array_equal(first[gated].lp.row_lb, before[gated])   # the first try's is left alone
+
+
+def test_the_new_bound_is_the_builds_whatever_the_unread_terms():
+    """Oracle: the build's own arithmetic. A floor row's bound is old = -before - c with c
+    unknown to the retry; whenever ``_rebound`` gives a bound it is -after - c to the bit,
+    for the true c (random allowances and terms, allowances from 0 among them)."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    scale = 10.0 ** rng.integers(0, 9, n)
+    before = np.where(rng.random(n) < 0.3, 0.0, np.round(rng.uniform(0.0, 1e6, n) * scale) / scale)
+    c = np.where(rng.random(n) < 0.3, 0.0, rng.uniform(-1e5, 1e5, n) * 10.0 ** rng.integers(-12, 1, n))
+    after = before + rng.uniform(0.0, 1e4, n) * 10.0 ** rng.integers(-8, 1, n)
+    old = -before - c
+    found = 0
+    for i in range(n):
+        new = sunk_shortfall._rebound(old[i:i + 1], before[i:i + 1], after[i:i + 1])
+        if new is not None:
+            found += 1
+            assert new.view(np.int64)[0] == (-after[i:i + 1] - c[i:i + 1]).view(np.int64)[0], i
+    assert found > n // 3
+    assert sunk_shortfall._rebound(old[before == 0.0], before[before == 0.0], after[before == 0.0]) is not None
+
+
+def test_a_bound_the_unread_terms_leave_open_is_built_again(catalog):
+    """before = 1.5 and old = -1.5: any |c| <= 2**-53 gives old (the tie rounds to 1.5, even).
+    after = 1.5 + 2**-52 (odd): c = +-2**-53 rounds -after - c to -(1.5 + 2**-51) and to
+    -1.5, so no bound is the build's for every such c; after = 1.5 + 2**-51 (even): both
+    ties round to -after."""
+    one = np.array([1.5])
+    for c in (0.0, 2.0 ** -53, -(2.0 ** -53), 2.0 ** -60):
+        assert -one - c == -one
+    assert sunk_shortfall._rebound(-one, one, one + 2.0 ** -52) is None
+    assert sunk_shortfall._rebound(-one, one, one + 2.0 ** -51).tolist() == [-(1.5 + 2.0 ** -51)]
+    assert {float(-(1.5 + 2.0 ** -52) - c) for c in (2.0 ** -53, -(2.0 ** -53))} == {-(1.5 + 2.0 ** -51), -1.5}
+    problem = _held(catalog)
+    data = prepare(_waived(problem))
+    gated_only = {True: build_model(replace(prepare(problem), gate_floors=True), problem.constraints)}
+    assert sunk_shortfall.waived_models(gated_only, data) == {}   # no ungated model to read c from
