@@ -7,6 +7,8 @@ commitment one instance-hour of f consumes, weight_w the weight of forecast path
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -19,6 +21,17 @@ T_FIRM, T_ELIG, T_RES, T_PLAN = "type_firm", "type_eligible", "type_reserved", "
 T_RES_FILL = "type_reserved_fill"
 FLOOR_WAIVER = "floor_waiver"
 FLOOR_GATE = "floor_gate"
+FLOOR_ROWS = "floor_rows"   # BuiltModel.tables key: the floor rows' FloorRows
+
+
+@dataclass(frozen=True)
+class FloorRows:
+    """The floor rows of a built model: their rows in the LP, their lower bound without the
+    floor allowance (``base``: the rows' constant terms, less the gates' big-M) and their
+    keys (kind, key, path, window); the bound is ``base - allowance``."""
+    rows: np.ndarray
+    base: np.ndarray
+    keys: tuple
 ORDER_RES, ORDER_PLAN = "order_reserved", "order_plan"
 
 
@@ -317,16 +330,20 @@ def add_utilization_floor(b) -> None:
     keys = [keys[r] for r in rows[:, 0]]
     wkeys = [(kind, key, int(paths[r]), int(g)) for (kind, key), (r, g) in zip(keys, rows)]
     n_rows = len(rows)
-    lb = -_allowance(b, wkeys) - _constants_by_row(b, constants, rows, paths)
+    # the bound without the allowance first, so that a model with another allowance (the
+    # sunk-shortfall retry) is this one with base - allowance, as its build would compute it
+    base = -_constants_by_row(b, constants, rows, paths)
     if b.d.gate_floors:
-        lb = _gate_floor_rows(b, keys, e, lb)
+        base = _gate_floor_rows(b, keys, e, base)
+    lb = base - floor_allowance_of(b.d, wkeys)
     if len(b.d.inv_reserved) or len(b.d.inv_plans):
         waiver = b.lp.add_vars(FLOOR_WAIVER, pd.MultiIndex.from_tuples(wkeys, names=["kind", "key", "w", "window"]),
                                ub=0.0)
         e.add(np.arange(n_rows), waiver, 1.0)
     if fill_rows:
         b.lp.add_rows("utilization_floor", fill_rows, *fill.arrays(), -np.inf, np.concatenate(fill_rhs))
-    _add_by_period(b.lp, "utilization_floor", n_rows, e, lb, np.inf)
+    top = _add_by_period(b.lp, "utilization_floor", n_rows, e, lb, np.inf)
+    b.tables[FLOOR_ROWS] = FloorRows(top, base, tuple(wkeys))
 
 
 def _gate_floor_rows(b, keys: list[tuple[str, str]], e: Entries, lb: np.ndarray) -> np.ndarray:
@@ -393,7 +410,7 @@ def _gate_floor_rows(b, keys: list[tuple[str, str]], e: Entries, lb: np.ndarray)
     return lb
 
 
-def _add_by_period(lp, group: str, n_rows: int, e: Entries, lb, ub) -> None:
+def _add_by_period(lp, group: str, n_rows: int, e: Entries, lb, ub) -> np.ndarray:
     """Rows that sum terms over every period, written as one use variable v[r,q] per row and
     period (v[r,q] = the row's terms in q) and the row over v: the same constraint, but no
     row holds every layer of every period (dense rows slow the simplex down badly)."""
@@ -407,8 +424,8 @@ def _add_by_period(lp, group: str, n_rows: int, e: Entries, lb, ub) -> None:
     lp.add_rows(group, n_def, np.concatenate([np.arange(n_def), inv]), np.concatenate([v, cols[per]]),
                 np.concatenate([np.ones(n_def), -vals[per]]), 0.0, 0.0)
     top = uniq // (q.max(initial=0) + 1)
-    lp.add_rows(group, n_rows, np.concatenate([top, rows[~per]]), np.concatenate([v, cols[~per]]),
-                np.concatenate([np.ones(n_def), vals[~per]]), lb, ub)
+    return lp.add_rows(group, n_rows, np.concatenate([top, rows[~per]]), np.concatenate([v, cols[~per]]),
+                       np.concatenate([np.ones(n_def), vals[~per]]), lb, ub)
 
 
 def _by_window(e: Entries, window: np.ndarray) -> tuple[Entries, np.ndarray]:
@@ -462,9 +479,9 @@ def _constants_by_row(b, constants: list, rows: np.ndarray, paths: np.ndarray) -
     return out
 
 
-def _allowance(b, wkeys: list[tuple]) -> np.ndarray:
+def floor_allowance_of(data, wkeys) -> np.ndarray:
     """A per floor row, keyed (kind, key, path, window)."""
-    a = b.d.floor_allowance
+    a = data.floor_allowance
     if not len(a) or not wkeys:
         return np.zeros(len(wkeys))
     return a.reindex(pd.MultiIndex.from_tuples(wkeys)).fillna(0.0).to_numpy(float)
