@@ -496,13 +496,12 @@ def _inventory_plan_use(problem: PlanningProblem, arrays: DemandArrays, inv_sp: 
     fc = problem.forecast
     rules = dispatch_rules(problem)
     out = {}
-    period = np.repeat(np.arange(len(periods)), periods["hours"].to_numpy())
+    spans = list(zip(periods["i0"].to_numpy(), periods["i1"].to_numpy()))
     for w in np.flatnonzero(arrays.paths["floor"].to_numpy()):
         path = fc.path(arrays.paths["name"].iat[w])
-        for q in range(len(periods)):
-            sel = period == q
-            bc = simulate(problem.inventory, path.demand_instances[sel], path.interruptible_instances[sel],
-                          problem.catalog, rules).by_commitment
+        for q, (i0, i1) in enumerate(spans):
+            bc = simulate(problem.inventory, path.demand_instances.iloc[i0:i1],
+                          path.interruptible_instances.iloc[i0:i1], problem.catalog, rules).by_commitment
             used = bc[bc["kind"].eq(SP)].groupby("product")["used_usd"].sum()
             for j, v in used.items():
                 out.setdefault((j, int(w)), np.zeros(len(periods)))[q] = float(v)

@@ -271,7 +271,8 @@ def through_hint(text: str) -> str:
 
 def through_text(text: str) -> str:
     """The --through ``text`` as read, in ISO 8601: the date, or the UTC time."""
-    return f"{parse_through(text):%Y-%m-%d}" if is_iso_date(text) else iso_text(parse_through(text))
+    ts = parse_through(text)
+    return f"{ts:%Y-%m-%d}" if is_iso_date(text) else iso_text(ts)
 
 
 # ---------------------------------------------------------------- the inventory CSV
