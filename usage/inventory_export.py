@@ -37,8 +37,8 @@ from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.solver.book import CommitmentBook
 from gpuladder.usage.cur import CUR_COLUMNS
 from gpuladder.usage.arrow_columns import as_float, as_string, as_utc
-from gpuladder.usage.export import ExportFile, batches, open_export, resolve_columns
-from gpuladder.usage.focus import FOCUS_COLUMNS, classify_focus
+from gpuladder.usage.export import ExportFile, batches, open_export, require_columns, resolve_columns
+from gpuladder.usage.focus import FOCUS_COLUMNS, FOCUS_REQUIRED, classify_focus
 from gpuladder.usage.instance_types import AWS_LOCATION_NAMES, AWS_REGION_PREFIXES, provider_key
 from gpuladder.usage.inventory import INVENTORY_COLUMNS, inventory_from_frame
 from gpuladder.usage.load import detect_format
@@ -307,6 +307,7 @@ def _from_focus(export: ExportFile) -> tuple[tuple[FoundCommitment, ...], str]:
     for key, name in (("commitment_id", "CommitmentDiscountId"), ("start", "ChargePeriodStart")):
         if key not in cols:
             return (), f"it has no {name} column"
+    require_columns(export, cols, FOCUS_REQUIRED, "FOCUS")
     keys = ["commitment_id", "commitment_type", "commitment_category", "commitment_quantity", "commitment_unit",
             "commitment_status", "category", "frequency", "start", "end", "provider", "description"]
     parts = []

@@ -1,0 +1,366 @@
+"""Mutation fuzz of every input file the commands read (house rule 4: bad input never
+crashes and never loses data).
+
+Seeds are small valid files (tests/fixtures/fuzz, written by its make_seeds.py; the
+exports there are cut from shared/data/billing, see its README) and the team's own
+exports (tests/fixtures/ours). Hypothesis mutates one of them at the cell, row, column,
+byte or YAML level and runs a command in process. The property, for every command:
+
+- the exit code is one of DESIGN.md's (0, 1, 2, 3) and nothing escapes: with
+  GPULADDER_DEBUG set, ``handle_errors`` re-raises an unexpected exception instead of its
+  "internal error" message, so a crash fails here with its traceback;
+- on exit 1 the message names the file (for a scenario: one of its input files), and a
+  cell mutation's message names a row or a column;
+- an ``-o`` file that held something before a failed command holds it still, byte for
+  byte, with no temporary file left beside it; after a success it is whole.
+
+Inputs found to crash are kept as named regression tests at the end of the file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gpuladder.cli import main
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SEEDS = FIXTURES / "fuzz"
+OURS = FIXTURES / "ours"
+
+SCENARIO_FILES = ("usage.csv", "inventory.csv", "catalog/families.csv", "catalog/commitments.csv")
+EXPORTS = (SEEDS / "focus_ri.csv", SEEDS / "focus_flex.csv", SEEDS / "cur_legacy.csv", SEEDS / "cur2.csv",
+           SEEDS / "gcp.csv", SEEDS / "azure.csv", OURS / "focus_gpu_ours.csv", OURS / "cur_legacy_ours.csv",
+           OURS / "cur2_ours.csv")
+COMMITMENT_EXPORTS = (SEEDS / "focus_ri.csv", SEEDS / "cur_legacy.csv", OURS / "focus_gpu_ours.csv",
+                      OURS / "cur_legacy_ours.csv", OURS / "cur2_ours.csv")
+SENTINEL = b"the previous output, kept\n"
+
+CELL_VALUES = ("", "text", "99999999999999999999999999", "-1", "nan", "NaN", "inf", "-inf", "1e308", "-1e308",
+               "0", "1.5", "01/08/2026 00:00", "2026-13-45T99:00:00Z", "2026-01-03 04:00:00+05:30", "1767225600",
+               "Ünïcødé ✓ 日本", '"', ",", ";", "\t", "\\", "null", "true", " 2 ", "0x10", "1,5", "\u00a0")
+
+SETTINGS = dict(deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+# ---------------------------------------------------------------- mutations
+
+@dataclass(frozen=True)
+class Mutation:
+    kind: str
+    a: int = 0
+    b: int = 0
+    value: str = ""
+    raw: bool = False
+
+    @property
+    def is_cell(self) -> bool:
+        return self.kind == "cell"
+
+
+CSV_KINDS = ("drop_col", "dup_col", "swap_cols", "drop_row", "dup_row", "swap_rows", "header_case")
+BYTE_KINDS = ("truncate", "bom", "crlf", "nul")
+index = st.integers(0, 5000)
+csv_mutation = st.one_of(
+    st.builds(Mutation, kind=st.just("cell"), a=index, b=index, value=st.sampled_from(CELL_VALUES), raw=st.booleans()),
+    st.builds(Mutation, kind=st.sampled_from(CSV_KINDS), a=index, b=index),
+    st.builds(Mutation, kind=st.sampled_from(BYTE_KINDS), a=index))
+csv_mutations = st.lists(csv_mutation, min_size=1, max_size=2)
+
+
+def _write_rows(rows: list[list[str]], raw_row: int | None = None) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    for i, row in enumerate(rows):
+        if i == raw_row:
+            buf.write(",".join(row) + "\n")
+        else:
+            writer.writerow(row)
+    return buf.getvalue().encode("utf-8")
+
+
+def mutate_csv(data: bytes, m: Mutation) -> bytes:
+    """``data`` with the mutation ``m`` applied (indices wrap around the file's size)."""
+    if m.kind in BYTE_KINDS:
+        if m.kind == "truncate":
+            return data[:m.a % max(len(data), 1)]
+        if m.kind == "bom":
+            return b"\xef\xbb\xbf" + data
+        if m.kind == "crlf":
+            return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        at = m.a % (len(data) + 1)
+        return data[:at] + b"\x00" + data[at:]
+    try:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    except (UnicodeDecodeError, csv.Error):
+        return data
+    rows = [r for r in rows if r] or [[""]]
+    width = max(len(r) for r in rows)
+    n_data = len(rows) - 1
+    raw_row = None
+    if m.kind == "cell" and n_data:
+        r = 1 + m.a % n_data
+        row = rows[r] + [""] * (width - len(rows[r]))
+        row[m.b % width] = m.value
+        rows[r] = row
+        raw_row = r if m.raw else None
+    elif m.kind in ("drop_col", "dup_col", "swap_cols"):
+        c, d = m.a % width, m.b % width
+        for row in rows:
+            row += [""] * (width - len(row))
+            if m.kind == "drop_col":
+                del row[c]
+            elif m.kind == "dup_col":
+                row.insert(c, row[c])
+            else:
+                row[c], row[d] = row[d], row[c]
+    elif m.kind in ("drop_row", "dup_row", "swap_rows") and n_data:
+        r, q = 1 + m.a % n_data, 1 + m.b % n_data
+        if m.kind == "drop_row":
+            del rows[r]
+        elif m.kind == "dup_row":
+            rows.insert(r, list(rows[r]))
+        else:
+            rows[r], rows[q] = rows[q], rows[r]
+    elif m.kind == "header_case":
+        c = m.a % len(rows[0])
+        rows[0][c] = (str.upper, str.lower, str.title)[m.b % 3](rows[0][c])
+    return _write_rows(rows, raw_row)
+
+
+YAML_VALUES = (None, True, "text", -1, 0, 1e308, 10**30, float("nan"), float("inf"), [], {}, [1, 2],
+               "2026-13-01", "01/08/2026", {"a": 1}, "Ünïcødé", "")
+
+
+@dataclass(frozen=True)
+class YamlMutation:
+    kind: str     # retype, delete, unknown_key, nest, listify, truncate
+    at: int       # which key path (wraps around the seed's paths), or the byte to cut at
+    value: int    # which of YAML_VALUES
+
+
+yaml_mutation = st.builds(YamlMutation, kind=st.sampled_from(["retype", "delete", "unknown_key", "nest", "listify",
+                                                               "truncate"]),
+                          at=index, value=st.integers(0, len(YAML_VALUES) - 1))
+
+
+def _key_paths(node, prefix=()):
+    if isinstance(node, dict):
+        for key, child in node.items():
+            yield prefix + (key,)
+            yield from _key_paths(child, prefix + (key,))
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            yield prefix + (i,)
+            yield from _key_paths(child, prefix + (i,))
+
+
+def mutate_yaml(text: str, m: YamlMutation) -> str:
+    if m.kind == "truncate":
+        return text[:m.at % max(len(text), 1)]
+    doc = yaml.safe_load(text)
+    paths = list(_key_paths(doc))
+    path = paths[m.at % len(paths)]
+    parent = doc
+    for key in path[:-1]:
+        parent = parent[key]
+    last = path[-1]
+    if m.kind == "retype":
+        parent[last] = YAML_VALUES[m.value]
+    elif m.kind == "delete":
+        del parent[last]
+    elif m.kind == "unknown_key":
+        target = parent if isinstance(parent, dict) else doc
+        target["unknown_setting"] = YAML_VALUES[m.value]
+    elif m.kind == "nest":
+        parent[last] = {"deeper": parent[last]}
+    else:
+        parent[last] = [parent[last]]
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+# ---------------------------------------------------------------- running and the property
+
+def run(args, cwd: Path):
+    """The command in process; GPULADDER_DEBUG makes an unexpected exception escape."""
+    old = Path.cwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner(env={"GPULADDER_DEBUG": "1"}).invoke(main, [str(a) for a in args], catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def check(res, names: tuple[str, ...], cell: bool, out: Path | None = None, before: set[str] | None = None) -> None:
+    text = res.output
+    assert res.exit_code in (0, 1, 2, 3), text
+    assert "Traceback" not in text and "internal error" not in text, text
+    if res.exit_code == 1:
+        assert any(n in text for n in names), f"names none of {names}:\n{text}"
+        if cell:
+            assert "row " in text or "column " in text or "line " in text, f"no row or column:\n{text}"
+    if out is None:
+        return
+    assert {p.name for p in out.parent.iterdir()} == before, "a file was left beside the output"
+    written = out.read_bytes()
+    if res.exit_code != 0:
+        assert written == SENTINEL, "a failed command changed its -o file"
+    else:
+        assert written != SENTINEL and written.endswith(b"\n")
+        if out.suffix == ".json":
+            json.loads(written)
+        else:
+            list(csv.reader(io.StringIO(written.decode("utf-8"))))
+
+
+SCENARIO_NAMES = ("usage.csv", "inventory.csv", "families.csv", "commitments.csv", "scenario.yaml", "catalog")
+
+
+# ---------------------------------------------------------------- the fuzz, per command
+
+_SEED_EXIT: dict[tuple, int] = {}
+
+
+def fuzz_one_file(command, seed: Path, target: str, muts, names, out_name: str | None = None) -> None:
+    """Copy the seed (a scenario folder when ``seed`` is SEEDS, else one export) into a
+    temporary folder, mutate ``target`` there, run ``command(folder, path, out)`` and check
+    the property. A single cell mutation that turns the seed's exit 0 into exit 1 must be
+    named by row or column."""
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if seed == SEEDS:
+            folder = tmp / "case"
+            shutil.copytree(SEEDS, folder, ignore=shutil.ignore_patterns("*.py", "README.md", "__pycache__"))
+        else:
+            folder = tmp / "case"
+            folder.mkdir()
+            shutil.copy(seed, folder / target)
+        out, before = None, None
+        if out_name is not None:
+            (tmp / "out").mkdir()
+            out, before = tmp / "out" / out_name, {out_name}
+        key = (command.__name__, seed, target)
+        if key not in _SEED_EXIT:
+            if out is not None:
+                out.write_bytes(SENTINEL)
+            _SEED_EXIT[key] = run(command(folder / target, out), folder).exit_code
+        path = folder / target
+        data = path.read_bytes()
+        for m in muts:
+            data = mutate_csv(data, m)
+        path.write_bytes(data)
+        if out is not None:
+            out.write_bytes(SENTINEL)
+        cell = len(muts) == 1 and muts[0].is_cell and _SEED_EXIT[key] == 0
+        check(run(command(path, out), folder), names, cell, out, before)
+
+
+def validate_args(path, out):
+    return ["validate", "scenario.yaml"]
+
+
+def plan_args(path, out):
+    return ["plan", "scenario.yaml", "--time-limit", "2", "-o", out]
+
+
+def summarize_args(path, out):
+    return ["usage", "summarize", path, "--catalog", SEEDS / "catalog", "-o", out]
+
+
+def convert_args(path, out):
+    return ["usage", "convert", path, "--gaps", "zero", "-o", out]
+
+
+def from_export_args(path, out):
+    return ["inventory", "from-export", path, "--skip-unmatched", "-o", out]
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(target=st.sampled_from(SCENARIO_FILES), muts=csv_mutations)
+def test_validate_survives_mutated_scenario_files(target, muts):
+    fuzz_one_file(validate_args, SEEDS, target, muts, SCENARIO_NAMES)
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(m=yaml_mutation)
+def test_validate_survives_mutated_scenario_yaml(m):
+    with tempfile.TemporaryDirectory() as tmp:
+        case = Path(tmp) / "case"
+        shutil.copytree(SEEDS, case, ignore=shutil.ignore_patterns("*.py", "README.md", "__pycache__"))
+        path = case / "scenario.yaml"
+        path.write_text(mutate_yaml(path.read_text(), m), encoding="utf-8")
+        check(run(validate_args(path, None), case), SCENARIO_NAMES, False)
+
+
+@settings(max_examples=50, **SETTINGS)
+@given(seed=st.sampled_from(EXPORTS + (SEEDS / "usage.csv",)), muts=csv_mutations)
+def test_usage_summarize_survives_mutated_exports(seed, muts):
+    fuzz_one_file(summarize_args, seed, seed.name, muts, (seed.name,), "summary.json")
+
+
+@settings(max_examples=50, **SETTINGS)
+@given(seed=st.sampled_from(EXPORTS + (SEEDS / "usage.csv",)), muts=csv_mutations)
+def test_usage_convert_survives_mutated_exports(seed, muts):
+    fuzz_one_file(convert_args, seed, seed.name, muts, (seed.name,), "converted.csv")
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(seed=st.sampled_from(COMMITMENT_EXPORTS), muts=csv_mutations)
+def test_inventory_from_export_survives_mutated_exports(seed, muts):
+    fuzz_one_file(from_export_args, seed, seed.name, muts, (seed.name,), "inventory.csv")
+
+
+@settings(max_examples=8, **SETTINGS)
+@given(target=st.sampled_from(SCENARIO_FILES), muts=csv_mutations)
+def test_plan_survives_mutated_scenario_files(target, muts):
+    fuzz_one_file(plan_args, SEEDS, target, muts, SCENARIO_NAMES, "plan.json")
+
+
+# ---------------------------------------------------------------- the mutations themselves
+
+def test_mutations_change_what_they_say():
+    seed = b"a,b,c\n1,2,3\n4,5,6\n"
+    assert mutate_csv(seed, Mutation("cell", a=1, b=1, value="x")) == b"a,b,c\n1,2,3\n4,x,6\n"
+    assert mutate_csv(seed, Mutation("cell", a=0, b=2, value=",", raw=True)) == b"a,b,c\n1,2,,\n4,5,6\n"
+    assert mutate_csv(seed, Mutation("drop_col", a=0)) == b"b,c\n2,3\n5,6\n"
+    assert mutate_csv(seed, Mutation("swap_rows", a=0, b=1)) == b"a,b,c\n4,5,6\n1,2,3\n"
+    assert mutate_csv(seed, Mutation("header_case", a=1, b=0)) == b"a,B,c\n1,2,3\n4,5,6\n"
+    assert mutate_csv(seed, Mutation("truncate", a=8)) == b"a,b,c\n1,"
+    assert mutate_csv(seed, Mutation("crlf")) == b"a,b,c\r\n1,2,3\r\n4,5,6\r\n"
+    assert mutate_yaml("a: {b: 1}\n", YamlMutation("nest", at=1, value=0)) == "a:\n  b:\n    deeper: 1\n"
+    assert mutate_yaml("a: {b: 1}\n", YamlMutation("retype", at=1, value=2)) == "a:\n  b: text\n"
+
+
+# ---------------------------------------------------------------- crashes the fuzz found
+
+def run_in(tmp_path: Path, args):
+    res = run(args, tmp_path)
+    assert "Traceback" not in res.output and "internal error" not in res.output, res.output
+    return res
+
+
+def test_inventory_from_focus_without_consumed_quantity_names_the_column(tmp_path):
+    """FOCUS with a CommitmentDiscountId but no ConsumedQuantity column: AttributeError
+    ('NoneType' object has no attribute 'type') in arrow_columns.as_float."""
+    rows = list(csv.reader(io.StringIO((OURS / "focus_gpu_ours.csv").read_text())))
+    assert rows[0][7] == "ConsumedQuantity"
+    for row in rows:
+        del row[7]
+    (tmp_path / "focus.csv").write_bytes(_write_rows(rows))
+    (tmp_path / "inv.csv").write_bytes(SENTINEL)
+    res = run_in(tmp_path, ["inventory", "from-export", "focus.csv", "-o", "inv.csv"])
+    assert res.exit_code == 1
+    assert "focus.csv, column 'ConsumedQuantity': missing column 'ConsumedQuantity' (FOCUS export)" in res.output
+    assert (tmp_path / "inv.csv").read_bytes() == SENTINEL
