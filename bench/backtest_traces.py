@@ -70,6 +70,11 @@ VARIANTS = [  # label, --set items, re-plan interval[, months each re-plan plans
      ("constraints.min_utilization=null", "forecast.risk_weight=1", "forecast.lookback_days=90"), "1D"),
     ("trend forecast, re-plan weekly", ("forecast.method=trend",), "7D"),
     ("trend forecast, re-plan daily", ("forecast.method=trend",), "1D"),
+    ("no utilization floor, weekly", ("constraints.min_utilization=null",), "7D"),
+    ("no utilization floor, daily", ("constraints.min_utilization=null",), "1D"),
+    ("floor on P50 only, daily", ("forecast.conservative_quantile=null",), "1D"),
+    ("trend forecast, no floor, weekly", ("constraints.min_utilization=null", "forecast.method=trend"), "7D"),
+    ("trend forecast, no floor, daily", ("constraints.min_utilization=null", "forecast.method=trend"), "1D"),
 ]
 SCENARIO = """name: {name}
 catalog: embedded
