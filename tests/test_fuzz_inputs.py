@@ -27,13 +27,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gpuladder.cli import main
+from gpuladder.errors import GpuladderError, InputError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEEDS = FIXTURES / "fuzz"
@@ -49,7 +49,9 @@ SENTINEL = b"the previous output, kept\n"
 
 CELL_VALUES = ("", "text", "99999999999999999999999999", "-1", "nan", "NaN", "inf", "-inf", "1e308", "-1e308",
                "0", "1.5", "01/08/2026 00:00", "2026-13-45T99:00:00Z", "2026-01-03 04:00:00+05:30", "1767225600",
-               "Ünïcødé ✓ 日本", '"', ",", ";", "\t", "\\", "null", "true", " 2 ", "0x10", "1,5", "\u00a0")
+               "Ünïcødé ✓ 日本", '"', ",", ";", "\t", "\\", "null", "true", " 2 ", "0x10", "1,5", "\u00a0",
+               "١٢", "1e-320", "9" * 400, "-0", "+5", "5e", "2026-01-03T04:00:00", "2026-01-03T04:30:00Z",
+               "2026-02-30T00:00:00Z", "9999-12-31T23:00:00Z", "0001-01-01T00:00:00Z", "x" * 5000, "\n")
 
 SETTINGS = dict(deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -167,10 +169,11 @@ def _key_paths(node, prefix=()):
             yield from _key_paths(child, prefix + (i,))
 
 
-def mutate_yaml(text: str, m: YamlMutation) -> str:
+def mutate_doc(text: str, m: YamlMutation, load, dump) -> str:
+    """The YAML or JSON document ``text`` with ``m`` applied."""
     if m.kind == "truncate":
         return text[:m.at % max(len(text), 1)]
-    doc = yaml.safe_load(text)
+    doc = load(text)
     paths = list(_key_paths(doc))
     path = paths[m.at % len(paths)]
     parent = doc
@@ -188,29 +191,53 @@ def mutate_yaml(text: str, m: YamlMutation) -> str:
         parent[last] = {"deeper": parent[last]}
     else:
         parent[last] = [parent[last]]
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    return dump(doc)
+
+
+def mutate_yaml(text: str, m: YamlMutation) -> str:
+    return mutate_doc(text, m, yaml.safe_load, lambda d: yaml.safe_dump(d, sort_keys=False, allow_unicode=True))
+
+
+def mutate_json(text: str, m: YamlMutation) -> str:
+    return mutate_doc(text, m, json.loads, lambda d: json.dumps(d, indent=1, ensure_ascii=False))
 
 
 # ---------------------------------------------------------------- running and the property
 
 def run(args, cwd: Path):
-    """The command in process; GPULADDER_DEBUG makes an unexpected exception escape."""
+    """The command in process; GPULADDER_DEBUG makes an unexpected exception escape.
+    ``res.reported`` is the GpuladderError the command reported (None when it reported none)."""
+    raised = []
+
+    def recording_init(self, *a):
+        raised.append(self)
+        Exception.__init__(self, *a)
+
     old = Path.cwd()
     os.chdir(cwd)
+    GpuladderError.__init__ = recording_init
     try:
-        return CliRunner(env={"GPULADDER_DEBUG": "1"}).invoke(main, [str(a) for a in args], catch_exceptions=False)
+        res = CliRunner(env={"GPULADDER_DEBUG": "1"}).invoke(main, [str(a) for a in args], catch_exceptions=False)
     finally:
+        del GpuladderError.__init__
         os.chdir(old)
+    res.reported = next((e for e in reversed(raised) if f"error: {e}" in res.output), None)
+    return res
 
 
 def check(res, names: tuple[str, ...], cell: bool, out: Path | None = None, before: set[str] | None = None) -> None:
+    """The property. A DomainError (valid input the tool cannot plan, e.g. too little
+    history for the forecast) names no file by design; an InputError names the file."""
     text = res.output
     assert res.exit_code in (0, 1, 2, 3), text
     assert "Traceback" not in text and "internal error" not in text, text
     if res.exit_code == 1:
-        assert any(n in text for n in names), f"names none of {names}:\n{text}"
-        if cell:
-            assert "row " in text or "column " in text or "line " in text, f"no row or column:\n{text}"
+        assert isinstance(res.reported, GpuladderError), f"exit 1 without a reported error:\n{text}"
+        if isinstance(res.reported, InputError):
+            assert any(n in text for n in names), f"names none of {names}:\n{text}"
+            if cell:
+                assert res.reported.row is not None or res.reported.column is not None or "line " in text, \
+                    f"no row or column:\n{text}"
     if out is None:
         return
     assert {p.name for p in out.parent.iterdir()} == before, "a file was left beside the output"
@@ -284,7 +311,7 @@ def convert_args(path, out):
 
 
 def from_export_args(path, out):
-    return ["inventory", "from-export", path, "--skip-unmatched", "-o", out]
+    return ["inventory", "from-export", path, "--catalog", SEEDS / "catalog", "--skip-unmatched", "-o", out]
 
 
 @settings(max_examples=60, **SETTINGS)
@@ -320,6 +347,38 @@ def test_usage_convert_survives_mutated_exports(seed, muts):
 @given(seed=st.sampled_from(COMMITMENT_EXPORTS), muts=csv_mutations)
 def test_inventory_from_export_survives_mutated_exports(seed, muts):
     fuzz_one_file(from_export_args, seed, seed.name, muts, (seed.name,), "inventory.csv")
+
+
+USAGE_EXPORTS = (OURS / "focus_gpu_ours.csv", OURS / "cur_legacy_ours.csv", OURS / "cur2_ours.csv")
+
+
+def validate_export_args(path, out):
+    return ["validate", SEEDS / "scenario.yaml", "--usage", path, "--gaps", "zero",
+            "--set", "forecast.method=replay", "--set", "horizon.start=2026-01-01"]
+
+
+@settings(max_examples=30, **SETTINGS)
+@given(seed=st.sampled_from(USAGE_EXPORTS), muts=csv_mutations)
+def test_validate_survives_mutated_exports_as_usage(seed, muts):
+    fuzz_one_file(validate_export_args, seed, seed.name, muts, (seed.name,))
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(m=yaml_mutation, inventory_muts=st.one_of(st.just([]), csv_mutations))
+def test_inventory_record_survives_a_mutated_plan_json_and_inventory(m, inventory_muts):
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        plan = tmp / "plan.json"
+        plan.write_text(mutate_json((SEEDS / "plan.json").read_text(), m), encoding="utf-8")
+        data = (SEEDS / "inventory.csv").read_bytes()
+        for im in inventory_muts:
+            data = mutate_csv(data, im)
+        (tmp / "inventory.csv").write_bytes(data)
+        (tmp / "out").mkdir()
+        out = tmp / "out" / "inventory.csv"
+        out.write_bytes(SENTINEL)
+        res = run(["inventory", "record", plan, "--inventory", "inventory.csv", "-o", out], tmp)
+        check(res, ("plan.json", "inventory.csv"), False, out, {"inventory.csv"})
 
 
 @settings(max_examples=8, **SETTINGS)
