@@ -252,7 +252,7 @@ def check(res, names: tuple[str, ...], cell: bool, out: Path | None = None, befo
             list(csv.reader(io.StringIO(written.decode("utf-8"))))
 
 
-SCENARIO_NAMES = ("usage.csv", "inventory.csv", "families.csv", "commitments.csv", "scenario.yaml", "catalog")
+SCENARIO_NAMES = ("usage.csv", "inventory.csv", "families.csv", "commitments.csv", "scenario.yaml")
 
 
 # ---------------------------------------------------------------- the fuzz, per command
@@ -423,3 +423,30 @@ def test_inventory_from_focus_without_consumed_quantity_names_the_column(tmp_pat
     assert res.exit_code == 1
     assert "focus.csv, column 'ConsumedQuantity': missing column 'ConsumedQuantity' (FOCUS export)" in res.output
     assert (tmp_path / "inv.csv").read_bytes() == SENTINEL
+
+
+def test_inventory_from_cur_without_usage_start_names_the_column(tmp_path):
+    """A CUR without lineItem/UsageStartDate: TypeError ('rsub' not supported for dtype 'str'
+    with dtype 'datetime64[s, UTC]') in _cur_reservations, the missing column read as text."""
+    rows = list(csv.reader(io.StringIO((OURS / "cur_legacy_ours.csv").read_text())))
+    assert rows[0][2] == "lineItem/UsageStartDate"
+    for row in rows:
+        del row[2]
+    (tmp_path / "cur.csv").write_bytes(_write_rows(rows))
+    res = run_in(tmp_path, ["inventory", "from-export", "cur.csv"])
+    assert res.exit_code == 1
+    assert ("cur.csv, column 'lineItem/UsageStartDate (line_item_usage_start_date)': missing column "
+            "'lineItem/UsageStartDate (line_item_usage_start_date)' (AWS CUR export)") in res.output
+
+
+def test_inventory_from_cur_without_usage_end_names_the_commitment(tmp_path):
+    """Without lineItem/UsageEndDate (optional: usage reads it as daily rows) the same crash;
+    the commitment's quantity cannot be told, and the error names the commitment."""
+    rows = list(csv.reader(io.StringIO((OURS / "cur_legacy_ours.csv").read_text())))
+    assert rows[0][3] == "lineItem/UsageEndDate"
+    for row in rows:
+        del row[3]
+    (tmp_path / "cur.csv").write_bytes(_write_rows(rows))
+    res = run_in(tmp_path, ["inventory", "from-export", "cur.csv"])
+    assert res.exit_code == 1
+    assert "cur.csv: commitment arn:aws:savingsplans::111122223333:savingsplan/sp-cur-ours-1: quantity" in res.output

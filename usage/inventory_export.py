@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from gpuladder.errors import InputError
 from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.solver.book import CommitmentBook
-from gpuladder.usage.cur import CUR_COLUMNS
+from gpuladder.usage.cur import CUR_COLUMNS, CUR_REQUIRED
 from gpuladder.usage.arrow_columns import as_float, as_string, as_utc
 from gpuladder.usage.export import ExportFile, batches, open_export, require_columns, resolve_columns
 from gpuladder.usage.focus import FOCUS_COLUMNS, FOCUS_REQUIRED, classify_focus
@@ -173,7 +173,8 @@ def _frame(table: pa.Table, cols: dict[str, str], keys, times=(), numbers=()) ->
     out = {}
     for k in keys:
         if k not in cols:
-            out[k] = pa.nulls(table.num_rows, pa.string())
+            kind = pa.timestamp("s", tz="UTC") if k in times else pa.float64() if k in numbers else pa.string()
+            out[k] = pa.nulls(table.num_rows, kind)
         elif k in times:
             out[k] = as_utc(table.column(cols[k]))
         elif k in numbers:
@@ -193,6 +194,7 @@ def _from_cur(export: ExportFile) -> tuple[tuple[FoundCommitment, ...], str]:
     if "line_item_type" not in cols:
         raise InputError("missing column 'lineItem/LineItemType (line_item_line_item_type)'", file=export.name,
                          hint="exporting the CUR with its line item types.")
+    require_columns(export, cols, CUR_REQUIRED, "AWS CUR")
     fees, referenced = [], set()
     unnamed = dict.fromkeys(_COVERED_BY, 0)   # covered-usage rows that name no commitment
     keys = ["line_item_type", "start", "end", "usage_type", "amount", "instance_type", "region", *_CUR_COMMIT_COLUMNS]
