@@ -79,14 +79,22 @@ def _first_line(file: Path, bad) -> int | None:
 
 
 def _ragged(file: Path, header: str, detail: str = "") -> InputError:
-    """A row with more fields than the header (pandas would shift or drop its values)."""
+    """A row with more fields than the header (pandas would shift or drop its values), or a
+    quote that never closes (pandas counts its row from 0 after the header)."""
     with open(file, encoding="utf-8-sig", newline="") as fh:
         rows = csv.reader(fh)
-        width = len(next(rows, []))
-        for row in rows:
+        names = next(rows, [])
+        width, number, row = len(names), 1, names
+        for number, row in enumerate(rows, start=2):
             if len(row) > width:
                 return InputError(f"{len(row)} fields, but the header has {width}", file=str(file),
                                   row=rows.line_num, hint="removing the extra commas (or quoting a value that "
                                                           f"contains a comma) so every row matches {header}.")
+    if "EOF inside string" in detail:   # the last record's last value opens a quote that never closes
+        column = names[len(row) - 1] if 0 < len(row) <= width else None
+        return InputError('a quote (") opens a value that is never closed: the rest of the file is read as '
+                          "that value", file=str(file), row=number, column=column,
+                          hint='removing the quote, or closing it; a value that holds a quote is written in quotes '
+                               'with the quote doubled ("a ""b"" c").')
     return InputError(f"not a readable CSV ({detail.strip()})", file=str(file),
                       hint=f"saving it as UTF-8 CSV with the header {header}.")

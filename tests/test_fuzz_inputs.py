@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -450,3 +451,22 @@ def test_inventory_from_cur_without_usage_end_names_the_commitment(tmp_path):
     res = run_in(tmp_path, ["inventory", "from-export", "cur.csv"])
     assert res.exit_code == 1
     assert "cur.csv: commitment arn:aws:savingsplans::111122223333:savingsplan/sp-cur-ours-1: quantity" in res.output
+
+
+@pytest.mark.parametrize("target, text, row, column", [
+    ("usage.csv", 'timestamp,family,instances\n2026-01-01T00:00:00Z,a,1\n",a,1\n2026-01-01T02:00:00Z,a,1\n',
+     3, "timestamp"),
+    ("usage.csv", 'timestamp,family,instances\n\n2026-01-01T00:00:00Z,a,"1\n2026-01-01T02:00:00Z,a,1\n', 3, "instances"),
+    ("inventory.csv", 'id,product,family,quantity,start,end\n"ri-1,aws-ri-1y-no_upfront,,1,2026-01-01,2027-01-01\n',
+     2, "id"),
+])
+def test_an_unclosed_quote_names_its_row_and_column(tmp_path, target, text, row, column):
+    """A raw quote that never closes: pandas' 'EOF inside string starting at row 1' counted
+    rows from 0 after the header (the quote was in spreadsheet row 2) and named no column."""
+    case = tmp_path / "case"
+    shutil.copytree(SEEDS, case, ignore=shutil.ignore_patterns("*.py", "README.md", "__pycache__"))
+    (case / target).write_text(text)
+    res = run_in(case, ["validate", "scenario.yaml"])
+    assert res.exit_code == 1
+    assert f"{target}, row {row}, column '{column}': a quote (\") opens a value that is never closed" in res.output
+    assert res.reported.row == row and res.reported.column == column
