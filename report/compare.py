@@ -153,13 +153,16 @@ def _notes(cmp: Comparison, labels: list[str]) -> list[str]:
 
 def _solver_cell(o: ScenarioOutcome) -> str:
     """'optimal', or how the solver stopped (a plan stopped on its time limit is the best
-    found, not the optimum: its figures are not comparable as they stand)."""
+    found, not the optimum: its figures are not comparable as they stand); a plan of the
+    product-set search adds how many product sets it compared (not a proof over all)."""
     if o.plan is None:
         return "-"
     s = o.plan.solver
     if s.status == "time_limit":
-        return f"time limit, gap {'unknown' if s.gap is None else pct(s.gap, 2)}"
-    return s.status.replace("_", " ")
+        cell = f"time limit, gap {'unknown' if s.gap is None else pct(s.gap, 2)}"
+    else:
+        cell = s.status.replace("_", " ")
+    return f"{cell} (best of {s.search_candidates} product sets)" if s.search_candidates else cell
 
 
 def _html(cmp: Comparison) -> str:

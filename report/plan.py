@@ -100,7 +100,10 @@ def plan_document(plan: Plan) -> dict:
                    "simulated_objective_usd": json_value(s.simulated_objective_usd, 2),
                    "difference_share": json_value(s.difference_share, 8), "exact": s.exact,
                    "layer_resolution": s.resolution, "variables": s.n_variables,
-                   "integer_variables": s.n_integer, "constraints": s.n_constraints},
+                   "integer_variables": s.n_integer, "constraints": s.n_constraints,
+                   "search": None if not s.search_candidates else {
+                       "method": "product_set", "candidates": s.search_candidates,
+                       "seconds": json_value(s.search_seconds, 3)}},
         "warnings": list(plan.warnings),
     }
 
@@ -200,6 +203,9 @@ def _headline(plan: Plan) -> str:
 def _solver_line(plan: Plan) -> str:
     s = plan.solver
     gap = f", gap {no_minus_zero(s.gap, 5):.3%}" if s.gap is not None else ""
+    if s.search_candidates:   # the status is the chosen candidate's solve, not a proof over every product set
+        gap += (f" (the best of {s.search_candidates} product-set candidates in {s.search_seconds:.1f} s: "
+                "not proven optimal over every product set)")
     return (f"solver {s.backend}: {s.status}{gap}, solve {s.seconds:.2f} s, build {s.build_seconds:.2f} s, "
             f"{s.n_variables} variables ({s.n_integer} integer), {s.n_constraints} constraints; "
             f"model vs simulator {no_minus_zero(s.difference_share, 6):+.4%} "

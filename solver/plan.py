@@ -10,7 +10,6 @@ difference is reported.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, replace
 
@@ -19,7 +18,7 @@ import pandas as pd
 
 from gpuladder.errors import DomainError, InfeasibleError, ModelMismatchError
 from gpuladder.solver.backends import solve
-from gpuladder.solver.backends.threads import SOLVE_THREAD_NAME
+from gpuladder.solver.backends.threads import in_background as _in_background
 from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
 from gpuladder.solver.diagnose import diagnose_infeasible
 from gpuladder.solver.exactness import plan_is_exact
@@ -53,6 +52,10 @@ class SolverReport:
     n_variables: int
     n_integer: int
     n_constraints: int
+    # the product-set search (models over GATED_MAX_COLUMNS): the candidate plans it compared and
+    # its wall time; status and gap are the chosen candidate's solve, no proof over every product set
+    search_candidates: int = 0
+    search_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -204,7 +207,8 @@ def _search_products(problem: PlanningProblem, solver: SolverOptions, scenario: 
     does, the ungated model's error is raised."""
     held = frozenset(problem.inventory.items["product"])
     opts = problem.options
-    deadline = _clock() + solver.time_limit_s
+    t0 = _clock()
+    deadline = t0 + solver.time_limit_s
 
     def time_left() -> SolverOptions:
         return replace(solver, time_limit_s=max(deadline - _clock(), MIN_SOLVE_SECONDS))
@@ -234,31 +238,8 @@ def _search_products(problem: PlanningProblem, solver: SolverOptions, scenario: 
         except (InfeasibleError, DomainError):
             if waiting is ungated and not candidates:
                 raise
-    return min(candidates, key=lambda p: p.solver.simulated_objective_usd)
-
-
-def _in_background(fn, *args):
-    """Start ``fn(*args)`` on another thread and return the function that waits for its result
-    (raising its exception). The solvers release the GIL, so on two cores the product-set
-    search's candidates solve side by side (bench/README.md, "plan_problem since the floor
-    fix"). A daemon thread: Ctrl-C is not held up until its solve ends."""
-    box: dict = {}
-
-    def run():
-        try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # handed to the caller, which re-raises it
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True, name=SOLVE_THREAD_NAME)
-    thread.start()
-
-    def result():
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
-    return result
+    best = min(candidates, key=lambda p: p.solver.simulated_objective_usd)
+    return replace(best, solver=replace(best.solver, search_candidates=len(candidates), search_seconds=_clock() - t0))
 
 
 PROPOSAL_MIP_GAP = 0.01   # the proposal only names products; its purchases are not kept

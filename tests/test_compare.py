@@ -188,3 +188,27 @@ def test_html_side_by_side_with_a_ladder_chart_per_plan_and_the_failure(case):
     first = [g.find(f"{svg}title").text for g in charts[0].findall(f"{svg}g")]
     # a: 2 all-upfront reservations at $2.40 in force for 12 months
     assert len(first) == 12 and all(t.split(" in force")[0].endswith("$4.80/h") for t in first)
+
+
+def test_compare_says_which_plans_came_from_the_product_set_search():
+    """A plan of the product-set search is the best of its candidates, not a proven optimum
+    over every product set: the solver cell says how many it compared; the CSV keeps the
+    candidate's status for scripts."""
+    import dataclasses
+
+    from gpuladder.report.compare import render_comparison
+    from gpuladder.scenarios.loader import load_scenario
+    from gpuladder.scenarios.runner import run_scenario
+
+    def run(scenario):
+        plan = run_scenario(scenario)
+        return dataclasses.replace(plan, solver=dataclasses.replace(plan.solver, search_candidates=3,
+                                                                    search_seconds=4.2))
+
+    path = "scenarios/examples/steady-inference.yaml"
+    searched = compare_scenarios([path], load=load_scenario, run=run)
+    whole = compare_scenarios([path], load=load_scenario)
+    row = next(line for line in render_comparison(searched, "table").splitlines() if line.startswith("solver"))
+    assert row.split()[1:] == ["optimal", "(best", "of", "3", "product", "sets)"], row
+    assert "| solver | optimal |" in render_comparison(whole, "md")
+    assert json.loads(render_comparison(searched, "json"))["scenarios"][0]["figures"]["solver_status"] == "optimal"

@@ -122,6 +122,27 @@ def test_without_a_proposal_the_cheaper_fallback_is_returned(default_problem, mo
     assert _expected(fallback) == pytest.approx(_expected(cheapest), rel=1e-9)
 
 
+def test_a_searched_plan_says_it_is_the_best_of_its_candidates_not_a_proven_optimum(default_problem, monkeypatch):
+    """The status of a plan from the product-set search is its chosen candidate's solve: the
+    report says how many candidates were compared and that no proof covers every product set
+    (session 10: an exact model's search settled on reservations alone, 2.1% dearer, and
+    printed "optimal"). A plan solved whole says nothing of the kind."""
+    from gpuladder.report.plan import plan_document, render_plan
+
+    problem, solver = default_problem
+    whole = plan_problem(problem, solver)
+    assert whole.solver.search_candidates == 0 and plan_document(whole)["solver"]["search"] is None
+    assert "product-set" not in render_plan(whole, "table")
+    monkeypatch.setattr(plan_module, "GATED_MAX_COLUMNS", 0)
+    monkeypatch.setattr(plan_module, "_proposed_plans", lambda *_: None)   # two candidates: ungated, no plans
+    searched = plan_problem(problem, solver)
+    search = plan_document(searched)["solver"]["search"]
+    assert search["method"] == "product_set" and search["candidates"] == 2
+    assert search["seconds"] >= searched.solver.seconds
+    line = next(l for l in render_plan(searched, "table").splitlines() if l.startswith("solver "))
+    assert "the best of 2 product-set candidates" in line and "not proven optimal" in line
+
+
 def test_the_search_is_never_worse_than_buying_no_savings_plans():
     """On a synthetic fleet (bench/fleets.py, 6 families x 6 months, compute-wide savings
     plans) the 3-year all-upfront compute plan, floored, costs more than reservations alone

@@ -3,8 +3,8 @@ runs on, whether one is still running, and the solver processes started (CBC).
 
 HiGHS's main-thread solves run on highspy's own thread (``backends/highs.py``), SCIP's on
 a thread of ours (``backends/ortools.py``), so that an interrupt can cancel them; the
-product-set search runs candidates on threads (``solver/plan.py``); all name them
-``SOLVE_THREAD_NAME``. CBC runs as a child process (``backends/cbc.py``), registered here
+product-set search runs candidates on threads (``in_background``, for ``solver/plan.py``);
+all name them ``SOLVE_THREAD_NAME``. CBC runs as a child process (``backends/cbc.py``), registered here
 so that an interrupt stops it instead of leaving it to run out its time limit."""
 
 from __future__ import annotations
@@ -97,3 +97,27 @@ def _stop(child: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
+
+
+def in_background(fn, *args):
+    """Start ``fn(*args)`` on another thread and return the function that waits for its result
+    (raising its exception). The solvers release the GIL, so on two cores the product-set
+    search's candidates solve side by side (bench/README.md, "plan_problem since the floor
+    fix"). A daemon thread: Ctrl-C is not held up until its solve ends."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # handed to the caller, which re-raises it
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True, name=SOLVE_THREAD_NAME)
+    thread.start()
+
+    def result():
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+    return result
