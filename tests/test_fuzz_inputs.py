@@ -263,16 +263,15 @@ _SEED_EXIT: dict[tuple, int] = {}
 
 def fuzz_one_file(command, seed: Path, target: str, muts, names, out_name: str | None = None) -> None:
     """Copy the seed (a scenario folder when ``seed`` is SEEDS, else one export) into a
-    temporary folder, mutate ``target`` there, run ``command(folder, path, out)`` and check
-    the property. A single cell mutation that turns the seed's exit 0 into exit 1 must be
+    temporary folder, mutate ``target`` there, run the arguments ``command(path, out)`` in
+    that folder and check the property. A single cell mutation that turns the seed's exit 0 into exit 1 must be
     named by row or column."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        folder = tmp / "case"
         if seed == SEEDS:
-            folder = tmp / "case"
             shutil.copytree(SEEDS, folder, ignore=shutil.ignore_patterns("*.py", "README.md", "__pycache__"))
         else:
-            folder = tmp / "case"
             folder.mkdir()
             shutil.copy(seed, folder / target)
         out, before = None, None
@@ -315,13 +314,13 @@ def from_export_args(path, out):
     return ["inventory", "from-export", path, "--catalog", SEEDS / "catalog", "--skip-unmatched", "-o", out]
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=80, **SETTINGS)
 @given(target=st.sampled_from(SCENARIO_FILES), muts=csv_mutations)
 def test_validate_survives_mutated_scenario_files(target, muts):
     fuzz_one_file(validate_args, SEEDS, target, muts, SCENARIO_NAMES)
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=80, **SETTINGS)
 @given(m=yaml_mutation)
 def test_validate_survives_mutated_scenario_yaml(m):
     with tempfile.TemporaryDirectory() as tmp:
@@ -332,19 +331,19 @@ def test_validate_survives_mutated_scenario_yaml(m):
         check(run(validate_args(path, None), case), SCENARIO_NAMES, False)
 
 
-@settings(max_examples=50, **SETTINGS)
+@settings(max_examples=70, **SETTINGS)
 @given(seed=st.sampled_from(EXPORTS + (SEEDS / "usage.csv",)), muts=csv_mutations)
 def test_usage_summarize_survives_mutated_exports(seed, muts):
     fuzz_one_file(summarize_args, seed, seed.name, muts, (seed.name,), "summary.json")
 
 
-@settings(max_examples=50, **SETTINGS)
+@settings(max_examples=70, **SETTINGS)
 @given(seed=st.sampled_from(EXPORTS + (SEEDS / "usage.csv",)), muts=csv_mutations)
 def test_usage_convert_survives_mutated_exports(seed, muts):
     fuzz_one_file(convert_args, seed, seed.name, muts, (seed.name,), "converted.csv")
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=60, **SETTINGS)
 @given(seed=st.sampled_from(COMMITMENT_EXPORTS), muts=csv_mutations)
 def test_inventory_from_export_survives_mutated_exports(seed, muts):
     fuzz_one_file(from_export_args, seed, seed.name, muts, (seed.name,), "inventory.csv")
@@ -364,7 +363,7 @@ def test_validate_survives_mutated_exports_as_usage(seed, muts):
     fuzz_one_file(validate_export_args, seed, seed.name, muts, (seed.name,))
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=100, **SETTINGS)
 @given(m=yaml_mutation, inventory_muts=st.one_of(st.just([]), csv_mutations))
 def test_inventory_record_survives_a_mutated_plan_json_and_inventory(m, inventory_muts):
     with tempfile.TemporaryDirectory() as tmp:
@@ -382,7 +381,7 @@ def test_inventory_record_survives_a_mutated_plan_json_and_inventory(m, inventor
         check(res, ("plan.json", "inventory.csv"), False, out, {"inventory.csv"})
 
 
-@settings(max_examples=8, **SETTINGS)
+@settings(max_examples=10, **SETTINGS)
 @given(target=st.sampled_from(SCENARIO_FILES), muts=csv_mutations)
 def test_plan_survives_mutated_scenario_files(target, muts):
     fuzz_one_file(plan_args, SEEDS, target, muts, SCENARIO_NAMES, "plan.json")
