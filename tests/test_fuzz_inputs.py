@@ -28,6 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -469,3 +472,40 @@ def test_an_unclosed_quote_names_its_row_and_column(tmp_path, target, text, row,
     assert res.exit_code == 1
     assert f"{target}, row {row}, column '{column}': a quote (\") opens a value that is never closed" in res.output
     assert res.reported.row == row and res.reported.column == column
+
+
+def _focus_parquet(path: Path, column: str, values: pa.Array) -> Path:
+    table = pcsv.read_csv(OURS / "focus_gpu_ours.csv")
+    table = table.cast(pa.schema([pa.field(f.name, pa.string()) for f in table.schema]))
+    pq.write_table(table.set_column(table.column_names.index(column), column, values), path)
+    return path
+
+
+@pytest.mark.parametrize("command", [["usage", "summarize"], ["usage", "convert", "--gaps", "zero", "-o", "o.csv"],
+                                     ["inventory", "from-export", "--skip-unmatched"]])
+def test_parquet_columns_of_lists_or_non_utf8_bytes_are_named(tmp_path, command):
+    """A Parquet column of lists, or of bytes that are not UTF-8: ArrowNotImplementedError
+    ('Unsupported cast from list<element: int64> to utf8') / ArrowInvalid ('Invalid UTF8
+    payload') in arrow_columns.as_string, for any column the readers use."""
+    n = 15
+    _focus_parquet(tmp_path / "lists.parquet", "ConsumedUnit", pa.array([[1]] * n))
+    res = run_in(tmp_path, [*command[:2], "lists.parquet", *command[2:]])
+    assert res.exit_code == 1
+    assert ("lists.parquet, column 'ConsumedUnit': the column holds list<element: int64> values, "
+            "not one value per row") in res.output
+    values = [b"Hours"] * n
+    values[5] = b"\xffHours"
+    _focus_parquet(tmp_path / "bytes.parquet", "ConsumedUnit", pa.array(values, pa.binary()))
+    res = run_in(tmp_path, [*command[:2], "bytes.parquet", *command[2:]])
+    assert res.exit_code == 1
+    assert "bytes.parquet, row 7, column 'ConsumedUnit': bytes that are not UTF-8 text" in res.output
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_parquet_binary_column_of_utf8_reads_as_text(tmp_path):
+    text = run_in(tmp_path, ["usage", "summarize", OURS / "focus_gpu_ours.csv", "--format", "json"])
+    _focus_parquet(tmp_path / "b.parquet", "ConsumedUnit", pa.array([b"Hours"] * 15, pa.binary()))
+    binary = run_in(tmp_path, ["usage", "summarize", "b.parquet", "--format", "json"])
+    assert binary.exit_code == text.exit_code == 0
+    a, b = json.loads(text.stdout), json.loads(binary.stdout)
+    assert a["families"] == b["families"]

@@ -138,11 +138,37 @@ def _parquet_batches(export: ExportFile, columns: list[str]) -> Iterator[tuple[i
     offset = 0
     try:
         for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=columns):
-            yield offset, pa.Table.from_batches([batch])
+            yield offset, _values_table(export, pa.Table.from_batches([batch]), offset)
             offset += batch.num_rows
     except pa.ArrowException as exc:
         raise InputError(f"unreadable Parquet data ({exc})", file=export.name,
                          hint="re-exporting the file.") from None
+
+
+def _values_table(export: ExportFile, table: pa.Table, offset: int) -> pa.Table:
+    """``table`` with binary columns as text; a column of lists or structs, or of bytes that
+    are not UTF-8, is an InputError naming it (the readers take one value per cell, or a map:
+    CUR 2.0's ``product``)."""
+    for i, (name, arr) in enumerate(zip(table.column_names, table.columns)):
+        if pa.types.is_nested(arr.type) and not pa.types.is_map(arr.type):
+            raise InputError(f"the column holds {arr.type} values, not one value per row", file=export.name,
+                             column=name, hint="exporting that column as text, numbers or timestamps.")
+        if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
+            arr = arr.combine_chunks()
+            try:
+                table = table.set_column(i, name, pc.cast(arr, pa.string()))
+            except pa.ArrowInvalid:
+                lo, hi = 0, len(arr)       # bisect to the first value that is not UTF-8
+                while hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    try:
+                        pc.cast(arr.slice(lo, mid - lo), pa.string())
+                        lo = mid
+                    except pa.ArrowInvalid:
+                        hi = mid
+                raise InputError("bytes that are not UTF-8 text", file=export.name, row=offset + lo + 2,
+                                 column=name, hint="exporting the column as UTF-8 text.") from None
+    return table
 
 
 class CsvBatches:
