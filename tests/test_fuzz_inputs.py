@@ -458,7 +458,8 @@ def test_inventory_from_cur_without_usage_end_names_the_commitment(tmp_path):
 @pytest.mark.parametrize("target, text, row, column", [
     ("usage.csv", 'timestamp,family,instances\n2026-01-01T00:00:00Z,a,1\n",a,1\n2026-01-01T02:00:00Z,a,1\n',
      3, "timestamp"),
-    ("usage.csv", 'timestamp,family,instances\n\n2026-01-01T00:00:00Z,a,"1\n2026-01-01T02:00:00Z,a,1\n', 3, "instances"),
+    ("usage.csv", 'timestamp,family,instances\n\n2026-01-01T00:00:00Z,a,"1\n2026-01-01T02:00:00Z,a,1\n',
+     3, "instances"),
     ("inventory.csv", 'id,product,family,quantity,start,end\n"ri-1,aws-ri-1y-no_upfront,,1,2026-01-01,2027-01-01\n',
      2, "id"),
 ])
@@ -484,7 +485,7 @@ def _focus_parquet(path: Path, column: str, values: pa.Array) -> Path:
 @pytest.mark.parametrize("command", [["usage", "summarize"], ["usage", "convert", "--gaps", "zero", "-o", "o.csv"],
                                      ["inventory", "from-export", "--skip-unmatched"]])
 def test_parquet_columns_of_lists_or_non_utf8_bytes_are_named(tmp_path, command):
-    """A Parquet column of lists, or of bytes that are not UTF-8: ArrowNotImplementedError
+    """A Parquet column of lists or maps, or of bytes that are not UTF-8: ArrowNotImplementedError
     ('Unsupported cast from list<element: int64> to utf8') / ArrowInvalid ('Invalid UTF8
     payload') in arrow_columns.as_string, for any column the readers use."""
     n = 15
@@ -493,6 +494,11 @@ def test_parquet_columns_of_lists_or_non_utf8_bytes_are_named(tmp_path, command)
     assert res.exit_code == 1
     assert ("lists.parquet, column 'ConsumedUnit': the column holds list<element: int64> values, "
             "not one value per row") in res.output
+    _focus_parquet(tmp_path / "maps.parquet", "ChargeCategory", pa.array([[("k", "v")]] * n,
+                                                                         pa.map_(pa.string(), pa.string())))
+    res = run_in(tmp_path, [*command[:2], "maps.parquet", *command[2:]])
+    assert res.exit_code == 1
+    assert "maps.parquet, column 'ChargeCategory': the column holds map<string, string" in res.output
     values = [b"Hours"] * n
     values[5] = b"\xffHours"
     _focus_parquet(tmp_path / "bytes.parquet", "ConsumedUnit", pa.array(values, pa.binary()))

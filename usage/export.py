@@ -146,11 +146,11 @@ def _parquet_batches(export: ExportFile, columns: list[str]) -> Iterator[tuple[i
 
 
 def _values_table(export: ExportFile, table: pa.Table, offset: int) -> pa.Table:
-    """``table`` with binary columns as text; a column of lists or structs, or of bytes that
-    are not UTF-8, is an InputError naming it (the readers take one value per cell, or a map:
-    CUR 2.0's ``product``)."""
+    """``table`` with binary columns as text; a column of lists, structs or maps, or of bytes
+    that are not UTF-8, is an InputError naming it (the readers take one value per cell; CUR
+    2.0's ``product`` column may be a map)."""
     for i, (name, arr) in enumerate(zip(table.column_names, table.columns)):
-        if pa.types.is_nested(arr.type) and not pa.types.is_map(arr.type):
+        if pa.types.is_nested(arr.type) and not (pa.types.is_map(arr.type) and name.lower() == "product"):
             raise InputError(f"the column holds {arr.type} values, not one value per row", file=export.name,
                              column=name, hint="exporting that column as text, numbers or timestamps.")
         if pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type):
