@@ -30,6 +30,7 @@ from gpuladder.solver.plan_warnings import (estimated_products, held_floor_keys,
                                            simulated_floor_warning, solver_warnings,
                                            stale_price_warning, upfront_budget_warning)
 from gpuladder.solver.simulate import SimulationResult, simulate
+from gpuladder.solver.split_topup import top_up_split_plans
 from gpuladder.solver.sunk_shortfall import sunk_floor_shortfall, waived_models
 from gpuladder.units import AVERAGE_MONTH_HOURS
 
@@ -302,7 +303,8 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
                           "raise solver.time_limit_s or simplify the scenario")
     x = sol.x
     purchases = _purchases_from_solution(built.lp.values(PURCHASES, x), data)
-    book = problem.inventory.concat(make_purchases(problem.catalog, purchases,
+    topped = top_up_split_plans(problem, data, purchases, _free_prefix(problem.inventory))
+    book = problem.inventory.concat(make_purchases(problem.catalog, topped.purchases,
                                                    id_prefix=_free_prefix(problem.inventory)))
     rules = dispatch_rules(problem)
     sims = {p.name: simulate(book, p.demand_instances, p.interruptible_instances, problem.catalog, rules)
@@ -334,7 +336,7 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
                           diff, exact, data.resolution, built.lp.n_cols, n_int, built.lp.n_rows)
     expected = problem.forecast.expected
     sim = sims[expected]
-    notes = list(warnings) + solver_warnings(purchases, problem.catalog, report, sol.status)
+    notes = list(warnings) + solver_warnings(purchases, problem.catalog, report, sol.status) + list(topped.warnings)
     notes += lock_in_warning(book, data.horizon_end)
     notes += simulated_floor_warning(book, sims, (expected, problem.forecast.conservative),
                                      problem.constraints.min_utilization, diff)

@@ -104,7 +104,7 @@ def _same(a, b) -> None:
     pd.testing.assert_frame_equal(a.path_costs, b.path_costs)
     pd.testing.assert_frame_equal(a.expiring, b.expiring)
     assert a.warnings == b.warnings
-    timing = {"seconds": 0.0, "build_seconds": 0.0}
+    timing = {"seconds": 0.0, "build_seconds": 0.0, "search_seconds": 0.0}
     assert replace(a.solver, **timing) == replace(b.solver, **timing)
 
 
