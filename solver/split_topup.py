@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gpuladder.solver.book import CommitmentBook, make_purchases
+from gpuladder.solver.book import make_purchases
 from gpuladder.solver.modeldata import SP, SPLIT, ModelData, PlanningProblem, dispatch_rules
 from gpuladder.solver.plan_warnings import floor_keys, held_floor_keys
 from gpuladder.solver.simulate import simulate
@@ -44,8 +44,11 @@ __all__ = ["TopUp", "top_up_split_plans"]
 
 QUANTUM_USD_PER_HOUR = 0.001   # plan.SP_QUANTUM_USD_PER_HOUR (plan.py imports this module)
 MAX_SCALE_SHARE = 4.0          # a is searched in [0, 4]: at most five times what the model bought
-BISECTION_STEPS = 10
-GOLDEN_STEPS = 14
+BISECTION_STEPS = 8
+GOLDEN_STEPS = 10
+# hours x families with demand above which the top-up is not tried (each trial simulates the
+# forecast paths): a year of 100 families; bench/README.md, "What the compression costs"
+MAX_TOPUP_CELLS = 876_000
 SHARE_DUST = 1e-9              # float noise allowed on a use share
 INV_PHI = (np.sqrt(5.0) - 1.0) / 2.0
 
@@ -71,9 +74,18 @@ def top_up_split_plans(problem: PlanningProblem, data: ModelData, purchases: pd.
     products = _candidates(problem, data, purchases)
     if not products:
         return TopUp(purchases)
-    ev = _Evaluator(problem, data, id_prefix)
-    base = ev.trial(purchases)
-    threshold = np.minimum(problem.constraints.min_utilization, base.shares) - SHARE_DUST
+    cells = len(problem.forecast.index) * len(data.families)
+    if cells > MAX_TOPUP_CELLS:
+        return TopUp(purchases, (f"not topped up: {', '.join(products)} may be bought short of the utilization floor "
+                                 "(split cells under-read a plan covering several families; bench/README.md, "
+                                 f"'What the compression costs'), but checking it in the simulator over {cells:,} "
+                                 f"family-hours is too slow (limit {MAX_TOPUP_CELLS:,}); a shorter horizon is "
+                                 "checked",))
+    u = problem.constraints.min_utilization
+    # phase 1 on each path whole (one simulation per path and trial): the floor over the
+    # horizon, a necessary condition of the windows'; the windows' check follows on the result
+    fast, full = _Evaluator(problem, data, id_prefix, windows=False), _Evaluator(problem, data, id_prefix)
+    base_fast, base_full = fast.trial(purchases), full.trial(purchases)
     notes = []
     for product in products:
         rows = (purchases["product"] == product).to_numpy()
@@ -83,31 +95,47 @@ def top_up_split_plans(problem: PlanningProblem, data: ModelData, purchases: pd.
             q = np.where(rows, np.floor(qty * (1.0 + a) / QUANTUM_USD_PER_HOUR + 1e-6) * QUANTUM_USD_PER_HOUR, qty)
             return purchases.assign(quantity=q)
 
-        tried: dict[float, _Trial] = {0.0: base}
+        tried = {0.0: base_fast}
+        checked = {0.0: base_full}
+        limit_fast = np.minimum(u, base_fast.shares) - SHARE_DUST
+        limit_full = np.minimum(u, base_full.shares) - SHARE_DUST
 
         def at(a: float) -> _Trial:
             if a not in tried:
-                tried[a] = ev.trial(scaled(a))
+                tried[a] = fast.trial(scaled(a))
             return tried[a]
 
         def holds(a: float) -> bool:
-            s = at(a).shares.reindex(threshold.index)
-            return bool((s.isna() | (s >= threshold)).all())
+            return _within(at(a).shares, limit_fast)
+
+        def holds_everywhere(a: float) -> bool:
+            if a not in checked:
+                checked[a] = full.trial(scaled(a))
+            return _within(checked[a].shares, limit_full)
 
         a_max = _largest_holding(holds)
         if a_max <= 0.0:
             continue
         _golden(lambda a: at(a).objective_usd, a_max)
-        ok = [a for a in tried if a > 0 and holds(a) and tried[a].objective_usd < base.objective_usd]
+        ok = [a for a in tried if a > 0 and holds(a) and tried[a].objective_usd < base_fast.objective_usd]
         if not ok:
             continue
         a = min(ok, key=lambda v: (tried[v].objective_usd, v))
-        best = tried[a]
-        notes.append(_note(product, a, base.objective_usd - best.objective_usd, best.shares,
-                           problem.constraints.min_utilization))
-        purchases, base = scaled(a), best
-        threshold = np.minimum(problem.constraints.min_utilization, base.shares) - SHARE_DUST
+        if not holds_everywhere(a):
+            # a window (a month on the expected path) is stricter: the largest a that keeps
+            # it too, below the cheapest (the cost falls up to there: convex)
+            a = _largest_holding(holds_everywhere, a)
+        if a <= 0.0 or checked[a].objective_usd >= base_full.objective_usd:
+            continue
+        best = checked[a]
+        notes.append(_note(product, a, base_full.objective_usd - best.objective_usd, best.shares, u))
+        purchases, base_full, base_fast = scaled(a), best, at(a)
     return TopUp(purchases, tuple(notes))
+
+
+def _within(shares: pd.Series, limit: pd.Series) -> bool:
+    s = shares.reindex(limit.index)
+    return bool((s.isna() | (s >= limit)).all())
 
 
 def _candidates(problem: PlanningProblem, data: ModelData, purchases: pd.DataFrame) -> list[str]:
@@ -141,17 +169,18 @@ class _Evaluator:
     (kind, key, floor path, window): the expected path month by month where its floor is
     (slices of the demand: billing is hour by hour, so the slices add up to the horizon)."""
 
-    def __init__(self, problem: PlanningProblem, data: ModelData, id_prefix: str):
+    def __init__(self, problem: PlanningProblem, data: ModelData, id_prefix: str, windows: bool = True):
         self.problem, self.data, self.id_prefix = problem, data, id_prefix
         self.rules = dispatch_rules(problem)
         p = data.paths
         per = data.periods
-        self.slices = []   # (path name, weight, floor, window, i0, i1)
+        self.slices = []   # (path name, weight, floor, window, i0, i1); windows=False: each path whole
         for w in range(len(p)):
             weight, floor = float(p["weight"].iat[w]), bool(p["floor"].iat[w])
             if weight <= 0 and not floor:
                 continue
-            window = data.floor_window[w, per["window"].to_numpy()] if floor else np.zeros(len(per), int)
+            whole = not floor or not windows
+            window = np.zeros(len(per), int) if whole else data.floor_window[w, per["window"].to_numpy()]
             spans = per.groupby(window).agg(i0=("i0", "min"), i1=("i1", "max"))
             for g, r in spans.iterrows():
                 self.slices.append((p["name"].iat[w], weight, floor, int(g), int(r["i0"]), int(r["i1"])))
@@ -181,13 +210,15 @@ class _Evaluator:
         return _Trial(objective, shares)
 
 
-def _largest_holding(holds) -> float:
-    """The largest a in [0, MAX_SCALE_SHARE] with ``holds(a)`` (use falls as a grows):
-    doubling from 1/8 until it fails, then bisection."""
+def _largest_holding(holds, below: float | None = None) -> float:
+    """The largest a in [0, MAX_SCALE_SHARE] (or [0, ``below``)) with ``holds(a)`` (use falls
+    as a grows): doubling from 1/8 until it fails, then bisection."""
     if not holds(0.0):
         return 0.0
     lo, hi = 0.0, 0.125
-    while holds(hi):
+    if below is not None:
+        hi = below
+    while below is None and holds(hi):
         lo = hi
         if hi >= MAX_SCALE_SHARE:
             return hi
