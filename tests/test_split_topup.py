@@ -156,3 +156,19 @@ def test_property_never_dearer_never_under_the_floor(families, paths, seed):
     assert (s1 >= np.minimum(U, s0) - 1e-9).all(), (s0, s1)
     topped = any(w.startswith(TOPPED) for w in after.warnings)
     assert topped == (after.solver.simulated_objective_usd < before.solver.simulated_objective_usd)
+
+
+def test_too_many_family_hours_are_not_tried_and_the_plan_says_so(four_families, monkeypatch):
+    """Above MAX_TOPUP_CELLS (hours x families) the top-up would simulate too long: the
+    purchases stay the solver's and a warning names the products left as the model read them."""
+    from gpuladder.solver import split_topup
+
+    prob, data, bought = four_families
+    cells = len(prob.forecast.index) * len(data.families)
+    monkeypatch.setattr(split_topup, "MAX_TOPUP_CELLS", cells - 1)
+    out = top_up_split_plans(prob, data, bought)
+    assert out.purchases is bought
+    assert len(out.warnings) == 1 and out.warnings[0].startswith("not topped up: aws-csp-")
+    assert f"{cells:,} family-hours" in out.warnings[0]
+    monkeypatch.setattr(split_topup, "MAX_TOPUP_CELLS", cells)
+    assert top_up_split_plans(prob, data, bought).warnings[0].startswith("after the solve")
