@@ -428,15 +428,20 @@ def test_inventory_from_focus_without_consumed_quantity_names_the_column(tmp_pat
     assert (tmp_path / "inv.csv").read_bytes() == SENTINEL
 
 
+def _from_cur_without(tmp_path, index: int, column: str):
+    """``inventory from-export`` on our CUR fixture without its column ``index`` (``column``)."""
+    rows = list(csv.reader(io.StringIO((OURS / "cur_legacy_ours.csv").read_text())))
+    assert rows[0][index] == column
+    for row in rows:
+        del row[index]
+    (tmp_path / "cur.csv").write_bytes(_write_rows(rows))
+    return run_in(tmp_path, ["inventory", "from-export", "cur.csv"])
+
+
 def test_inventory_from_cur_without_usage_start_names_the_column(tmp_path):
     """A CUR without lineItem/UsageStartDate: TypeError ('rsub' not supported for dtype 'str'
     with dtype 'datetime64[s, UTC]') in _cur_reservations, the missing column read as text."""
-    rows = list(csv.reader(io.StringIO((OURS / "cur_legacy_ours.csv").read_text())))
-    assert rows[0][2] == "lineItem/UsageStartDate"
-    for row in rows:
-        del row[2]
-    (tmp_path / "cur.csv").write_bytes(_write_rows(rows))
-    res = run_in(tmp_path, ["inventory", "from-export", "cur.csv"])
+    res = _from_cur_without(tmp_path, 2, "lineItem/UsageStartDate")
     assert res.exit_code == 1
     assert ("cur.csv, column 'lineItem/UsageStartDate (line_item_usage_start_date)': missing column "
             "'lineItem/UsageStartDate (line_item_usage_start_date)' (AWS CUR export)") in res.output
@@ -445,12 +450,7 @@ def test_inventory_from_cur_without_usage_start_names_the_column(tmp_path):
 def test_inventory_from_cur_without_usage_end_names_the_commitment(tmp_path):
     """Without lineItem/UsageEndDate (optional: usage reads it as daily rows) the same crash;
     the commitment's quantity cannot be told, and the error names the commitment."""
-    rows = list(csv.reader(io.StringIO((OURS / "cur_legacy_ours.csv").read_text())))
-    assert rows[0][3] == "lineItem/UsageEndDate"
-    for row in rows:
-        del row[3]
-    (tmp_path / "cur.csv").write_bytes(_write_rows(rows))
-    res = run_in(tmp_path, ["inventory", "from-export", "cur.csv"])
+    res = _from_cur_without(tmp_path, 3, "lineItem/UsageEndDate")
     assert res.exit_code == 1
     assert "cur.csv: commitment arn:aws:savingsplans::111122223333:savingsplan/sp-cur-ours-1: quantity" in res.output
 
