@@ -44,12 +44,13 @@ __all__ = ["TopUp", "top_up_split_plans"]
 
 QUANTUM_USD_PER_HOUR = 0.001   # plan.SP_QUANTUM_USD_PER_HOUR (plan.py imports this module)
 MAX_SCALE_SHARE = 4.0          # a is searched in [0, 4]: at most five times what the model bought
-BISECTION_STEPS = 8
-GOLDEN_STEPS = 10
+BISECTION_STEPS = 6
+GOLDEN_STEPS = 8
 # hours x families with demand above which the top-up is not tried (each trial simulates the
 # forecast paths): a year of 100 families; bench/README.md, "What the compression costs"
 MAX_TOPUP_CELLS = 876_000
 SHARE_DUST = 1e-9              # float noise allowed on a use share
+MIN_HEADROOM_SHARE = 0.005     # a product read within 0.5% of its floor somewhere is left as bought
 INV_PHI = (np.sqrt(5.0) - 1.0) / 2.0
 
 
@@ -113,7 +114,15 @@ def top_up_split_plans(problem: PlanningProblem, data: ModelData, purchases: pd.
                 checked[a] = full.trial(scaled(a))
             return _within(checked[a].shares, limit_full)
 
-        a_max = _largest_holding(holds)
+        mine = base_full.shares[base_full.shares.index.get_level_values(1) == product]
+        headroom = float(mine.min()) / u - 1.0 if len(mine) else 0.0
+        if headroom < MIN_HEADROOM_SHARE:
+            continue   # the simulator already reads it at the floor somewhere: nothing to add
+        if at(0.5 * headroom).objective_usd >= base_fast.objective_usd:
+            continue   # dearer already a little above: the cost is convex in a, so dearer beyond
+        # at (1 + headroom) x its $/h the product keeps its floor even if its use did not grow
+        # (more capacity never lowers use): the bisection starts from there
+        a_max = _largest_holding(holds, start=headroom)
         if a_max <= 0.0:
             continue
         _golden(lambda a: at(a).objective_usd, a_max)
@@ -210,12 +219,14 @@ class _Evaluator:
         return _Trial(objective, shares)
 
 
-def _largest_holding(holds, below: float | None = None) -> float:
+def _largest_holding(holds, below: float | None = None, start: float = 0.0625) -> float:
     """The largest a in [0, MAX_SCALE_SHARE] (or [0, ``below``)) with ``holds(a)`` (use falls
-    as a grows): doubling from 1/8 until it fails, then bisection."""
+    as a grows): doubling from ``start`` until it fails, then bisection."""
     if not holds(0.0):
         return 0.0
-    lo, hi = 0.0, 0.125
+    lo, hi = 0.0, min(2.0 * start, MAX_SCALE_SHARE)
+    if below is None and start > 0 and holds(start):
+        lo = start
     if below is not None:
         hi = below
     while below is None and holds(hi):
