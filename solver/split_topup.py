@@ -50,7 +50,7 @@ GOLDEN_STEPS = 8
 # forecast paths): a year of 100 families; bench/README.md, "What the compression costs"
 MAX_TOPUP_CELLS = 876_000
 SHARE_DUST = 1e-9              # float noise allowed on a use share
-MIN_HEADROOM_SHARE = 0.005     # a product read within 0.5% of its floor somewhere is left as bought
+MIN_HEADROOM_SHARE = 0.0005    # a product read within 0.05% of its floor somewhere is left as bought
 INV_PHI = (np.sqrt(5.0) - 1.0) / 2.0
 
 
