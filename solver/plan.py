@@ -336,7 +336,8 @@ def _plan_once(problem: PlanningProblem, solver: SolverOptions, scenario: str, h
                           diff, exact, data.resolution, built.lp.n_cols, n_int, built.lp.n_rows)
     expected = problem.forecast.expected
     sim = sims[expected]
-    notes = list(warnings) + solver_warnings(purchases, problem.catalog, report, sol.status) + list(topped.warnings)
+    notes = list(warnings) + solver_warnings(purchases, problem.catalog, report, sol.status,
+                                             topped.purchases is not purchases) + list(topped.warnings)
     notes += lock_in_warning(book, data.horizon_end)
     notes += simulated_floor_warning(book, sims, (expected, problem.forecast.conservative),
                                      problem.constraints.min_utilization, diff)

@@ -95,7 +95,8 @@ def _named(dates: pd.Series) -> str:
     return named + (f" and {len(dates) - STALE_NAMED} more" if len(dates) > STALE_NAMED else "")
 
 
-def solver_warnings(purchases: pd.DataFrame, catalog: PriceCatalog, report: "SolverReport", status) -> list[str]:
+def solver_warnings(purchases: pd.DataFrame, catalog: PriceCatalog, report: "SolverReport", status,
+                    topped_up: bool = False) -> list[str]:
     out = []
     prods = catalog.products()
     est = sorted(set(purchases["product"]) & estimated_products(prods))
@@ -114,7 +115,9 @@ def solver_warnings(purchases: pd.DataFrame, catalog: PriceCatalog, report: "Sol
         out.append(f"the solver stopped on its time limit: best plan found, gap {gap}")
     if not report.exact:
         out.append(f"model compression in play (layers: {report.resolution}; savings plans split per period): "
-                   f"model objective differs from the simulated cost by {round(report.difference_share, 5) + 0.0:+.3%}")
+                   f"model objective differs from the simulated cost by {round(report.difference_share, 5) + 0.0:+.3%}"
+                   + ("; the objective is of the model's own purchases, the cost of the purchases after the "
+                      "simulator's top-up below (its saving is in this difference)" if topped_up else ""))
     return out
 
 

@@ -91,6 +91,9 @@ def test_four_families_topped_up_cheaper_and_floor_held_everywhere():
     notes = [w for w in after.warnings if w.startswith(TOPPED)]
     assert len(notes) == 1 and "aws-csp-" in notes[0] and "(floor 95%)" in notes[0]
     assert not any(w.startswith(TOPPED) for w in before.warnings)
+    compression = [w for w in after.warnings if w.startswith("model compression in play")]
+    assert len(compression) == 1 and "its saving is in this difference" in compression[0]
+    assert not any("its saving is in this difference" in w for w in before.warnings)
     assert not any("billing simulator measures less use" in w for w in after.warnings)
 
     p0 = before.purchases.set_index(["date", "product"])["quantity"]
