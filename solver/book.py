@@ -26,6 +26,15 @@ import pandas as pd
 from gpuladder.pricing.catalog import PriceCatalog
 from gpuladder.units import add_months, hours_between
 
+SP_QUANTUM_USD_PER_HOUR = 0.001   # savings plans are bought in $0.001/h steps, rounded down (keeps floors met)
+
+
+def plan_usd_per_hour_bought(usd_per_hour):
+    """Savings-plan $/h as bought: rounded down to the $0.001/h quantum (a hair of float
+    noise below a step counts as the step)."""
+    return np.floor(np.asarray(usd_per_hour, dtype=float) / SP_QUANTUM_USD_PER_HOUR + 1e-6) * SP_QUANTUM_USD_PER_HOUR
+
+
 BOOK_COLUMNS = ["id", "origin", "product", "provider", "kind", "family", "quantity", "start", "end",
                 "term_months", "payment", "upfront_usd", "recurring_usd_per_hour"]
 

@@ -19,7 +19,8 @@ import pandas as pd
 from gpuladder.errors import DomainError, InfeasibleError, ModelMismatchError
 from gpuladder.solver.backends import solve
 from gpuladder.solver.backends.threads import in_background as _in_background
-from gpuladder.solver.book import CommitmentBook, fees_after, make_purchases
+from gpuladder.solver.book import (SP_QUANTUM_USD_PER_HOUR, CommitmentBook, fees_after, make_purchases,
+                                   plan_usd_per_hour_bought)
 from gpuladder.solver.diagnose import diagnose_infeasible
 from gpuladder.solver.exactness import plan_is_exact
 from gpuladder.solver.lp import SolveStatus, SolverOptions
@@ -35,7 +36,6 @@ from gpuladder.solver.sunk_shortfall import sunk_floor_shortfall, waived_models
 from gpuladder.units import AVERAGE_MONTH_HOURS
 
 MATCH_TOLERANCE_SHARE = 1e-3
-SP_QUANTUM_USD_PER_HOUR = 0.001   # savings plans are bought in $0.001/h steps, rounded down (keeps floors met)
 
 
 @dataclass(frozen=True)
@@ -401,8 +401,7 @@ def _free_prefix(inventory: CommitmentBook) -> str:
 def _purchases_from_solution(x: pd.Series, data: ModelData) -> pd.DataFrame:
     o = data.options_.assign(value=x.to_numpy())
     res = o["kind"] == "reservation"
-    qty = np.where(res, np.round(o["value"]),
-                   np.floor(o["value"] / SP_QUANTUM_USD_PER_HOUR + 1e-6) * SP_QUANTUM_USD_PER_HOUR)
+    qty = np.where(res, np.round(o["value"]), plan_usd_per_hour_bought(o["value"]))
     o = o.assign(quantity=qty)
     o = o[o["quantity"] > 1e-9]
     return pd.DataFrame({"product": o["product"].to_numpy(), "family": o["family"].to_numpy(),

@@ -35,14 +35,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gpuladder.solver.book import make_purchases
+from gpuladder.solver.book import make_purchases, plan_usd_per_hour_bought
 from gpuladder.solver.modeldata import SP, SPLIT, ModelData, PlanningProblem, dispatch_rules
 from gpuladder.solver.plan_warnings import floor_keys, held_floor_keys
 from gpuladder.solver.simulate import simulate
 
 __all__ = ["TopUp", "top_up_split_plans"]
 
-QUANTUM_USD_PER_HOUR = 0.001   # plan.SP_QUANTUM_USD_PER_HOUR (plan.py imports this module)
 MAX_SCALE_SHARE = 4.0          # a is searched in [0, 4]: at most five times what the model bought
 BISECTION_STEPS = 6
 GOLDEN_STEPS = 8
@@ -93,7 +92,7 @@ def top_up_split_plans(problem: PlanningProblem, data: ModelData, purchases: pd.
         qty = purchases["quantity"].to_numpy(float)
 
         def scaled(a: float) -> pd.DataFrame:
-            q = np.where(rows, np.floor(qty * (1.0 + a) / QUANTUM_USD_PER_HOUR + 1e-6) * QUANTUM_USD_PER_HOUR, qty)
+            q = np.where(rows, plan_usd_per_hour_bought(qty * (1.0 + a)), qty)
             return purchases.assign(quantity=q)
 
         tried = {0.0: base_fast}
