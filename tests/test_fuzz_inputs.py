@@ -447,6 +447,14 @@ def test_inventory_from_cur_without_usage_start_names_the_column(tmp_path):
             "'lineItem/UsageStartDate (line_item_usage_start_date)' (AWS CUR export)") in res.output
 
 
+def test_inventory_from_cur_without_line_item_type_names_the_column(tmp_path):
+    """The CUR's required columns are checked in one place (LineItemType had its own check)."""
+    res = _from_cur_without(tmp_path, 1, "lineItem/LineItemType")
+    assert res.exit_code == 1
+    assert ("cur.csv, column 'lineItem/LineItemType (line_item_line_item_type)': missing column "
+            "'lineItem/LineItemType (line_item_line_item_type)' (AWS CUR export)") in res.output
+
+
 def test_inventory_from_cur_without_usage_end_names_the_commitment(tmp_path):
     """Without lineItem/UsageEndDate (optional: usage reads it as daily rows) the same crash;
     the commitment's quantity cannot be told, and the error names the commitment."""

@@ -191,9 +191,6 @@ _COVERED_BY = {"DiscountedUsage": ("ri_arn", "a reservation"),
 def _from_cur(export: ExportFile) -> tuple[tuple[FoundCommitment, ...], str]:
     """The commitments of an AWS CUR, and why there are none when there are none."""
     cols = resolve_columns(export, {**CUR_COLUMNS, **_CUR_COMMIT_COLUMNS})
-    if "line_item_type" not in cols:
-        raise InputError("missing column 'lineItem/LineItemType (line_item_line_item_type)'", file=export.name,
-                         hint="exporting the CUR with its line item types.")
     require_columns(export, cols, CUR_REQUIRED, "AWS CUR")
     fees, referenced = [], set()
     unnamed = dict.fromkeys(_COVERED_BY, 0)   # covered-usage rows that name no commitment
