@@ -178,7 +178,7 @@ class _Evaluator:
     (slices of the demand: billing is hour by hour, so the slices add up to the horizon)."""
 
     def __init__(self, problem: PlanningProblem, data: ModelData, id_prefix: str, windows: bool = True):
-        self.problem, self.data, self.id_prefix = problem, data, id_prefix
+        self.problem, self.id_prefix = problem, id_prefix
         self.rules = dispatch_rules(problem)
         p = data.paths
         per = data.periods
